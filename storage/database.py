@@ -1,0 +1,88 @@
+"""Engine creation, database URL resolution and schema migration (Alembic)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+ENV_VAR = "TRACKER287G_DB"
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def default_database_path() -> Path:
+    """Where the embedded SQLite database lives unless told otherwise."""
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "tracker287g" / "tracker287g.sqlite"
+
+
+def resolve_database_url(explicit: str | None = None, environ: dict | None = None) -> str:
+    """``--db`` wins, then ``TRACKER287G_DB``, then the default SQLite file.
+
+    A bare file path is accepted and turned into a SQLite URL; ``postgresql://`` URLs are
+    given the psycopg 3 driver.
+    """
+    environ = os.environ if environ is None else environ
+    value = explicit or environ.get(ENV_VAR) or str(default_database_path())
+    if "://" not in value:
+        return f"sqlite:///{Path(value).expanduser().resolve()}"
+    url = make_url(value)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL lets people read the change log while the service writes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_database_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite parent folders are created on demand."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (idempotent)."""
+    config = _alembic_config()
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with engine.begin() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        if current == head:
+            return
+        log.info("migrating database from %s to %s", current, head)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def open_database(url: str | None = None) -> Engine:
+    """Resolve, connect and migrate: what every command does first."""
+    engine = create_database_engine(resolve_database_url(url))
+    migrate(engine)
+    return engine

@@ -1,0 +1,273 @@
+"""Reads and writes of the tracker's history.  The caller owns the transaction: nothing here commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session, aliased
+
+from diff.records import Agreement as AgreementRecord
+from diff.records import AgreementKey
+from storage.models import (
+    Agreement,
+    AgreementVersion,
+    ChangeEvent,
+    Document,
+    FetchAttempt,
+    Snapshot,
+    utcnow,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAgreement:
+    """An agreement as the history says it is now: its id and its newest version."""
+
+    agreement_id: int
+    record: AgreementRecord
+    version_snapshot_id: int | None = None   # the snapshot whose file the record was read from
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    since: dt.date | None = None
+    until: dt.date | None = None
+    kinds: tuple[str, ...] = ()
+    state: str | None = None
+    list_name: str | None = None
+
+
+class Repository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- fetch attempts -------------------------------------------------------------------
+    def record_fetch(self, **fields) -> FetchAttempt:
+        attempt = FetchAttempt(**fields)
+        self.session.add(attempt)
+        self.session.flush()
+        return attempt
+
+    def last_validators(self, url: str) -> tuple[str | None, str | None]:
+        """ETag and Last-Modified of the newest successful download of ``url``."""
+        row = self.session.execute(
+            select(FetchAttempt.etag, FetchAttempt.last_modified)
+            .where(FetchAttempt.url == url, FetchAttempt.outcome == "downloaded")
+            .order_by(FetchAttempt.id.desc())
+            .limit(1)
+        ).first()
+        return (row.etag, row.last_modified) if row else (None, None)
+
+    def known_validators(self, source: str) -> dict[str, dict[str, str | None]]:
+        """For each URL of ``source`` downloaded before, the validators of its newest download."""
+        newest = (
+            select(func.max(FetchAttempt.id))
+            .where(FetchAttempt.source == source, FetchAttempt.outcome == "downloaded")
+            .group_by(FetchAttempt.url)
+        )
+        rows = self.session.execute(
+            select(FetchAttempt.url, FetchAttempt.etag, FetchAttempt.last_modified).where(FetchAttempt.id.in_(newest))
+        )
+        return {
+            url: {"etag": etag, "last_modified": last_modified}
+            for url, etag, last_modified in rows
+            if etag or last_modified
+        }
+
+    # -- documents --------------------------------------------------------------------------
+    def ensure_document(self, sha256: str, content: bytes, file_name: str | None) -> None:
+        if self.session.get(Document, sha256) is None:
+            self.session.add(Document(sha256=sha256, size=len(content), content=content, first_file_name=file_name))
+            self.session.flush()
+
+    def document_content(self, sha256: str) -> bytes | None:
+        document = self.session.get(Document, sha256)
+        return document.content if document else None
+
+    def find_recorded(self, sha256: str, file_name: str | None) -> Snapshot | None:
+        """A snapshot already made from these bytes under this file name (re-runs are no-ops)."""
+        query = select(Snapshot).where(Snapshot.document_sha256 == sha256)
+        query = query.where(Snapshot.file_name.is_(None) if file_name is None else Snapshot.file_name == file_name)
+        return self.session.scalars(query.order_by(Snapshot.id).limit(1)).first()
+
+    # -- snapshots --------------------------------------------------------------------------
+    def add_snapshot(self, **fields) -> Snapshot:
+        snapshot = Snapshot(**fields)
+        self.session.add(snapshot)
+        self.session.flush()
+        return snapshot
+
+    def last_accepted(self, list_name: str) -> Snapshot | None:
+        return self.session.scalars(
+            select(Snapshot)
+            .where(Snapshot.list_name == list_name, Snapshot.status == "accepted")
+            .order_by(Snapshot.id.desc())
+            .limit(1)
+        ).first()
+
+    def accepted_before(self, list_name: str, snapshot_id: int, limit: int = 2) -> list[Snapshot]:
+        return list(self.session.scalars(
+            select(Snapshot)
+            .where(Snapshot.list_name == list_name, Snapshot.status == "accepted", Snapshot.id <= snapshot_id)
+            .order_by(Snapshot.id.desc())
+            .limit(limit)
+        ))
+
+    def snapshots(self, list_name: str | None = None) -> list[Snapshot]:
+        query = select(Snapshot).order_by(Snapshot.id)
+        if list_name:
+            query = query.where(Snapshot.list_name == list_name)
+        return list(self.session.scalars(query))
+
+    def snapshot(self, snapshot_id: int) -> Snapshot | None:
+        return self.session.get(Snapshot, snapshot_id)
+
+    # -- agreements -------------------------------------------------------------------------
+    def current_agreements(self, list_name: str) -> dict[str, StoredAgreement]:
+        """Agreements present on the list after its last accepted snapshot, by key text."""
+        newer = aliased(AgreementVersion)
+        newest_id = (
+            select(func.max(newer.id)).where(newer.agreement_id == Agreement.id).scalar_subquery()
+        )
+        rows = self.session.execute(
+            select(Agreement.id, Agreement.key, AgreementVersion)
+            .join(AgreementVersion, AgreementVersion.agreement_id == Agreement.id)
+            .where(Agreement.list_name == list_name, AgreementVersion.id == newest_id)
+        )
+        current: dict[str, StoredAgreement] = {}
+        for agreement_id, key, version in rows:
+            if version.present:
+                current[key] = StoredAgreement(agreement_id, _record_from_version(key, version), version.snapshot_id)
+        return current
+
+    def removed_in_last_accepted(self, list_name: str) -> list[AgreementRecord]:
+        """What the agreements removed by the list's last accepted snapshot said before."""
+        last = self.last_accepted(list_name)
+        if last is None:
+            return []
+        gone = list(self.session.scalars(
+            select(AgreementVersion.agreement_id).where(
+                AgreementVersion.snapshot_id == last.id, AgreementVersion.present.is_(False)
+            )
+        ))
+        records = []
+        for start in range(0, len(gone), 500):
+            chunk = gone[start:start + 500]
+            before = (
+                select(func.max(AgreementVersion.id))
+                .where(AgreementVersion.agreement_id.in_(chunk), AgreementVersion.present.is_(True))
+                .group_by(AgreementVersion.agreement_id)
+            )
+            rows = self.session.execute(
+                select(Agreement.key, AgreementVersion)
+                .join(Agreement, Agreement.id == AgreementVersion.agreement_id)
+                .where(AgreementVersion.id.in_(before))
+            )
+            records += [_record_from_version(key, version) for key, version in rows]
+        return records
+
+    def agreement_ids(self, list_name: str, keys: Iterable[str]) -> dict[str, int]:
+        keys = list(keys)
+        found: dict[str, int] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            found.update(self.session.execute(
+                select(Agreement.key, Agreement.id).where(Agreement.list_name == list_name, Agreement.key.in_(chunk))
+            ).all())
+        return found
+
+    def write_versions(
+        self,
+        list_name: str,
+        snapshot_id: int,
+        appeared: Sequence[AgreementRecord],
+        updated: Mapping[int, AgreementRecord],
+        gone: Sequence[int],
+    ) -> dict[str, int]:
+        """Write only what changed: new versions for appeared/updated agreements, removal marks
+        for gone ones.  Returns the ids of every appeared agreement by key text."""
+        ids = self.agreement_ids(list_name, (a.key.as_text() for a in appeared))
+        new_identities = [a for a in appeared if a.key.as_text() not in ids]
+        if new_identities:
+            inserted = self.session.execute(
+                insert(Agreement).returning(Agreement.id, Agreement.key, sort_by_parameter_order=True),
+                [
+                    {
+                        "list_name": list_name,
+                        "key": a.key.as_text(),
+                        "state": a.key.state,
+                        "agency_key": a.key.agency,
+                        "model": a.key.model,
+                        "first_snapshot_id": snapshot_id,
+                    }
+                    for a in new_identities
+                ],
+            )
+            ids.update((key, agreement_id) for agreement_id, key in inserted)
+        versions = [_version_row(ids[a.key.as_text()], snapshot_id, a) for a in appeared]
+        versions += [_version_row(agreement_id, snapshot_id, a) for agreement_id, a in updated.items()]
+        versions += [{"agreement_id": agreement_id, "snapshot_id": snapshot_id, "present": False} for agreement_id in gone]
+        if versions:
+            self.session.execute(insert(AgreementVersion), versions)
+        return ids
+
+    # -- change events ----------------------------------------------------------------------
+    def add_events(self, events: Sequence[Mapping]) -> int:
+        if events:
+            now = utcnow()
+            self.session.execute(insert(ChangeEvent), [{"recorded_at": now, **e} for e in events])
+        return len(events)
+
+    def events(self, where: EventFilter = EventFilter()) -> list[ChangeEvent]:
+        query = select(ChangeEvent).order_by(ChangeEvent.occurred_on, ChangeEvent.id)
+        if where.since:
+            query = query.where(ChangeEvent.occurred_on >= where.since)
+        if where.until:
+            query = query.where(ChangeEvent.occurred_on <= where.until)
+        if where.kinds:
+            query = query.where(ChangeEvent.kind.in_(where.kinds))
+        if where.state:
+            query = query.where(ChangeEvent.state == where.state)
+        if where.list_name:
+            query = query.where(ChangeEvent.list_name == where.list_name)
+        return list(self.session.scalars(query))
+
+    def count_events(self) -> int:
+        return self.session.scalar(select(func.count(ChangeEvent.id))) or 0
+
+
+def _version_row(agreement_id: int, snapshot_id: int, a: AgreementRecord) -> dict:
+    return {
+        "agreement_id": agreement_id,
+        "snapshot_id": snapshot_id,
+        "present": True,
+        "agency": a.agency,
+        "agency_type": a.agency_type,
+        "county": a.county,
+        "signed": a.signed,
+        "moa": a.moa,
+        "moa_url": a.moa_url,
+        "addendum": a.addendum,
+        "addendum_url": a.addendum_url,
+        "row_number": a.row_number,
+        "raw": dict(a.raw),
+    }
+
+
+def _record_from_version(key: str, v: AgreementVersion) -> AgreementRecord:
+    return AgreementRecord(
+        key=AgreementKey.from_text(key),
+        agency=v.agency or "",
+        agency_type=v.agency_type,
+        county=v.county,
+        signed=v.signed,
+        moa=v.moa,
+        moa_url=v.moa_url,
+        addendum=v.addendum,
+        addendum_url=v.addendum_url,
+        row_number=v.row_number or 0,
+        raw=v.raw or {},
+    )
