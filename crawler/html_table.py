@@ -1,0 +1,179 @@
+"""Read the 287(g) lists from the older HTML form of the ICE page.
+
+Until about 2025-02-19 the lists were ``<table class="table">`` elements with the header
+STATE, LAW ENFORCEMENT AGENCY, SUPPORT TYPE, SIGNED, MOA.  Each becomes a
+``diff.records.SourceTable`` holding the cells as text, untouched except for HTML whitespace
+(runs of spaces, tabs and newlines in the markup render as one space, so they are collapsed;
+a non-breaking space is kept).  Tables that are not lists are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin
+
+from bs4 import BeautifulSoup, Tag
+
+from diff.records import (
+    ADDENDUM,
+    AGENCY,
+    AGENCY_TYPE,
+    COUNTY,
+    MODEL,
+    MOA,
+    SIGNED,
+    STATE,
+    RawRow,
+    RawValue,
+    SourceTable,
+)
+
+# Header spellings (after _header_key) -> canonical column.
+HEADER_ALIASES: dict[str, str] = {
+    "STATE": STATE,
+    "LAW ENFORCEMENT AGENCY": AGENCY,
+    "AGENCY": AGENCY,
+    "AGENCY NAME": AGENCY,
+    "TYPE": AGENCY_TYPE,
+    "AGENCY TYPE": AGENCY_TYPE,
+    "COUNTY": COUNTY,
+    "SUPPORT TYPE": MODEL,
+    "MODEL": MODEL,
+    "SIGNED": SIGNED,
+    "DATE SIGNED": SIGNED,
+    "SIGNED DATE": SIGNED,
+    "MOA": MOA,
+    "ADDENDUM": ADDENDUM,
+}
+
+_ASCII_WHITESPACE = re.compile(r"[ \t\n\r\f]+")
+_HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+
+
+def parse_list_tables(html: str | bytes, base_url: str) -> list[SourceTable]:
+    """Every list table in ``html``, in document order; links resolved against ``base_url``."""
+    soup = BeautifulSoup(html, "lxml")
+    tables = []
+    for position, table in enumerate(soup.find_all("table"), start=1):
+        source_table = _parse_table(table, position, base_url)
+        if source_table is not None:
+            tables.append(source_table)
+    return tables
+
+
+def canonical_column(header: str) -> str | None:
+    """The canonical column name for a header text, or None when it is not one we know."""
+    return HEADER_ALIASES.get(_header_key(header))
+
+
+def _header_key(header: str) -> str:
+    # Tolerate case, punctuation and spacing: "Law  Enforcement\nAgency:" -> "LAW ENFORCEMENT AGENCY"
+    return " ".join(re.sub(r"[^0-9A-Za-z]+", " ", header).upper().split())
+
+
+def _parse_table(table: Tag, position: int, base_url: str) -> SourceTable | None:
+    rows = _own_rows(table)
+    header_index = _header_row_index(rows)
+    if header_index is None:
+        return None
+    header = tuple(_cell_text(cell) or "" for cell in _cells(rows[header_index]))
+    columns = _columns(header)
+    if STATE not in columns or AGENCY not in columns:
+        return None
+
+    raw_rows: list[RawRow] = []
+    skipped_blank_rows = 0
+    data_rows = [row for row in rows[header_index + 1 :] if row.find("td", recursive=False)]
+    for row_number, row in enumerate(data_rows, start=1):
+        raw_row = _parse_row(row, row_number, header, columns, base_url)
+        if raw_row is None:
+            skipped_blank_rows += 1
+        else:
+            raw_rows.append(raw_row)
+    return SourceTable(
+        sheet_name=_table_label(table, position),
+        header=header,
+        columns=columns,
+        rows=tuple(raw_rows),
+        header_row=header_index + 1,
+        skipped_blank_rows=skipped_blank_rows,
+    )
+
+
+def _own_rows(table: Tag) -> list[Tag]:
+    """The table's rows, leaving out rows of tables nested inside it."""
+    return [row for row in table.find_all("tr") if row.find_parent("table") is table]
+
+
+def _cells(row: Tag) -> list[Tag]:
+    return row.find_all(["td", "th"], recursive=False)
+
+
+def _header_row_index(rows: list[Tag]) -> int | None:
+    """The first row that names a STATE and an agency column (``<th>`` or ``<td>``)."""
+    for index, row in enumerate(rows):
+        names = {canonical_column(_cell_text(cell) or "") for cell in _cells(row)}
+        if STATE in names and AGENCY in names:
+            return index
+    return None
+
+
+def _columns(header: tuple[str, ...]) -> tuple[str | None, ...]:
+    columns: list[str | None] = []
+    for text in header:
+        name = canonical_column(text)
+        columns.append(None if name in columns else name)  # a repeated column goes to extra
+    return tuple(columns)
+
+
+def _parse_row(
+    row: Tag,
+    row_number: int,
+    header: tuple[str, ...],
+    columns: tuple[str | None, ...],
+    base_url: str,
+) -> RawRow | None:
+    cells: dict[str, RawValue] = {}
+    links: dict[str, str] = {}
+    extra: dict[str, RawValue] = {}
+    row_cells = _cells(row)
+    for index, cell in enumerate(row_cells):
+        text = _cell_text(cell)
+        name = columns[index] if index < len(columns) else None
+        if name is None:
+            key = header[index] if index < len(header) else f"column {index + 1}"
+            extra[key] = text
+            continue
+        cells[name] = text
+        link = _cell_link(cell, base_url)
+        if link is not None:
+            links[name] = link
+    if all(value is None for value in (*cells.values(), *extra.values())) and not links:
+        return None
+    for name in columns[len(row_cells) :]:
+        if name is not None:
+            cells.setdefault(name, None)  # short row: missing cells are empty
+    return RawRow(row_number=row_number, cells=cells, links=links, extra=extra)
+
+
+def _cell_text(cell: Tag) -> str | None:
+    text = _ASCII_WHITESPACE.sub(" ", cell.get_text()).strip(" ")
+    return text or None
+
+
+def _cell_link(cell: Tag, base_url: str) -> str | None:
+    anchor = cell.find("a", href=True)
+    if anchor is None or not anchor["href"].strip():
+        return None
+    return urljoin(base_url, anchor["href"].strip())
+
+
+def _table_label(table: Tag, position: int) -> str:
+    """Caption, else the nearest heading before the table, else "table <n>"."""
+    caption = table.find("caption")
+    if caption is not None and _cell_text(caption):
+        return _cell_text(caption) or ""
+    heading = table.find_previous(_HEADING_TAGS)
+    if heading is not None and _cell_text(heading):
+        return _cell_text(heading) or ""
+    return f"table {position}"

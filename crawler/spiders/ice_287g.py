@@ -1,0 +1,300 @@
+"""Spider for ICE's 287(g) page: finds the list workbooks, downloads them, reports failures.
+
+It yields ``WorkbookDownload`` for every workbook link (the bytes as served; it never opens
+them), ``HtmlListTable`` for lists published as HTML tables (the form used until 2025), and
+``FetchFailure`` for everything that went wrong, so that a failed fetch is never mistaken for
+an empty list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from email.message import Message
+from email.utils import collapse_rfc2231_value
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urldefrag, urlsplit
+
+import scrapy
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet import error as twisted_error
+from twisted.python.failure import Failure
+
+from crawler.html_table import parse_list_tables
+from crawler.items import FailureStage, FetchFailure, HtmlListTable, WorkbookDownload
+from crawler.settings import PAGE_URL_SETTING
+from diff.records import SIGNED, ListName, SourceTable
+
+DEFAULT_PAGE_URL = "https://www.ice.gov/identify-and-arrest/287g"
+
+# /doclib/about/offices/ero/287g/participatingAgencies05292025am.xlsx
+_DOCLIB_XLSX = re.compile(r"/doclib/.*\.xlsx$", re.IGNORECASE)
+# /file-download/download/public/43829 (the file name arrives in Content-Disposition)
+_FILE_DOWNLOAD = re.compile(r"/file-download/download/public/\d+/?$", re.IGNORECASE)
+
+# Elements whose text counts as "around" a link, nearest first; a bigger container would mix
+# the texts of both lists.
+_AROUND = "ancestor::*[self::li or self::p or self::td or self::dd or self::dt][1]"
+_HEADING_BEFORE = "preceding::*[self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::h6][1]"
+
+
+@dataclass(frozen=True)
+class WorkbookLink:
+    url: str                      # absolute, without fragment
+    text: str                     # link text, whitespace tidied
+    declared_list: ListName | None
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Ice287gSpider(scrapy.Spider):
+    name = "ice_287g"
+
+    def __init__(
+        self,
+        *args: Any,
+        page_url: str | None = None,
+        validators: Mapping[str, Mapping[str, str | None]] | str | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(*args, **kwargs)
+        self.page_url = page_url or DEFAULT_PAGE_URL
+        if isinstance(validators, str):  # `scrapy crawl -a validators='{...}'`
+            validators = json.loads(validators)
+        self.validators: dict[str, Mapping[str, str | None]] = dict(validators or {})
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> Ice287gSpider:
+        if not kwargs.get("page_url"):
+            kwargs["page_url"] = crawler.settings.get(PAGE_URL_SETTING) or DEFAULT_PAGE_URL
+        return super().from_crawler(crawler, *args, **kwargs)
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        yield scrapy.Request(
+            self.page_url,
+            callback=self.parse,
+            errback=self.page_failed,
+            dont_filter=True,
+            meta={"stage": "page"},
+        )
+
+    # -- the page ---------------------------------------------------------------------------
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        if not isinstance(response, TextResponse):
+            yield self._failure(response.url, "page", response.status, "page is not HTML")
+            return
+        links = self._parse_links(response)
+        for link in links:
+            yield self._workbook_request(link)
+        tables = parse_list_tables(response.body, response.url)
+        fetched_at = _utc_now()
+        for table in tables:
+            yield HtmlListTable(
+                source_page=self.page_url,
+                list_name=self._table_list_name(table),
+                fetched_at=fetched_at,
+                table=table,
+            )
+        if not links and not tables:
+            yield self._failure(response.url, "page", response.status, "no list links found")
+
+    def _parse_links(self, response: TextResponse) -> list[WorkbookLink]:
+        """Workbook links in page order, one per URL (the first text that names a list wins).
+
+        A link counts when its URL has a workbook's shape and either something names the list
+        or it lives in ICE's 287g folder; other spreadsheets on the page are not the lists.
+        """
+        found: dict[str, WorkbookLink] = {}
+        for anchor in response.xpath("//a[@href]"):
+            url = urldefrag(response.urljoin(anchor.attrib["href"].strip())).url
+            if not _is_workbook_url(url):
+                continue
+            text = _tidy(" ".join(anchor.xpath(".//text()").getall()))
+            declared = self._declared_list(
+                text,
+                anchor.attrib.get("title"),
+                _tidy(" ".join(anchor.xpath(f"{_AROUND}//text()").getall())),
+                _tidy(" ".join(anchor.xpath(f"{_HEADING_BEFORE}//text()").getall())),
+                _url_file_name(url) if _DOCLIB_XLSX.search(urlsplit(url).path) else "",
+            )
+            if declared is None and "/287g/" not in urlsplit(url).path.lower():
+                # e.g. a document-library index in the footer: not one of the two lists
+                self.logger.info("Ignoring %s: nothing says which list it is", url)
+                continue
+            earlier = found.get(url)
+            if earlier is None:
+                found[url] = WorkbookLink(url, text, declared)
+            elif earlier.declared_list is None and declared is not None:
+                found[url] = WorkbookLink(url, earlier.text or text, declared)
+        return list(found.values())
+
+    @staticmethod
+    def _declared_list(*texts: str | None) -> ListName | None:
+        """The list the first unambiguous text names: "participating" or "pending"."""
+        for text in texts:
+            lowered = (text or "").lower()
+            says_participating = "participating" in lowered
+            says_pending = "pending" in lowered
+            if says_participating != says_pending:
+                return "participating" if says_participating else "pending"
+        return None
+
+    def _table_list_name(self, table: SourceTable) -> ListName | None:
+        # Caption or heading first; failing that, only the participating list had SIGNED dates.
+        named = self._declared_list(table.sheet_name)
+        if named is not None:
+            return named
+        return "participating" if SIGNED in table.columns else None
+
+    def page_failed(self, failure: Failure) -> Iterator[FetchFailure]:
+        request = failure.request  # type: ignore[attr-defined]
+        yield self._failure_from(failure, url=request.url, stage="page")
+
+    # -- the workbooks ----------------------------------------------------------------------
+
+    def _workbook_request(self, link: WorkbookLink) -> scrapy.Request:
+        return scrapy.Request(
+            link.url,
+            callback=self.parse_workbook,
+            errback=self.workbook_failed,
+            headers=self._conditional_headers(link.url),
+            cb_kwargs={"link": link},
+            meta={"stage": "workbook", "handle_httpstatus_list": [304]},
+        )
+
+    def _conditional_headers(self, url: str) -> dict[str, str]:
+        known = self.validators.get(url) or {}
+        headers = {}
+        if known.get("etag"):
+            headers["If-None-Match"] = str(known["etag"])
+        if known.get("last_modified"):
+            headers["If-Modified-Since"] = str(known["last_modified"])
+        return headers
+
+    def parse_workbook(self, response: Response, link: WorkbookLink) -> Iterator[WorkbookDownload]:
+        not_modified = response.status == 304
+        sent = self.validators.get(link.url) or {}
+        body = None if not_modified else response.body
+        file_name = self._parse_file_name(response)
+        yield WorkbookDownload(
+            source_page=self.page_url,
+            url=link.url,
+            final_url=response.url,
+            link_text=link.text,
+            declared_list=link.declared_list or self._declared_list(file_name),
+            file_name=file_name,
+            http_status=response.status,
+            etag=_header(response, "ETag") or (sent.get("etag") if not_modified else None),
+            last_modified=_header(response, "Last-Modified")
+            or (sent.get("last_modified") if not_modified else None),
+            content_type=_header(response, "Content-Type"),
+            body=body,
+            sha256=None if body is None else hashlib.sha256(body).hexdigest(),
+            fetched_at=_utc_now(),
+            not_modified=not_modified,
+        )
+
+    @staticmethod
+    def _parse_file_name(response: Response) -> str | None:
+        from_header = _file_name_from_content_disposition(_header(response, "Content-Disposition"))
+        return from_header or _url_file_name(response.url) or None
+
+    def workbook_failed(self, failure: Failure) -> Iterator[FetchFailure]:
+        request = failure.request  # type: ignore[attr-defined]
+        url = request.cb_kwargs["link"].url if "link" in request.cb_kwargs else request.url
+        yield self._failure_from(failure, url=url, stage="workbook")
+
+    # -- failures ---------------------------------------------------------------------------
+
+    def _failure_from(self, failure: Failure, *, url: str, stage: FailureStage) -> FetchFailure:
+        exc = failure.value
+        if isinstance(exc, HttpError):
+            return self._failure(url, stage, exc.response.status, f"HTTP {exc.response.status}")
+        if isinstance(exc, IgnoreRequest) and "robots.txt" in str(exc):
+            return self._failure(url, "robots", None, "forbidden by robots.txt")
+        return self._failure(url, stage, None, _describe_error(exc))
+
+    def _failure(self, url: str, stage: FailureStage, status: int | None, error: str) -> FetchFailure:
+        self.logger.warning("%s failed (%s): %s", url, stage, error)
+        return FetchFailure(
+            url=url,
+            source_page=self.page_url,
+            stage=stage,
+            http_status=status,
+            error=error,
+            fetched_at=_utc_now(),
+        )
+
+
+_ERROR_KINDS: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
+    ((DownloadTimeoutError, twisted_error.TimeoutError), "timeout"),
+    ((DownloadConnectionRefusedError, twisted_error.ConnectionRefusedError), "connection refused"),
+    ((CannotResolveHostError, twisted_error.DNSLookupError), "DNS lookup failed"),
+    ((DownloadCancelledError,), "download cancelled"),  # e.g. larger than DOWNLOAD_MAXSIZE
+)
+
+
+def _describe_error(exc: BaseException) -> str:
+    """Short text for a failure: its kind, then the exception's own words."""
+    kind = next((name for types, name in _ERROR_KINDS if isinstance(exc, types)), type(exc).__name__)
+    detail = _tidy(str(exc))
+    return f"{kind}: {detail}"[:300] if detail else kind
+
+
+def _is_workbook_url(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return False
+    return bool(_DOCLIB_XLSX.search(parts.path) or _FILE_DOWNLOAD.search(parts.path))
+
+
+def _url_file_name(url: str) -> str:
+    return PurePosixPath(unquote(urlsplit(url).path)).name
+
+
+def _file_name_from_content_disposition(value: str | None) -> str | None:
+    """``attachment; filename="x.xlsx"`` (or RFC 5987 ``filename*=UTF-8''x.xlsx``) -> ``x.xlsx``.
+
+    Private stand-in until crawler.filenames provides the shared helper.
+    """
+    if not value:
+        return None
+    message = Message()
+    message["Content-Disposition"] = value
+    params = message.get_params(header="content-disposition", failobj=[])[1:]
+    names = [param for key, param in params if key.lower() == "filename"]
+    # RFC 6266: the extended form (parsed into a tuple) wins over the plain one.
+    extended = [name for name in names if isinstance(name, tuple)]
+    chosen = extended[0] if extended else (names[0] if names else None)
+    if chosen is None:
+        return None
+    name = collapse_rfc2231_value(chosen)
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()  # a name, never a path
+    return name or None
+
+
+def _header(response: Response, name: str) -> str | None:
+    value = response.headers.get(name)
+    if value is None:
+        return None
+    return value.decode("latin-1").strip() or None
+
+
+def _tidy(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,53 @@
+"""Pair a removed and an added agreement that are probably one agency under a new name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from rapidfuzz import fuzz
+
+from diff.normalise import agency_loose
+from diff.records import Agreement
+
+
+@dataclass(frozen=True, slots=True)
+class Rename:
+    before: Agreement
+    after: Agreement
+    score: float      # 100 when the loose names are equal
+    basis: str        # why the pair was proposed, in words
+
+
+def propose_renames(
+    removed: Sequence[Agreement], added: Sequence[Agreement], *, threshold: float = 90.0
+) -> list[Rename]:
+    """One-to-one pairs of (removed, added) in the same state and support model.
+
+    A pair qualifies when the agencies' loose names are equal, or when their key names are at
+    least ``threshold`` similar (rapidfuzz token-sort ratio).  Best scores are paired first so
+    that one agreement is never part of two renames.  These are proposals: the change log
+    labels them as such.
+    """
+    candidates: list[tuple[float, int, int, str]] = []
+    for i, old in enumerate(removed):
+        for j, new in enumerate(added):
+            if (old.key.state, old.key.model) != (new.key.state, new.key.model):
+                continue
+            if agency_loose(old.agency) == agency_loose(new.agency):
+                candidates.append((100.0, i, j, "same name once generic words are ignored"))
+                continue
+            score = fuzz.token_sort_ratio(old.key.agency, new.key.agency)
+            if score >= threshold:
+                candidates.append((score, i, j, f"names {score:.0f}% similar"))
+    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+    used_old: set[int] = set()
+    used_new: set[int] = set()
+    renames = []
+    for score, i, j, basis in candidates:
+        if i in used_old or j in used_new:
+            continue
+        used_old.add(i)
+        used_new.add(j)
+        renames.append(Rename(removed[i], added[j], round(score, 1), basis))
+    return renames

@@ -1,0 +1,128 @@
+"""Row diff, renames and pending → participating transitions, on rows shaped like ICE's."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from diff.normalise import normalise_row, normalise_table
+from diff.records import RawRow, SourceTable
+from diff.rowdiff import by_key, content_hash, diff_lists
+from diff.transitions import find_promotions
+
+HEADER = ("STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "COUNTY", "SUPPORT TYPE", "SIGNED", "MOA")
+COLUMNS = ("state", "agency", "type", "county", "model", "signed", "moa")
+
+
+def row(number, state, agency, model="Task Force Model", signed=dt.date(2025, 5, 8), county="Marion County",
+        moa="link", moa_url="https://www.ice.gov/doclib/287gMOA/x.pdf", kind="County"):
+    cells = dict(zip(COLUMNS, (state, agency, kind, county, model, signed, moa)))
+    return RawRow(number, cells, {"moa": moa_url} if moa_url else {})
+
+
+def table(*rows):
+    return SourceTable("Sheet1", HEADER, COLUMNS, tuple(rows))
+
+
+def index(*rows):
+    return by_key(normalise_table(table(*rows)).agreements)
+
+
+def test_added_removed_and_unchanged_are_counted():
+    before = index(row(2, "FLORIDA", "Marion County Sheriff's Office"), row(3, "TEXAS", "Goliad County Sheriff's Office"))
+    after = index(row(2, "FLORIDA", "Marion County Sheriff's Office"), row(3, "GEORGIA", "Hall County Sheriff's Office"))
+    result = diff_lists(before, after)
+    assert [a.agency for a in result.added] == ["Hall County Sheriff's Office"]
+    assert [a.agency for a in result.removed] == ["Goliad County Sheriff's Office"]
+    assert result.changed == () and result.renamed == ()
+    assert result.unchanged == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "field", "old", "new"),
+    [
+        ("signed date", {"signed": dt.date(2025, 6, 1)}, "signed", dt.date(2025, 6, 1), dt.date(2025, 5, 8)),
+        ("MOA link replaces 'link pending'", {"moa": "link pending", "moa_url": None}, "moa", "pending", "link"),
+        ("county filled in", {"county": "#N/A"}, "county", None, "Marion County"),
+        ("type corrected", {"kind": "Municipality"}, "agency_type", "Municipality", "County"),
+    ],
+)
+def test_field_changes_are_reported_one_by_one(name, changes, field, old, new):
+    before = index(row(2, "FLORIDA", "Marion County Sheriff's Office", **changes))
+    after = index(row(2, "FLORIDA", "Marion County Sheriff's Office"))
+    result = diff_lists(before, after)
+    assert (result.changed[0].field, result.changed[0].old, result.changed[0].new) == (field, old, new)
+    assert not result.added and not result.removed
+
+
+def test_cosmetic_differences_in_the_source_are_not_changes():
+    before = index(row(2, "FLORIDA ", "Marion County Sheriff's Office ", model="Task Force Model "))
+    after = index(row(9, "FLORIDA", "Marion County Sheriff's Office", model="Task Force Model"))
+    result = diff_lists(before, after)
+    assert result.is_empty and result.unchanged == 1
+
+
+@pytest.mark.parametrize(
+    ("old_name", "new_name", "renamed"),
+    [
+        ("Marion County Sheriffs Office", "Marion County Sheriff's Office", False),  # same key: no change at all
+        ("City of Ocala Police Department", "Ocala Police Department", True),         # equal loose names
+        ("Key Colony Beach Police Dept", "Key Colony Beach Police Departmnt", True),   # a typo: very close
+        ("Hall County Sheriff's Office", "Hall County Jail", False),                  # another agency
+    ],
+)
+def test_renames_are_proposed_only_for_the_same_agency(old_name, new_name, renamed):
+    before = index(row(2, "FLORIDA", old_name))
+    after = index(row(2, "FLORIDA", new_name))
+    result = diff_lists(before, after)
+    assert bool(result.renamed) is renamed
+    if renamed:
+        assert (result.renamed[0].before.agency, result.renamed[0].after.agency) == (old_name, new_name)
+        assert not result.added and not result.removed
+
+
+def test_a_rename_never_crosses_states_or_models():
+    before = index(row(2, "FLORIDA", "City of Ocala Police Department"))
+    after = index(row(2, "GEORGIA", "Ocala Police Department"), row(3, "FLORIDA", "Ocala Police Department",
+                                                                    model="Warrant Service Officer"))
+    result = diff_lists(before, after)
+    assert result.renamed == ()
+    assert len(result.added) == 2 and len(result.removed) == 1
+
+
+def test_content_hash_ignores_row_order_and_file_but_not_values():
+    rows = [row(2, "FLORIDA", "Marion County Sheriff's Office"), row(3, "TEXAS", "Goliad County Sheriff's Office")]
+    first = normalise_table(table(*rows)).agreements
+    reordered = normalise_table(table(row(2, *_args(rows[1])), row(3, *_args(rows[0])))).agreements
+    changed = normalise_table(table(rows[0], row(3, "TEXAS", "Goliad County Sheriff's Office",
+                                                 signed=dt.date(2025, 5, 9)))).agreements
+    assert content_hash(first) == content_hash(reordered)
+    assert content_hash(first) != content_hash(changed)
+
+
+def _args(raw: RawRow):
+    return raw.cells["state"], raw.cells["agency"]
+
+
+def test_promotions_match_pending_entries_strictly_first():
+    pending = normalise_table(table(
+        row(2, "ALABAMA", "Houston County Sheriff's Office", model="Jail Enforcement Model"),
+        row(3, "ALABAMA", "Lanett Police Department", model="Task Force Model"),
+        row(4, "TEXAS", "Frio County Sheriff's Office"),
+    )).agreements
+    added = normalise_table(table(
+        row(2, "ALABAMA", "Houston County Sheriff's Office", model="Jail Enforcement Model"),
+        row(3, "ALABAMA", "Lanett Police Department", model="Warrant Service Officer"),
+        row(4, "GEORGIA", "Hall County Sheriff's Office"),
+    )).agreements
+    promotions = {p.participating.agency: p.basis for p in find_promotions(added, pending)}
+    assert promotions == {
+        "Houston County Sheriff's Office": "same state, agency and support model",
+        "Lanett Police Department": "same state and agency, other support model",
+    }
+
+
+def test_a_single_row_normalises_to_its_key():
+    agreement = normalise_row(row(7, "PENNSLYVANIA ", "St. Johns County Sheriff's Office", model="Jail Enforcment Model"))
+    assert (agreement.key.state, agreement.key.model, agreement.row_number) == ("PA", "JEM", 7)
