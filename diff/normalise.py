@@ -26,6 +26,7 @@ import datetime as dt
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -605,7 +606,24 @@ def normalise_row(row: RawRow) -> Agreement:
     under "<column>_url".  A row whose state or model cannot be read still becomes an
     agreement, keyed "??" / "UNKNOWN", with a note.
     """
-    cells, links = row.cells, row.links
+    # Most rows of a list are the same from one publication to the next, only their row
+    # number moves: clean each distinct row once.
+    try:
+        template = _clean_row(tuple(row.cells.items()), tuple(row.links.items()))
+    except TypeError:  # an unhashable cell value: clean it without the cache
+        template = _clean_cells(row.cells, row.links)
+    return Agreement(
+        template.key, template.agency, template.agency_type, template.county, template.signed, template.moa,
+        template.moa_url, template.addendum, template.addendum_url, row.row_number, template.raw, template.notes,
+    )
+
+
+@lru_cache(maxsize=65536)
+def _clean_row(cells: tuple, links: tuple) -> Agreement:
+    return _clean_cells(dict(cells), dict(links))
+
+
+def _clean_cells(cells: Mapping[str, RawValue], links: Mapping[str, str]) -> Agreement:
     state, state_note = state_code(cells.get(STATE))
     model, model_note = _model(cells.get(MODEL))
     kind, kind_note = _agency_type(cells.get(AGENCY_TYPE))
@@ -637,7 +655,7 @@ def normalise_row(row: RawRow) -> Agreement:
         moa_url=moa_url,
         addendum=addendum,
         addendum_url=addendum_url,
-        row_number=row.row_number,
+        row_number=0,
         raw=raw,
         notes=tuple(notes),
     )

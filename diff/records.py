@@ -112,4 +112,6 @@ class Agreement:
     COMPARED_FIELDS = ("agency", "agency_type", "county", "signed", "moa", "moa_url", "addendum", "addendum_url")
 
     def compared_values(self) -> tuple:
-        return tuple(getattr(self, name) for name in self.COMPARED_FIELDS)
+        # Spelled out (same order as COMPARED_FIELDS): this runs for every row of every snapshot.
+        return (self.agency, self.agency_type, self.county, self.signed, self.moa, self.moa_url,
+                self.addendum, self.addendum_url)

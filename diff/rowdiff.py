@@ -6,8 +6,27 @@ import hashlib
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from diff.records import Agreement, AgreementKey
+from diff.records import ADDENDUM, AGENCY, AGENCY_TYPE, COUNTY, MOA, SIGNED, Agreement, AgreementKey
 from diff.renames import Rename, propose_renames
+
+
+# Fields reported in the change log, and the source column each one is read from.  A link
+# cell's status and target are reported as one field: "link pending" → the MOA's URL.
+REPORTED_FIELDS: dict[str, str] = {
+    "agency": AGENCY,
+    "agency_type": AGENCY_TYPE,
+    "county": COUNTY,
+    "signed": SIGNED,
+    "moa": MOA,
+    "addendum": ADDENDUM,
+}
+
+
+def reported_value(agreement: Agreement, field: str) -> object:
+    if field in ("moa", "addendum"):
+        status, url = getattr(agreement, field), getattr(agreement, f"{field}_url")
+        return url or ("link pending" if status == "pending" else status)
+    return getattr(agreement, field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +46,8 @@ class ListDiff:
     changed: tuple[FieldChange, ...]
     renamed: tuple[Rename, ...]
     unchanged: int
+    # every (before, after) pair whose stored values differ, reported or not: the versions to write
+    revised: tuple[tuple[Agreement, Agreement], ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -44,15 +65,17 @@ def by_key(agreements: Iterable[Agreement]) -> dict[str, Agreement]:
     return index
 
 
-def field_changes(before: Agreement, after: Agreement) -> list[FieldChange]:
-    old_values, new_values = before.compared_values(), after.compared_values()
-    if old_values == new_values:
+def field_changes(before: Agreement, after: Agreement, fields: Iterable[str] = REPORTED_FIELDS) -> list[FieldChange]:
+    """Differences in the given reported fields (a field is compared only where both lists have
+    its column: a column ICE adds is not a change of every agreement)."""
+    if before.compared_values() == after.compared_values():
         return []
-    return [
-        FieldChange(after.key, name, old, new, before, after)
-        for name, old, new in zip(Agreement.COMPARED_FIELDS, old_values, new_values)
-        if old != new
-    ]
+    changes = []
+    for name in fields:
+        old, new = reported_value(before, name), reported_value(after, name)
+        if old != new:
+            changes.append(FieldChange(after.key, name, old, new, before, after))
+    return changes
 
 
 def diff_lists(
@@ -60,13 +83,15 @@ def diff_lists(
     current: Mapping[str, Agreement],
     *,
     rename_threshold: float = 90.0,
+    fields: Iterable[str] = tuple(REPORTED_FIELDS),
 ) -> ListDiff:
     """What changed from ``previous`` to ``current`` (both indexed by key text).
 
-    A removed and an added agreement that look like the same agency under a new name become a
-    proposed rename instead of a removal plus an addition; their other field differences are
-    reported as changes too.
+    ``fields`` are the reported fields both lists can show.  A removed and an added agreement
+    that look like the same agency under a new name become a proposed rename instead of a
+    removal plus an addition; their other field differences are reported as changes too.
     """
+    fields = tuple(fields)
     added = [current[k] for k in current.keys() - previous.keys()]
     removed = [previous[k] for k in previous.keys() - current.keys()]
     renames = propose_renames(removed, added, threshold=rename_threshold)
@@ -74,20 +99,24 @@ def diff_lists(
     renamed_new = {r.after.key for r in renames}
 
     changed: list[FieldChange] = []
-    unchanged = 0
+    revised: list[tuple[Agreement, Agreement]] = []
     for key in previous.keys() & current.keys():
-        diffs = field_changes(previous[key], current[key])
-        changed.extend(diffs)
-        unchanged += not diffs
+        before, after = previous[key], current[key]
+        if before.compared_values() != after.compared_values():
+            revised.append((before, after))
+            changed.extend(field_changes(before, after, fields))
+    other_fields = tuple(f for f in fields if f != "agency")
     for rename in renames:
-        changed.extend(c for c in field_changes(rename.before, rename.after) if c.field != "agency")
+        changed.extend(field_changes(rename.before, rename.after, other_fields))
 
+    order = tuple(REPORTED_FIELDS)
     return ListDiff(
         added=tuple(sorted((a for a in added if a.key not in renamed_new), key=_order)),
         removed=tuple(sorted((a for a in removed if a.key not in renamed_old), key=_order)),
-        changed=tuple(sorted(changed, key=lambda c: (_order(c.after), Agreement.COMPARED_FIELDS.index(c.field)))),
+        changed=tuple(sorted(changed, key=lambda c: (_order(c.after), order.index(c.field)))),
         renamed=tuple(sorted(renames, key=lambda r: _order(r.after))),
-        unchanged=unchanged,
+        unchanged=len(previous.keys() & current.keys()) - len(revised),
+        revised=tuple(sorted(revised, key=lambda pair: _order(pair[1]))),
     )
 
 
@@ -101,10 +130,7 @@ def content_hash(agreements: Iterable[Agreement]) -> str:
     Two files that list the same agreements with the same compared values hash alike, so the
     same list under a new file name is recognised as unchanged.
     """
-    lines = sorted(
-        "\x1f".join([a.key.as_text(), *("" if v is None else str(v) for v in a.compared_values())])
-        for a in agreements
-    )
+    lines = sorted(f"{a.key.as_text()}\x1f{a.compared_values()!r}" for a in agreements)
     digest = hashlib.sha256()
     for line in lines:
         digest.update(line.encode("utf-8"))

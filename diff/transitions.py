@@ -21,28 +21,31 @@ def find_promotions(added_participating: Iterable[Agreement], recent_pending: It
 
     Matching goes from strict to loose: same state, agency and model; then same state and
     agency with another model (pending entries are sometimes signed under another model);
-    then same state and the same loose agency name.  Each pending entry is used once.
+    then same state and the same loose agency name.  Each pending entry is used once, the
+    first pending row of a match first.
     """
+    rules = (
+        ("same state, agency and support model", lambda a: (a.key.state, a.key.agency, a.key.model)),
+        ("same state and agency, other support model", lambda a: (a.key.state, a.key.agency)),
+        ("same state, agency name alike once generic words are ignored",
+         lambda a: (a.key.state, agency_loose(a.agency))),
+    )
     pending = list(recent_pending)
     used: set[int] = set()
     promotions: list[Promotion] = []
-    rules = (
-        ("same state, agency and support model",
-         lambda p, a: (p.key.state, p.key.agency, p.key.model) == (a.key.state, a.key.agency, a.key.model)),
-        ("same state and agency, other support model",
-         lambda p, a: (p.key.state, p.key.agency) == (a.key.state, a.key.agency)),
-        ("same state, agency name alike once generic words are ignored",
-         lambda p, a: p.key.state == a.key.state and agency_loose(p.agency) == agency_loose(a.agency)),
-    )
     remaining = sorted(added_participating, key=lambda a: (a.key.state, a.key.agency, a.key.model))
-    for basis, matches in rules:
+    for basis, match_key in rules:
+        index: dict[tuple, list[int]] = {}
+        for position, entry in enumerate(pending):
+            if position not in used:
+                index.setdefault(match_key(entry), []).append(position)
         still = []
         for agreement in remaining:
-            index = next((i for i, p in enumerate(pending) if i not in used and matches(p, agreement)), None)
-            if index is None:
+            candidates = [p for p in index.get(match_key(agreement), ()) if p not in used]
+            if not candidates:
                 still.append(agreement)
                 continue
-            used.add(index)
-            promotions.append(Promotion(pending[index], agreement, basis))
+            used.add(candidates[0])
+            promotions.append(Promotion(pending[candidates[0]], agreement, basis))
         remaining = still
     return promotions

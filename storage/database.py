@@ -46,6 +46,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     # WAL lets people read the change log while the service writes.
     cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL keeps every commit atomic and survives a crash of the process; only
+    # an operating-system crash may lose the newest commits (which the next crawl redoes).
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 

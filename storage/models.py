@@ -94,6 +94,7 @@ class Snapshot(Base):
     agencies: Mapped[int | None]
     states: Mapped[int | None]
     metrics: Mapped[dict | None] = mapped_column(JSON)
+    columns: Mapped[list | None] = mapped_column(JSON)          # canonical columns the source had
     previous_id: Mapped[int | None] = mapped_column(ForeignKey("snapshot.id"))
     same_as_id: Mapped[int | None] = mapped_column(ForeignKey("snapshot.id"))
     fetch_id: Mapped[int | None] = mapped_column(ForeignKey("fetch_attempt.id"))

@@ -61,6 +61,14 @@ class Repository:
         ).first()
         return (row.etag, row.last_modified) if row else (None, None)
 
+    def last_file_name(self, url: str) -> str | None:
+        return self.session.scalars(
+            select(FetchAttempt.file_name)
+            .where(FetchAttempt.url == url, FetchAttempt.outcome == "downloaded", FetchAttempt.file_name.is_not(None))
+            .order_by(FetchAttempt.id.desc())
+            .limit(1)
+        ).first()
+
     def known_validators(self, source: str) -> dict[str, dict[str, str | None]]:
         """For each URL of ``source`` downloaded before, the validators of its newest download."""
         newest = (
@@ -192,8 +200,10 @@ class Repository:
         ids = self.agreement_ids(list_name, (a.key.as_text() for a in appeared))
         new_identities = [a for a in appeared if a.key.as_text() not in ids]
         if new_identities:
-            inserted = self.session.execute(
-                insert(Agreement).returning(Agreement.id, Agreement.key, sort_by_parameter_order=True),
+            # Core inserts (executemany): the ORM's unit of work is not needed for append-only rows.
+            table = Agreement.__table__
+            inserted = self.session.connection().execute(
+                insert(table).returning(table.c.id, table.c.key, sort_by_parameter_order=True),
                 [
                     {
                         "list_name": list_name,
@@ -209,16 +219,18 @@ class Repository:
             ids.update((key, agreement_id) for agreement_id, key in inserted)
         versions = [_version_row(ids[a.key.as_text()], snapshot_id, a) for a in appeared]
         versions += [_version_row(agreement_id, snapshot_id, a) for agreement_id, a in updated.items()]
-        versions += [{"agreement_id": agreement_id, "snapshot_id": snapshot_id, "present": False} for agreement_id in gone]
+        versions += [{**_REMOVAL, "agreement_id": agreement_id, "snapshot_id": snapshot_id} for agreement_id in gone]
         if versions:
-            self.session.execute(insert(AgreementVersion), versions)
+            self.session.connection().execute(insert(AgreementVersion.__table__), versions)
         return ids
 
     # -- change events ----------------------------------------------------------------------
     def add_events(self, events: Sequence[Mapping]) -> int:
         if events:
-            now = utcnow()
-            self.session.execute(insert(ChangeEvent), [{"recorded_at": now, **e} for e in events])
+            # executemany needs the same keys in every row
+            blank = dict.fromkeys(c.name for c in ChangeEvent.__table__.columns if c.name != "id")
+            blank["recorded_at"] = utcnow()
+            self.session.connection().execute(insert(ChangeEvent.__table__), [{**blank, **e} for e in events])
         return len(events)
 
     def events(self, where: EventFilter = EventFilter()) -> list[ChangeEvent]:
@@ -237,6 +249,12 @@ class Repository:
 
     def count_events(self) -> int:
         return self.session.scalar(select(func.count(ChangeEvent.id))) or 0
+
+
+_REMOVAL = {
+    "present": False, "agency": None, "agency_type": None, "county": None, "signed": None, "moa": None,
+    "moa_url": None, "addendum": None, "addendum_url": None, "row_number": None, "raw": None,
+}
 
 
 def _version_row(agreement_id: int, snapshot_id: int, a: AgreementRecord) -> dict:

@@ -43,7 +43,8 @@ def test_added_removed_and_unchanged_are_counted():
     ("name", "changes", "field", "old", "new"),
     [
         ("signed date", {"signed": dt.date(2025, 6, 1)}, "signed", dt.date(2025, 6, 1), dt.date(2025, 5, 8)),
-        ("MOA link replaces 'link pending'", {"moa": "link pending", "moa_url": None}, "moa", "pending", "link"),
+        ("MOA published: 'link pending' becomes the MOA's URL", {"moa": "link pending", "moa_url": None}, "moa",
+         "link pending", "https://www.ice.gov/doclib/287gMOA/x.pdf"),
         ("county filled in", {"county": "#N/A"}, "county", None, "Marion County"),
         ("type corrected", {"kind": "Municipality"}, "agency_type", "Municipality", "County"),
     ],
@@ -52,8 +53,17 @@ def test_field_changes_are_reported_one_by_one(name, changes, field, old, new):
     before = index(row(2, "FLORIDA", "Marion County Sheriff's Office", **changes))
     after = index(row(2, "FLORIDA", "Marion County Sheriff's Office"))
     result = diff_lists(before, after)
-    assert (result.changed[0].field, result.changed[0].old, result.changed[0].new) == (field, old, new)
+    assert [(c.field, c.old, c.new) for c in result.changed] == [(field, old, new)]
     assert not result.added and not result.removed
+    assert len(result.revised) == 1
+
+
+def test_a_field_whose_column_one_list_lacks_is_not_reported_but_still_revised():
+    before = index(row(2, "FLORIDA", "Marion County Sheriff's Office", county=None))
+    after = index(row(2, "FLORIDA", "Marion County Sheriff's Office"))
+    fields = ("agency", "agency_type", "signed", "moa")  # the previous list had no COUNTY column
+    result = diff_lists(before, after, fields=fields)
+    assert result.changed == () and len(result.revised) == 1 and result.unchanged == 0
 
 
 def test_cosmetic_differences_in_the_source_are_not_changes():

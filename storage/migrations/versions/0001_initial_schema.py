@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 10:12:16.127566
+Create Date: 2026-11-25
 """
 from alembic import op
 import sqlalchemy as sa
@@ -62,6 +62,7 @@ def upgrade() -> None:
     sa.Column('agencies', sa.Integer(), nullable=True),
     sa.Column('states', sa.Integer(), nullable=True),
     sa.Column('metrics', sa.JSON(), nullable=True),
+    sa.Column('columns', sa.JSON(), nullable=True),
     sa.Column('previous_id', sa.Integer(), nullable=True),
     sa.Column('same_as_id', sa.Integer(), nullable=True),
     sa.Column('fetch_id', sa.Integer(), nullable=True),
