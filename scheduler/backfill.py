@@ -1,0 +1,103 @@
+"""Import archived workbooks in date order."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
+
+from crawler.filenames import ListFileName, parse_list_file_name
+from scheduler.ingest import IncomingDocument, Ingestor, IngestOutcome
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = {".xlsx": "xlsx", ".html": "html", ".htm": "html"}
+MAX_FILE_BYTES = 50_000_000
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    path: Path
+    name: ListFileName
+    as_of: dt.date
+    as_of_basis: str
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    planned: PlannedFile
+    outcome: IngestOutcome | None
+    error: str | None = None
+
+
+def collect_files(paths: Iterable[Path]) -> list[Path]:
+    """Workbooks (and saved HTML pages) named directly or found below the given folders."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def plan_backfill(paths: Iterable[Path], *, as_of: dt.date | None = None) -> list[PlannedFile]:
+    """Files in the order they were published; raises ValueError for files without a date."""
+    plan, undated = [], []
+    for path in collect_files(paths):
+        name = parse_list_file_name(path.name)
+        if name.as_of is not None:
+            basis = "file name" + (f" ({name.note})" if name.note else "")
+            plan.append(PlannedFile(path, name, name.as_of, basis))
+        elif as_of is not None:
+            plan.append(PlannedFile(path, name, as_of, "--as-of"))
+        else:
+            undated.append(path.name + (f" ({name.note})" if name.note else ""))
+    if undated:
+        raise ValueError(
+            "no date can be read from the name of: " + ", ".join(undated) + "; give their date with --as-of"
+        )
+    return sorted(plan, key=lambda p: (p.as_of, p.name.sort_key))
+
+
+def run_backfill(engine: Engine, plan: Sequence[PlannedFile], *, progress_console: Console | None = None,
+                 ingestor: Ingestor | None = None) -> list[BackfillResult]:
+    ingestor = ingestor or Ingestor(engine)
+    results: list[BackfillResult] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=progress_console, transient=True,
+                  disable=progress_console is None) as progress:
+        task = progress.add_task("importing", total=len(plan))
+        for planned in plan:
+            progress.update(task, description=planned.path.name)
+            results.append(_ingest_file(ingestor, planned))
+            progress.advance(task)
+    return results
+
+
+def _ingest_file(ingestor: Ingestor, planned: PlannedFile) -> BackfillResult:
+    try:
+        size = planned.path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return BackfillResult(planned, None, f"{size} bytes, over the {MAX_FILE_BYTES}-byte limit")
+        document = IncomingDocument(
+            content=planned.path.read_bytes(),
+            file_name=planned.path.name,
+            declared_list=planned.name.declared_list,
+            origin="backfill",
+            as_of=planned.as_of,
+            as_of_basis=planned.as_of_basis,
+            media=SUFFIXES.get(planned.path.suffix.lower(), "xlsx"),
+        )
+        return BackfillResult(planned, ingestor.ingest(document))
+    except OSError as error:
+        return BackfillResult(planned, None, f"cannot read the file: {error}")
+    except Exception as error:  # one bad file must not stop the others; the trace goes to the log
+        log.exception("ingesting %s failed", planned.path)
+        return BackfillResult(planned, None, f"{type(error).__name__}: {error}")

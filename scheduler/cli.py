@@ -1,0 +1,199 @@
+"""The ``tracker287g`` command line.  Exit codes: 0 ok, 1 failure, 2 usage error."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from scheduler import reports
+from storage.database import open_database, resolve_database_url
+
+log = logging.getLogger(__name__)
+
+FORMATS_SIMPLE = click.Choice(["table", "json"])
+FORMATS_ALL = click.Choice(["table", "json", "csv", "markdown"])
+
+
+@dataclass
+class App:
+    db: str | None
+    # Piped output gets a fixed, wide layout instead of rich's 80 columns.
+    console: Console = field(default_factory=lambda: Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160))
+    err: Console = field(default_factory=lambda: Console(stderr=True))
+    _engine: Engine | None = None
+
+    @property
+    def database_url(self) -> str:
+        return resolve_database_url(self.db)
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            try:
+                self._engine = open_database(self.db)
+            except Exception as error:  # a wrong URL or an unreachable server is a failure, not a trace
+                raise click.ClickException(f"cannot open database {_safe_url(self.database_url)}: {error}") from error
+        return self._engine
+
+    def session(self) -> Session:
+        return Session(self.engine(), expire_on_commit=False)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class DateParam(click.ParamType):
+    name = "DATE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a date (YYYY-MM-DD)", param, ctx)
+
+
+DATE = DateParam()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", metavar="URL", help="Database URL or SQLite file path (default: $TRACKER287G_DB, "
+              "else ~/.local/share/tracker287g/tracker287g.sqlite).")
+@click.option("--log-level", default="WARNING", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.version_option(package_name="tracker287g")
+@click.pass_context
+def main(ctx: click.Context, db: str | None, log_level: str) -> None:
+    """Watch ICE's 287(g) lists and record, with sources, what changed."""
+    logging.basicConfig(
+        level=log_level.upper(), stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = App(db=db)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--as-of", type=DATE, help="Date for files whose name carries none (YYYY-MM-DD).")
+@click.option("--format", "fmt", type=FORMATS_SIMPLE, default="table", show_default=True)
+@pass_app
+def backfill(app: App, paths: tuple[Path, ...], as_of: dt.date | None, fmt: str) -> None:
+    """Import archived workbooks (files or folders), oldest first.
+
+    The date of each file comes from its name (ICE's typos are handled) or from --as-of.
+    Files already imported are skipped, so running the same backfill twice changes nothing.
+    """
+    from scheduler.backfill import plan_backfill, run_backfill
+
+    try:
+        plan = plan_backfill(paths, as_of=as_of)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
+    results = run_backfill(app.engine(), plan, progress_console=app.err)
+    reports.print_backfill(app.console, results, fmt)
+    if any(r.error for r in results):
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option("--list", "list_name", type=click.Choice(["participating", "pending"]))
+@click.option("--format", "fmt", type=FORMATS_SIMPLE, default="table", show_default=True)
+@pass_app
+def snapshots(app: App, list_name: str | None, fmt: str) -> None:
+    """One row per snapshot: list, file, as-of, status (and why), agreements, agencies, states."""
+    with app.session() as session:
+        reports.print_snapshots(app.console, session, list_name, fmt)
+
+
+@main.command()
+@click.option("--since", type=DATE, help="Only changes dated on or after this day.")
+@click.option("--until", type=DATE, help="Only changes dated on or before this day.")
+@click.option("--kind", "kinds", multiple=True, metavar="KIND",
+              help="Event kind, e.g. agreement.added (repeatable; a prefix like 'agreement.' works).")
+@click.option("--state", metavar="XX", help="Two-letter state code, e.g. FL.")
+@click.option("--list", "list_name", type=click.Choice(["participating", "pending"]))
+@click.option("--format", "fmt", type=FORMATS_ALL, default="table", show_default=True)
+@pass_app
+def changes(app: App, since, until, kinds, state, list_name, fmt) -> None:
+    """The change log, oldest first, with evidence (file and row)."""
+    if since and until and since > until:
+        raise click.UsageError("--since is after --until")
+    with app.session() as session:
+        reports.print_changes(app.console, session, since, until, kinds, state, list_name, fmt)
+
+
+@main.command()
+@click.option("--as-of", type=DATE, help="Use the last accepted snapshots on or before this day.")
+@click.option("--format", "fmt", type=FORMATS_SIMPLE, default="table", show_default=True)
+@pass_app
+def metrics(app: App, as_of: dt.date | None, fmt: str) -> None:
+    """Counts of the current lists: agreements, agencies, states, by model and by state."""
+    with app.session() as session:
+        reports.print_metrics(app.console, session, as_of, fmt)
+
+
+@main.command()
+@click.option("--as-of", "as_of", type=DATE, multiple=True,
+              help="Compare with the participating snapshot in force on this day (repeatable). "
+                   "Default: the snapshot nearest the baseline date and the latest one.")
+@click.option("--seeds", "seeds_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Baseline file (default: the project's seeds/baseline.toml).")
+@click.option("--format", "fmt", type=FORMATS_SIMPLE, default="table", show_default=True)
+@pass_app
+def baseline(app: App, as_of: tuple[dt.date, ...], seeds_path: Path | None, fmt: str) -> None:
+    """Each baseline figure beside what the lists measure, with how their definitions differ."""
+    from scheduler.seeds import load_baseline
+
+    figures = load_baseline(seeds_path)
+    with app.session() as session:
+        reports.print_baseline(app.console, session, figures, as_of, fmt)
+
+
+@main.command()
+@click.option("--page-url", envvar="TRACKER287G_PAGE_URL", default="https://www.ice.gov/identify-and-arrest/287g",
+              show_default=True, help="The ICE 287(g) page that links the lists.")
+@click.option("--contact", envvar="TRACKER287G_CONTACT", default="", help="Contact (URL or e-mail) for the User-Agent.")
+@click.option("--timeout", type=float, default=600, show_default=True, help="Seconds before the crawl is abandoned.")
+@pass_app
+def crawl(app: App, page_url: str, contact: str, timeout: float) -> None:
+    """One crawl of the ICE 287(g) page now, then the diff stage."""
+    from scheduler.crawl import crawl_and_ingest
+
+    report = crawl_and_ingest(app.engine(), page_url, contact=contact, timeout=timeout)
+    reports.print_crawl(app.console, report)
+    if report.failed:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option("--workbooks", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of real ICE workbooks (default: the project's tests/fixtures/ice-287g).")
+@pass_app
+def demo(app: App, workbooks: Path | None) -> None:
+    """The whole pipeline offline: a local server publishes real workbooks one after another,
+    the real spider crawls them, and the change log is built and summarised.
+
+    Unless --db is given, the demo writes a fresh SQLite file, tracker287g-demo/demo.sqlite,
+    in the current folder (replaced at each run), never your real database.
+    """
+    from scheduler.demo import run_demo
+
+    run_demo(app.console, db=app.db, workbooks=workbooks)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

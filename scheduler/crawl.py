@@ -1,0 +1,156 @@
+"""One crawl of the ICE 287(g) page, then the diff stage for whatever it brought back.
+
+The spider runs in a child process (``crawler.run``): a Twisted reactor cannot be restarted,
+and a crash or a hang inside Scrapy must not take the caller down.  Every fetch attempt is
+recorded, failures included; each downloaded document is ingested in its own transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import email.utils
+import json
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from crawler.filenames import parse_list_file_name
+from crawler.items import FetchFailure, HtmlListTable, WorkbookDownload
+from crawler.run import run_crawl
+from scheduler.ingest import IncomingDocument, Ingestor, IngestOutcome
+from storage.repository import Repository
+
+log = logging.getLogger(__name__)
+
+SOURCE = "ice_287g"
+
+
+@dataclass
+class CrawlLine:
+    url: str
+    list_name: str | None
+    outcome: str                      # downloaded | not_modified | failed | accepted | unchanged | ...
+    detail: str | None = None
+    snapshot_id: int | None = None
+    file_name: str | None = None
+    counts: dict = field(default_factory=dict)
+
+
+@dataclass
+class CrawlReport:
+    page_url: str
+    lines: list[CrawlLine] = field(default_factory=list)
+    crawl_error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.crawl_error is not None or any(line.outcome == "failed" for line in self.lines)
+
+
+def crawl_and_ingest(engine: Engine, page_url: str, *, contact: str, timeout: float = 600,
+                     settings: dict | None = None, ingestor: Ingestor | None = None) -> CrawlReport:
+    ingestor = ingestor or Ingestor(engine)
+    report = CrawlReport(page_url)
+    with Session(engine) as session:
+        validators = Repository(session).known_validators(SOURCE)
+    with tempfile.TemporaryDirectory(prefix="tracker287g-crawl-") as spool:
+        try:
+            result = run_crawl(page_url, Path(spool), validators=validators, contact=contact,
+                               settings=settings, timeout=timeout)
+        except Exception as error:  # the child died or hung: one failed crawl, recorded
+            log.error("crawl of %s failed: %s", page_url, error)
+            _record_failure(engine, page_url, "page", None, f"crawl failed: {error}")
+            report.crawl_error = str(error)
+            return report
+        for item in sorted(result.items, key=_processing_order):
+            report.lines.append(_handle(engine, ingestor, item))
+        if result.exit_code != 0:
+            report.crawl_error = f"crawler exited with {result.exit_code}: {result.stderr_tail[-500:]}"
+    return report
+
+
+def _processing_order(item) -> tuple:
+    """Failures first, then the participating list before the pending one, as a backfill orders
+    files of one day, so that a crawl and a backfill of the same files give the same log."""
+    if isinstance(item, FetchFailure):
+        return (0, item.url)
+    declared = getattr(item, "declared_list", None) or getattr(item, "list_name", None)
+    return (1, {"participating": 0, "pending": 1}.get(declared, 2), getattr(item, "file_name", None) or "",
+            getattr(item, "url", None) or getattr(item, "source_page", ""))
+
+
+def _handle(engine: Engine, ingestor: Ingestor, item) -> CrawlLine:
+    if isinstance(item, FetchFailure):
+        _record_failure(engine, item.url, item.stage, item.http_status, item.error, item.fetched_at)
+        return CrawlLine(item.url, None, "failed", item.error)
+    if isinstance(item, WorkbookDownload):
+        return _handle_workbook(engine, ingestor, item)
+    if isinstance(item, HtmlListTable):
+        return _handle_table(ingestor, item)
+    raise TypeError(f"unexpected crawl item {type(item).__name__}")
+
+
+def _record_failure(engine, url, stage, http_status, error, when: dt.datetime | None = None) -> None:
+    with Session(engine) as session, session.begin():
+        Repository(session).record_fetch(
+            source=SOURCE, url=url, http_status=http_status, outcome="failed", error=f"{stage}: {error}",
+            **({"attempted_at": when} if when else {}),
+        )
+
+
+def _handle_workbook(engine: Engine, ingestor: Ingestor, item: WorkbookDownload) -> CrawlLine:
+    with Session(engine) as session, session.begin():
+        repo = Repository(session)
+        if item.not_modified and not (item.file_name or "").lower().endswith((".xlsx", ".xls")):
+            # A 304 carries no Content-Disposition: the name is the one of the last download.
+            item = dataclasses.replace(item, file_name=repo.last_file_name(item.url) or item.file_name)
+        attempt = repo.record_fetch(
+            source=SOURCE, url=item.url, attempted_at=item.fetched_at, http_status=item.http_status,
+            etag=item.etag, last_modified=item.last_modified, bytes=len(item.body) if item.body else None,
+            sha256=item.sha256, file_name=item.file_name,
+            outcome="not_modified" if item.not_modified else "downloaded",
+        )
+        fetch_id = attempt.id
+    if item.not_modified or item.body is None:
+        return CrawlLine(item.url, item.declared_list, "not_modified", "HTTP 304: unchanged since last download",
+                         file_name=item.file_name)
+    as_of, basis = _as_of(item)
+    outcome = ingestor.ingest(IncomingDocument(
+        content=item.body, file_name=item.file_name, declared_list=item.declared_list, origin="crawl",
+        as_of=as_of, as_of_basis=basis, source_url=item.final_url or item.url, fetch_id=fetch_id,
+    ))
+    return _line(item.url, outcome, item.file_name)
+
+
+def _handle_table(ingestor: Ingestor, item: HtmlListTable) -> CrawlLine:
+    content = json.dumps(dataclasses.asdict(item.table), default=str, sort_keys=True).encode()
+    outcome = ingestor.ingest(IncomingDocument(
+        content=content, file_name=None, declared_list=item.list_name, origin="crawl",
+        as_of=item.fetched_at.date(), as_of_basis="date of the fetch (HTML table)", source_url=item.source_page,
+        media="table", table=item.table,
+    ))
+    return _line(item.source_page, outcome)
+
+
+def _as_of(item: WorkbookDownload) -> tuple[dt.date, str]:
+    """The date a downloaded list speaks for: its file name, else Last-Modified, else the fetch."""
+    if item.file_name:
+        name = parse_list_file_name(item.file_name, today=item.fetched_at.date())
+        if name.as_of and not name.captured_at:
+            return name.as_of, "file name" + (f" ({name.note})" if name.note else "")
+    if item.last_modified:
+        try:
+            return email.utils.parsedate_to_datetime(item.last_modified).date(), "HTTP Last-Modified"
+        except (TypeError, ValueError):
+            pass
+    return item.fetched_at.date(), "date of the download"
+
+
+def _line(url: str, outcome: IngestOutcome, file_name: str | None = None) -> CrawlLine:
+    return CrawlLine(url, outcome.list_name, outcome.status, outcome.reason, outcome.snapshot_id, file_name,
+                     dict(outcome.counts))

@@ -1,0 +1,123 @@
+"""The command line as a user runs it: real workbooks, a real SQLite file, every output format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import WORKBOOKS
+from scheduler.cli import main
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory) -> str:
+    """A database holding the backfill of all 22 real workbooks (made once for this module)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'cli.sqlite'}"
+    result = CliRunner().invoke(main, ["--db", url, "backfill", str(WORKBOOKS), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return url
+
+
+def run(db: str, *args: str):
+    return CliRunner().invoke(main, ["--db", db, *args])
+
+
+def test_backfill_reports_every_file(db):
+    again = run(db, "backfill", str(WORKBOOKS), "--format", "json")
+    assert again.exit_code == 0
+    files = json.loads(again.output)["files"]
+    assert len(files) == 22 and {f["status"] for f in files} == {"already_recorded"}
+
+
+def test_snapshots_json_contract(db):
+    result = run(db, "snapshots", "--format", "json")
+    document = json.loads(result.output)
+    assert document["schema"] == "tracker287g.snapshots/1"
+    rows = document["snapshots"]
+    assert len(rows) == 22
+    assert {"id", "list", "file_name", "as_of", "status", "reason", "agreements", "agencies", "states"} <= rows[0].keys()
+    statuses = {r["file_name"]: (r["list"], r["status"]) for r in rows}
+    assert statuses["pendingAgencies11142025pm.xlsx"] == ("pending", "quarantined")
+    assert statuses["participatingAgencies09222025pm.xlsx"] == ("pending", "accepted")
+    only_pending = json.loads(run(db, "snapshots", "--list", "pending", "--format", "json").output)["snapshots"]
+    assert {r["list"] for r in only_pending} == {"pending"}
+
+
+def test_changes_filters_and_formats(db):
+    as_json = json.loads(run(db, "changes", "--kind", "agreement.added", "--state", "tx", "--since", "2025-05-29",
+                             "--until", "2025-05-29", "--list", "participating", "--format", "json").output)
+    assert as_json["schema"] == "tracker287g.changes/1"
+    changes = as_json["changes"]
+    assert changes and {(c["kind"], c["state"], c["occurred_on"]) for c in changes} == {
+        ("agreement.added", "TX", "2025-05-29")}
+    assert all(c["evidence"]["file"] == "participatingAgencies05292025am.xlsx" for c in changes)
+
+    as_csv = run(db, "changes", "--kind", "agreement.added", "--state", "TX", "--since", "2025-05-29",
+                 "--until", "2025-05-29", "--list", "participating", "--format", "csv").output
+    assert len(list(csv.DictReader(io.StringIO(as_csv)))) == len(changes)
+    markdown = run(db, "changes", "--kind", "source.", "--format", "markdown").output
+    assert markdown.startswith("| occurred_on | kind |") and "swapped" in markdown
+    table = run(db, "changes", "--kind", "source.anomaly")
+    assert table.exit_code == 0 and "quarantined" in table.output
+
+
+def test_metrics_as_of_a_day(db):
+    document = json.loads(run(db, "metrics", "--as-of", "2025-05-29", "--format", "json").output)
+    lists = {item["list"]: item for item in document["lists"]}
+    assert lists["participating"]["file_name"] == "participatingAgencies05292025am.xlsx"
+    metrics = lists["participating"]["metrics"]
+    assert (metrics["agreements"], metrics["by_model"]["JEM"], metrics["by_model"]["TFM"], metrics["by_model"]["WSO"]) \
+        == (635, 100, 307, 228)
+    assert lists["pending"]["metrics"]["agreements"] == 68
+
+
+def test_baseline_for_the_snapshots_around_the_article(db):
+    document = json.loads(run(db, "baseline", "--as-of", "2026-01-26", "--as-of", "2026-02-02",
+                              "--format", "json").output)
+    snapshots = {s["file_name"]: s for s in document["snapshots"]}
+    assert set(snapshots) == {"participatingAgencies01262026pm.xlsx", "participatingAgencies02022026am.xlsx"}
+    for snapshot in snapshots.values():
+        by_id = {c["figure"]["id"]: c for c in snapshot["comparisons"]}
+        trained = by_id["local-agencies-trained-officers-2026-01-26"]
+        assert trained["measurable"] and trained["measured"] != 1168 and trained["definition_note"]
+        measurable = [c for c in snapshot["comparisons"] if c["measurable"]]
+        assert all(c["delta"] == c["measured"] - c["figure"]["value"] for c in measurable)
+        assert any(not c["measurable"] and c["reason"] for c in snapshot["comparisons"])
+    table = run(db, "baseline", "--as-of", "2026-01-26")
+    assert table.exit_code == 0 and "cannot measure" in table.output
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["changes", "--since", "yesterday"], 2),
+        (["changes", "--format", "xml"], 2),
+        (["snapshots", "--list", "archived"], 2),
+        (["frobnicate"], 2),
+        (["backfill"], 2),
+    ],
+)
+def test_usage_errors_exit_2(db, args, code):
+    assert run(db, *args).exit_code == code
+
+
+def test_an_unreachable_database_is_a_failure_with_exit_1():
+    result = CliRunner().invoke(main, ["--db", "postgresql://nobody@127.0.0.1:1/none", "snapshots"])
+    assert result.exit_code == 1 and "cannot open database" in result.output
+
+
+def test_undated_file_needs_as_of(tmp_path, db):
+    undated = tmp_path / "participatingAgencies.xlsx"
+    undated.write_bytes((WORKBOOKS / "participating" / "participatingAgencies05292025am.xlsx").read_bytes())
+    result = run(f"sqlite:///{tmp_path / 'x.sqlite'}", "backfill", str(undated))
+    assert result.exit_code == 2 and "--as-of" in result.output
+
+
+def test_every_command_has_help():
+    for command in ("backfill", "snapshots", "changes", "metrics", "baseline", "crawl", "demo"):
+        result = CliRunner().invoke(main, [command, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output
