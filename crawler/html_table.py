@@ -14,37 +14,8 @@ from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Tag
 
-from diff.records import (
-    ADDENDUM,
-    AGENCY,
-    AGENCY_TYPE,
-    COUNTY,
-    MODEL,
-    MOA,
-    SIGNED,
-    STATE,
-    RawRow,
-    RawValue,
-    SourceTable,
-)
-
-# Header spellings (after _header_key) -> canonical column.
-HEADER_ALIASES: dict[str, str] = {
-    "STATE": STATE,
-    "LAW ENFORCEMENT AGENCY": AGENCY,
-    "AGENCY": AGENCY,
-    "AGENCY NAME": AGENCY,
-    "TYPE": AGENCY_TYPE,
-    "AGENCY TYPE": AGENCY_TYPE,
-    "COUNTY": COUNTY,
-    "SUPPORT TYPE": MODEL,
-    "MODEL": MODEL,
-    "SIGNED": SIGNED,
-    "DATE SIGNED": SIGNED,
-    "SIGNED DATE": SIGNED,
-    "MOA": MOA,
-    "ADDENDUM": ADDENDUM,
-}
+from crawler.columns import canonical_column
+from diff.records import AGENCY, STATE, RawRow, RawValue, SourceTable
 
 _ASCII_WHITESPACE = re.compile(r"[ \t\n\r\f]+")
 _HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
@@ -59,16 +30,6 @@ def parse_list_tables(html: str | bytes, base_url: str) -> list[SourceTable]:
         if source_table is not None:
             tables.append(source_table)
     return tables
-
-
-def canonical_column(header: str) -> str | None:
-    """The canonical column name for a header text, or None when it is not one we know."""
-    return HEADER_ALIASES.get(_header_key(header))
-
-
-def _header_key(header: str) -> str:
-    # Tolerate case, punctuation and spacing: "Law  Enforcement\nAgency:" -> "LAW ENFORCEMENT AGENCY"
-    return " ".join(re.sub(r"[^0-9A-Za-z]+", " ", header).upper().split())
 
 
 def _parse_table(table: Tag, position: int, base_url: str) -> SourceTable | None:

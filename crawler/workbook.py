@@ -48,44 +48,12 @@ from typing import Iterator, Mapping, Sequence
 from lxml import etree
 from python_calamine import CalamineWorkbook, SheetTypeEnum
 
-from diff.records import (
-    ADDENDUM,
-    AGENCY,
-    AGENCY_TYPE,
-    COUNTY,
-    MODEL,
-    MOA,
-    SIGNED,
-    STATE,
-    RawRow,
-    RawValue,
-    SourceTable,
-)
+from crawler.columns import HEADER_ALIASES, canonical_column
+from diff.records import AGENCY, STATE, RawRow, RawValue, SourceTable
 
 log = logging.getLogger(__name__)
 
 __all__ = ["HEADER_ALIASES", "UnreadableWorkbook", "canonical_column", "read_workbook"]
-
-# Header spellings (after _header_key) -> canonical column.
-HEADER_ALIASES: Mapping[str, str] = MappingProxyType(
-    {
-        "state": STATE,
-        "law enforcement agency": AGENCY,
-        "agency": AGENCY,
-        "agency name": AGENCY,
-        "type": AGENCY_TYPE,
-        "agency type": AGENCY_TYPE,
-        "county": COUNTY,
-        "support type": MODEL,
-        "model": MODEL,
-        "support model": MODEL,
-        "signed": SIGNED,
-        "date signed": SIGNED,
-        "signed date": SIGNED,
-        "moa": MOA,
-        "addendum": ADDENDUM,
-    }
-)
 
 HEADER_SEARCH_ROWS = 10  # the header must be within the first rows of a sheet
 MAX_COLUMNS = 64  # ICE's sheets use at most 13; a wider one is refused before calamine loads it
@@ -115,7 +83,6 @@ _IRREGULAR_SHEET_PATTERNS = (
 _MAX_RANGE_LINK_CELLS_PER_ROW = 16  # hostile overlapping hyperlink ranges must not make us spin
 _SINGLE_CELL_REF = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
 _CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
-_NOT_ALPHANUMERIC = re.compile(r"[^0-9a-z]+")
 _SPACE = re.compile(rb"[ \t\r\n]*")
 _ROOT_START = re.compile(
     rb"<([A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?)"  # the root element's qualified name
@@ -171,19 +138,6 @@ def read_workbook(
     finally:
         sheets.close()
     return _build_table(sheet_name, sheet_names, grid, header_index, hyperlinks, last_xml_row)
-
-
-def canonical_column(header: RawValue) -> str | None:
-    """The canonical column for a header cell, or None when it is not a header we know."""
-    if not isinstance(header, str):
-        return None
-    return HEADER_ALIASES.get(_header_key(header))
-
-
-def _header_key(text: str) -> str:
-    # Case, punctuation, runs of spaces, non-breaking and trailing spaces do not matter (as in
-    # crawler.html_table): "Law  Enforcement\xa0Agency: " -> "law enforcement agency"
-    return " ".join(_NOT_ALPHANUMERIC.sub(" ", text.casefold()).split())
 
 
 # --- bytes and zip -------------------------------------------------------------------------

@@ -173,6 +173,10 @@ def crawl(app: App, page_url: str, contact: str, timeout: float) -> None:
     """One crawl of the ICE 287(g) page now, then the diff stage."""
     from scheduler.crawl import crawl_and_ingest
 
+    if not contact.strip():
+        raise click.UsageError("--contact (or TRACKER287G_CONTACT) is required: the User-Agent tells ICE who is "
+                               "fetching and how to reach them, e.g. --contact you@example.org")
+
     report = crawl_and_ingest(app.engine(), page_url, contact=contact, timeout=timeout)
     reports.print_crawl(app.console, report)
     if report.failed:

@@ -24,11 +24,8 @@ from twisted.python.failure import Failure
 from crawler.items import FetchFailure, HtmlListTable, WorkbookDownload
 from crawler.run import CrawlError, _Collector, item_from_json, item_to_json, run_crawl
 from crawler.settings import RetryBackoffMiddleware, crawler_settings, user_agent
-from crawler.spiders.ice_287g import (
-    DEFAULT_PAGE_URL,
-    Ice287gSpider,
-    _file_name_from_content_disposition,
-)
+from crawler.filenames import file_name_from_content_disposition
+from crawler.spiders.ice_287g import DEFAULT_PAGE_URL, Ice287gSpider
 from diff.records import AGENCY, MOA, SIGNED, RawRow, SourceTable
 from loopback import LoopbackServer, Reply, replies
 
@@ -174,7 +171,7 @@ def test_declared_list(texts, expected):
     ],
 )
 def test_file_name_from_content_disposition(header, expected):
-    assert _file_name_from_content_disposition(header) == expected
+    assert file_name_from_content_disposition(header) == expected
 
 
 # -- settings and the runner's file format, in process ---------------------------------------

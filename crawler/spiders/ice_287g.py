@@ -14,8 +14,6 @@ import json
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
-from email.message import Message
-from email.utils import collapse_rfc2231_value
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urldefrag, urlsplit
@@ -33,6 +31,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as twisted_error
 from twisted.python.failure import Failure
 
+from crawler.filenames import file_name_from_content_disposition
 from crawler.html_table import parse_list_tables
 from crawler.items import FailureStage, FetchFailure, HtmlListTable, WorkbookDownload
 from crawler.settings import PAGE_URL_SETTING
@@ -212,7 +211,7 @@ class Ice287gSpider(scrapy.Spider):
 
     @staticmethod
     def _parse_file_name(response: Response) -> str | None:
-        from_header = _file_name_from_content_disposition(_header(response, "Content-Disposition"))
+        from_header = file_name_from_content_disposition(_header(response, "Content-Disposition"))
         return from_header or _url_file_name(response.url) or None
 
     def workbook_failed(self, failure: Failure) -> Iterator[FetchFailure]:
@@ -254,7 +253,9 @@ def _describe_error(exc: BaseException) -> str:
     """Short text for a failure: its kind, then the exception's own words."""
     kind = next((name for types, name in _ERROR_KINDS if isinstance(exc, types)), type(exc).__name__)
     detail = _tidy(str(exc))
-    return f"{kind}: {detail}"[:300] if detail else kind
+    if not detail:
+        return kind
+    return (detail if detail.lower().startswith(kind.lower()) else f"{kind}: {detail}")[:300]
 
 
 def _is_workbook_url(url: str) -> bool:
@@ -266,27 +267,6 @@ def _is_workbook_url(url: str) -> bool:
 
 def _url_file_name(url: str) -> str:
     return PurePosixPath(unquote(urlsplit(url).path)).name
-
-
-def _file_name_from_content_disposition(value: str | None) -> str | None:
-    """``attachment; filename="x.xlsx"`` (or RFC 5987 ``filename*=UTF-8''x.xlsx``) -> ``x.xlsx``.
-
-    Private stand-in until crawler.filenames provides the shared helper.
-    """
-    if not value:
-        return None
-    message = Message()
-    message["Content-Disposition"] = value
-    params = message.get_params(header="content-disposition", failobj=[])[1:]
-    names = [param for key, param in params if key.lower() == "filename"]
-    # RFC 6266: the extended form (parsed into a tuple) wins over the plain one.
-    extended = [name for name in names if isinstance(name, tuple)]
-    chosen = extended[0] if extended else (names[0] if names else None)
-    if chosen is None:
-        return None
-    name = collapse_rfc2231_value(chosen)
-    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()  # a name, never a path
-    return name or None
 
 
 def _header(response: Response, name: str) -> str | None:
