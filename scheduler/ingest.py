@@ -72,7 +72,8 @@ class Ingestor:
     def __init__(self, engine: Engine, options: IngestOptions | None = None) -> None:
         self.engine = engine
         self.options = options or IngestOptions()
-        self._current: dict[str, dict[str, StoredAgreement]] = {}
+        # list -> (id of the accepted snapshot the state reflects, state by key text)
+        self._current: dict[str, tuple[int | None, dict[str, StoredAgreement]]] = {}
         self._file_names: dict[int, str | None] = {}
 
     def ingest(self, document: IncomingDocument) -> IngestOutcome:
@@ -84,11 +85,12 @@ class Ingestor:
             raise
         if new_state is not None:
             list_name, state = new_state
-            self._current[list_name] = state
+            self._current[list_name] = (outcome.snapshot_id, state)
         return outcome
 
     # -- steps ---------------------------------------------------------------------------------
     def _ingest(self, repo: Repository, doc: IncomingDocument):
+        repo.take_ingest_lock()
         sha256 = hashlib.sha256(doc.content).hexdigest()
         recorded = repo.find_recorded(sha256, doc.file_name)
         if recorded is not None:
@@ -198,9 +200,13 @@ class Ingestor:
         return overlap
 
     def _current_state(self, repo: Repository, list_name: str) -> dict[str, StoredAgreement]:
-        if list_name not in self._current:
-            self._current[list_name] = repo.current_agreements(list_name)
-        return self._current[list_name]
+        """The list after its last accepted snapshot; the cache is used only while it is that
+        snapshot's (another process may have ingested meanwhile)."""
+        last_id = repo.last_accepted_id(list_name)
+        cached = self._current.get(list_name)
+        if cached is None or cached[0] != last_id:
+            cached = self._current[list_name] = (last_id, repo.current_agreements(list_name))
+        return cached[1]
 
     def _quarantine(self, repo, doc, base, list_name, agreements, anomalies, previous: Snapshot | None = None):
         fields = _count_fields(compute_metrics(agreements), len(agreements)) if agreements is not None else {}

@@ -158,3 +158,14 @@ class ChangeEvent(Base):
     occurred_on: Mapped[dt.date | None] = mapped_column(Date)   # as_of of the snapshot
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     evidence: Mapped[dict | None] = mapped_column(JSON)
+
+
+class IngestLock(Base):
+    """One row that every ingest updates first, so that ingests into one database (the service
+    and a manual backfill, say) take turns: SQLite takes its write lock at once, PostgreSQL a
+    row lock.  Each then diffs against the truly last accepted snapshot."""
+
+    __tablename__ = "ingest_lock"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ingests: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from diff.records import Agreement as AgreementRecord
@@ -17,6 +17,7 @@ from storage.models import (
     ChangeEvent,
     Document,
     FetchAttempt,
+    IngestLock,
     Snapshot,
     utcnow,
 )
@@ -43,6 +44,12 @@ class EventFilter:
 class Repository:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def take_ingest_lock(self) -> None:
+        """Serialise ingests: call first in the transaction (released at commit or rollback)."""
+        result = self.session.execute(update(IngestLock).where(IngestLock.id == 1).values(ingests=IngestLock.ingests + 1))
+        if result.rowcount != 1:
+            raise RuntimeError("the ingest_lock row is missing: run the migrations (storage.database.migrate)")
 
     # -- fetch attempts -------------------------------------------------------------------
     def record_fetch(self, **fields) -> FetchAttempt:
@@ -115,6 +122,11 @@ class Repository:
             .order_by(Snapshot.id.desc())
             .limit(1)
         ).first()
+
+    def last_accepted_id(self, list_name: str) -> int | None:
+        return self.session.scalar(
+            select(func.max(Snapshot.id)).where(Snapshot.list_name == list_name, Snapshot.status == "accepted")
+        )
 
     def accepted_before(self, list_name: str, snapshot_id: int, limit: int = 2) -> list[Snapshot]:
         return list(self.session.scalars(

@@ -225,3 +225,21 @@ def test_a_drop_beyond_the_threshold_is_quarantined_not_removed(engine):
     assert outcome.status == "quarantined" and "drop" in outcome.reason
     with Session(engine) as session:
         assert Repository(session).events(EventFilter(kinds=("agreement.removed",))) == []
+
+
+def test_two_ingestors_on_one_database_never_diff_against_a_stale_state(engine):
+    """The service and a manual backfill may share a database: each ingest re-reads what
+    another one wrote since (the in-memory state is only a cache)."""
+    service, manual = Ingestor(engine), Ingestor(engine)
+    service.ingest(document("participatingAgencies05282025am.xlsx", as_of=dt.date(2025, 5, 28)))
+    manual.ingest(document("participatingAgencies05292025am.xlsx", as_of=dt.date(2025, 5, 29)))
+    outcome = service.ingest(document("participatingAgencies07012025pm.xlsx", as_of=dt.date(2025, 7, 1)))
+    with Session(engine) as session:
+        repo = Repository(session)
+        snapshot = repo.snapshot(outcome.snapshot_id)
+        assert snapshot.previous_id == repo.last_accepted("participating").previous_id
+        added_then = {e.subject_key for e in repo.events(EventFilter(kinds=("agreement.added",)))
+                      if e.occurred_on == dt.date(2025, 5, 29)}
+        added_now = {e.subject_key for e in repo.events(EventFilter(kinds=("agreement.added",)))
+                     if e.snapshot_id == outcome.snapshot_id}
+    assert len(added_then) == 7 and not (added_then & added_now)
