@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,9 @@ def run_backfill(engine: Engine, plan: Sequence[PlannedFile], *, progress_consol
                  ingestor: Ingestor | None = None) -> list[BackfillResult]:
     ingestor = ingestor or Ingestor(engine)
     results: list[BackfillResult] = []
+    # The objects alive now (modules, mappers) live as long as the process: keep the cyclic
+    # collector from walking them again and again while rows are created (~10% of a backfill).
+    gc.freeze()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=progress_console, transient=True,
                   disable=progress_console is None) as progress:

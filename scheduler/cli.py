@@ -25,6 +25,7 @@ FORMATS_ALL = click.Choice(["table", "json", "csv", "markdown"])
 @dataclass
 class App:
     db: str | None
+    thresholds: dict = field(default_factory=dict)
     # Piped output gets a fixed, wide layout instead of rich's 80 columns.
     console: Console = field(default_factory=lambda: Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160))
     err: Console = field(default_factory=lambda: Console(stderr=True))
@@ -44,6 +45,29 @@ class App:
 
     def session(self) -> Session:
         return Session(self.engine(), expire_on_commit=False)
+
+    def ingestor(self):
+        from diff.guards import DEFAULT_THRESHOLDS
+        from scheduler.ingest import IngestOptions, Ingestor
+
+        return Ingestor(self.engine(), IngestOptions(thresholds={**DEFAULT_THRESHOLDS, **self.thresholds}))
+
+
+def parse_drop_threshold(ctx, param, values) -> dict:
+    """``LIST=SHARE:MIN_ROWS``, e.g. ``participating=0.10:25``."""
+    from diff.guards import Thresholds
+
+    parsed = {}
+    for value in values:
+        try:
+            list_name, rule = value.split("=", 1)
+            share, rows = rule.split(":", 1)
+            if list_name not in ("participating", "pending"):
+                raise ValueError(f"unknown list {list_name!r}")
+            parsed[list_name] = Thresholds(max_drop_share=float(share), min_drop_rows=int(rows))
+        except ValueError as error:
+            raise click.BadParameter(f"{value!r}: expected LIST=SHARE:MIN_ROWS, e.g. participating=0.10:25 ({error})")
+    return parsed
 
 
 def _safe_url(url: str) -> str:
@@ -72,15 +96,20 @@ DATE = DateParam()
               "else ~/.local/share/tracker287g/tracker287g.sqlite).")
 @click.option("--log-level", default="WARNING", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--drop-threshold", "thresholds", multiple=True, metavar="LIST=SHARE:MIN_ROWS",
+              envvar="TRACKER287G_DROP_THRESHOLDS", callback=parse_drop_threshold,
+              help="Quarantine a list that lost more than max(MIN_ROWS, SHARE x previous rows) "
+                   "(defaults participating=0.10:25, pending=0.50:50; repeatable; the variable takes "
+                   "space-separated values).")
 @click.version_option(package_name="tracker287g")
 @click.pass_context
-def main(ctx: click.Context, db: str | None, log_level: str) -> None:
+def main(ctx: click.Context, db: str | None, log_level: str, thresholds: dict) -> None:
     """Watch ICE's 287(g) lists and record, with sources, what changed."""
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    ctx.obj = App(db=db)
+    ctx.obj = App(db=db, thresholds=thresholds)
 
 
 pass_app = click.make_pass_decorator(App)
@@ -103,7 +132,7 @@ def backfill(app: App, paths: tuple[Path, ...], as_of: dt.date | None, fmt: str)
         plan = plan_backfill(paths, as_of=as_of)
     except ValueError as error:
         raise click.UsageError(str(error)) from error
-    results = run_backfill(app.engine(), plan, progress_console=app.err)
+    results = run_backfill(app.engine(), plan, progress_console=app.err, ingestor=app.ingestor())
     reports.print_backfill(app.console, results, fmt)
     if any(r.error for r in results):
         raise SystemExit(1)
@@ -177,7 +206,7 @@ def crawl(app: App, page_url: str, contact: str, timeout: float) -> None:
         raise click.UsageError("--contact (or TRACKER287G_CONTACT) is required: the User-Agent tells ICE who is "
                                "fetching and how to reach them, e.g. --contact you@example.org")
 
-    report = crawl_and_ingest(app.engine(), page_url, contact=contact, timeout=timeout)
+    report = crawl_and_ingest(app.engine(), page_url, contact=contact, timeout=timeout, ingestor=app.ingestor())
     reports.print_crawl(app.console, report)
     if report.failed:
         raise SystemExit(1)

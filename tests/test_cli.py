@@ -121,3 +121,19 @@ def test_every_command_has_help():
     for command in ("backfill", "snapshots", "changes", "metrics", "baseline", "crawl", "demo"):
         result = CliRunner().invoke(main, [command, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_drop_threshold_is_configurable(tmp_path):
+    folder = WORKBOOKS / "participating"
+    big = str(folder / "participatingAgencies05142026am.xlsx")                       # 1,832 rows
+    small = tmp_path / "participatingAgencies.xlsx"                                   # 744 rows, undated copy
+    small.write_bytes((folder / "participatingAgencies07012025pm.xlsx").read_bytes())
+    statuses = {}
+    for name, extra in (("default", []), ("loose", ["--drop-threshold", "participating=0.9:25"])):
+        url = f"sqlite:///{tmp_path / name}.sqlite"
+        assert run(url, *extra, "backfill", big).exit_code == 0
+        result = run(url, *extra, "backfill", str(small), "--as-of", "2026-06-01", "--format", "json")
+        assert result.exit_code == 0
+        statuses[name] = json.loads(result.output)["files"][0]["status"]
+    assert statuses == {"default": "quarantined", "loose": "accepted"}
+    assert CliRunner().invoke(main, ["--drop-threshold", "participating=lots", "snapshots"]).exit_code == 2
