@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+
+from storage.database import create_database_engine, migrate
 from sqlalchemy.engine import make_url
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -76,3 +78,12 @@ def db_url(request, tmp_path) -> str:
         with admin.connect() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url):
+    """A migrated engine on each kind of database (see ``db_url``)."""
+    engine = create_database_engine(db_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()

@@ -13,17 +13,8 @@ from sqlalchemy.orm import Session
 from conftest import WORKBOOKS, workbook
 from scheduler.backfill import plan_backfill, run_backfill
 from scheduler.ingest import IncomingDocument, Ingestor
-from storage.database import create_database_engine, migrate
 from storage.models import AgreementVersion, ChangeEvent, Document, Snapshot
 from storage.repository import EventFilter, Repository
-
-
-@pytest.fixture
-def engine(db_url):
-    engine = create_database_engine(db_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def data_rows(path) -> list[list]:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from diff.normalise import normalise_table
 from diff.records import RawRow, SourceTable
-from storage.database import create_database_engine, migrate, resolve_database_url
+from storage.database import migrate, resolve_database_url
 from storage.models import AgreementVersion, Snapshot
 from storage.repository import EventFilter, Repository
 
@@ -21,14 +21,6 @@ COLUMNS = ("state", "agency", "model", "signed")
 def agreements(*rows):
     raw = tuple(RawRow(n, dict(zip(COLUMNS, cells))) for n, cells in enumerate(rows, start=2))
     return normalise_table(SourceTable("Sheet1", HEADER, COLUMNS, raw)).agreements
-
-
-@pytest.fixture
-def engine(db_url):
-    engine = create_database_engine(db_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def add_snapshot(repo: Repository, name: str, **fields) -> Snapshot:
