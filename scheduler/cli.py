@@ -179,17 +179,23 @@ def metrics(app: App, as_of: dt.date | None, fmt: str) -> None:
 @click.option("--as-of", "as_of", type=DATE, multiple=True,
               help="Compare with the participating snapshot in force on this day (repeatable). "
                    "Default: the snapshot nearest the baseline date and the latest one.")
+@click.option("--all", "every", is_flag=True, help="Compare with every accepted participating snapshot.")
 @click.option("--seeds", "seeds_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Baseline file (default: the project's seeds/baseline.toml).")
 @click.option("--format", "fmt", type=FORMATS_SIMPLE, default="table", show_default=True)
 @pass_app
-def baseline(app: App, as_of: tuple[dt.date, ...], seeds_path: Path | None, fmt: str) -> None:
+def baseline(app: App, as_of: tuple[dt.date, ...], every: bool, seeds_path: Path | None, fmt: str) -> None:
     """Each baseline figure beside what the lists measure, with how their definitions differ."""
     from scheduler.seeds import load_baseline
 
-    figures = load_baseline(seeds_path)
+    if every and as_of:
+        raise click.UsageError("--all and --as-of exclude each other")
+    try:
+        figures = load_baseline(seeds_path)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
     with app.session() as session:
-        reports.print_baseline(app.console, session, figures, as_of, fmt)
+        reports.print_baseline(app.console, session, figures, as_of, fmt, every=every)
 
 
 @main.command()

@@ -145,7 +145,8 @@ class Ingestor:
         if previous is not None and previous.content_hash == fingerprint:
             snapshot = repo.add_snapshot(
                 **base, **counts_fields, list_name=list_name, content_hash=fingerprint, status="unchanged",
-                reason=f"same agreements as snapshot {previous.id} ({previous.file_name})",
+                reason="; ".join([f"same agreements as snapshot {previous.id} ({previous.file_name})",
+                                  *(a.message for a in anomalies)]),
                 previous_id=previous.id, same_as_id=previous.id,
             )
             events = [ev.anomaly(snapshot, a) for a in anomalies]
@@ -155,6 +156,7 @@ class Ingestor:
         current = self._current_state(repo, list_name)
         snapshot = repo.add_snapshot(
             **base, **counts_fields, list_name=list_name, content_hash=fingerprint, status="accepted",
+            reason="; ".join(a.message for a in anomalies) or None,
             previous_id=previous.id if previous else None,
         )
         self._file_names[snapshot.id] = snapshot.file_name

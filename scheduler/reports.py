@@ -161,12 +161,12 @@ def print_metrics(console: Console, session: Session, as_of: dt.date | None, fmt
 
 
 # -- baseline ---------------------------------------------------------------------------------
-def baseline_snapshots(session: Session, figures, as_of_dates: Sequence[dt.date]) -> list:
-    """Participating snapshots to compare with: those in force on the given days, or by default
-    those in force on each measurable figure's date, and the latest one."""
+def baseline_snapshots(session: Session, figures, as_of_dates: Sequence[dt.date], every: bool = False) -> list:
+    """Participating snapshots to compare with: every one, those in force on the given days, or
+    by default those in force on each measurable figure's date, and the latest one."""
     accepted = [s for s in Repository(session).snapshots("participating") if s.status == "accepted" and s.as_of]
-    if not accepted:
-        return []
+    if not accepted or every:
+        return accepted
     days = list(as_of_dates) or sorted({f.as_of for f in figures if f.measure is not None})
     chosen = []
     for day in days:
@@ -178,11 +178,12 @@ def baseline_snapshots(session: Session, figures, as_of_dates: Sequence[dt.date]
     return sorted({s.id: s for s in chosen}.values(), key=lambda s: s.id)
 
 
-def print_baseline(console: Console, session: Session, figures, as_of_dates: Sequence[dt.date], fmt: str) -> None:
+def print_baseline(console: Console, session: Session, figures, as_of_dates: Sequence[dt.date], fmt: str,
+                   every: bool = False) -> None:
     from diff.baseline import compare
     from diff.metrics import ListMetrics
 
-    snapshots = baseline_snapshots(session, figures, as_of_dates)
+    snapshots = baseline_snapshots(session, figures, as_of_dates, every)
     earliest = min((s.as_of for s in Repository(session).snapshots("participating")
                     if s.status == "accepted" and s.as_of), default=None)
     results = []

@@ -89,6 +89,13 @@ def test_baseline_for_the_snapshots_around_the_article(db):
         assert any(not c["measurable"] and c["reason"] for c in snapshot["comparisons"])
     table = run(db, "baseline", "--as-of", "2026-01-26")
     assert table.exit_code == 0 and "cannot measure" in table.output
+    default = json.loads(run(db, "baseline", "--format", "json").output)["snapshots"]
+    assert [s["as_of"] for s in default] == ["2026-01-26", "2026-02-02", "2026-05-14"]
+    every = json.loads(run(db, "baseline", "--all", "--format", "json").output)["snapshots"]
+    accepted = [s for s in json.loads(run(db, "snapshots", "--list", "participating", "--format", "json").output)[
+        "snapshots"] if s["status"] == "accepted"]
+    assert [s["snapshot_id"] for s in every] == [s["id"] for s in accepted]
+    assert run(db, "baseline", "--all", "--as-of", "2026-01-26").exit_code == 2
 
 
 @pytest.mark.parametrize(

@@ -234,3 +234,12 @@ def test_two_ingestors_on_one_database_never_diff_against_a_stale_state(engine):
         added_now = {e.subject_key for e in repo.events(EventFilter(kinds=("agreement.added",)))
                      if e.snapshot_id == outcome.snapshot_id}
     assert len(added_then) == 7 and not (added_then & added_now)
+
+
+def test_a_snapshot_accepted_despite_an_anomaly_says_why(backfilled):
+    engine, _ = backfilled
+    with Session(engine) as session:
+        by_file = snapshots_by_file(session)
+    assert "holds the pending list" in by_file["participatingAgencies09222025pm.xlsx"].reason
+    assert "holds the participating list" in by_file["pendingAgencies09222025pm.xlsx"].reason
+    assert by_file["participatingAgencies05292025am.xlsx"].reason is None
