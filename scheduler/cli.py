@@ -175,18 +175,25 @@ def metrics(app: App, as_of: dt.date | None, fmt: str) -> None:
         reports.print_metrics(app.console, session, as_of, fmt)
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--as-of", "as_of", type=DATE, multiple=True,
               help="Compare with the participating snapshot in force on this day (repeatable). "
-                   "Default: the snapshot nearest the baseline date and the latest one.")
+                   "Default: the snapshots in force on the figures' dates and the latest one.")
 @click.option("--all", "every", is_flag=True, help="Compare with every accepted participating snapshot.")
 @click.option("--seeds", "seeds_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Baseline file (default: the project's seeds/baseline.toml).")
 @click.option("--format", "fmt", type=FORMATS_SIMPLE, default="table", show_default=True)
-@pass_app
-def baseline(app: App, as_of: tuple[dt.date, ...], every: bool, seeds_path: Path | None, fmt: str) -> None:
-    """Each baseline figure beside what the lists measure, with how their definitions differ."""
+@click.pass_context
+def baseline(ctx: click.Context, as_of: tuple[dt.date, ...], every: bool, seeds_path: Path | None, fmt: str) -> None:
+    """Each baseline figure beside what the lists measure, with how their definitions differ.
+
+    Without a subcommand, prints the comparison.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from scheduler.seeds import load_baseline
+
+    app = ctx.find_object(App)
 
     if every and as_of:
         raise click.UsageError("--all and --as-of exclude each other")
@@ -233,6 +240,9 @@ def demo(app: App, workbooks: Path | None) -> None:
 
     run_demo(app.console, db=app.db, workbooks=workbooks)
 
+
+# Commands that live in their own modules register themselves on ``main`` (and ``baseline``).
+from scheduler import cli_news  # noqa: E402,F401  (import for its side effect)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
