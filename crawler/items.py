@@ -17,7 +17,8 @@ from typing import Literal
 
 from diff.records import ListName, SourceTable
 
-FailureStage = Literal["page", "workbook", "robots"]
+# feed / listing / article: stages of the news spiders (crawler.spiders.news_*).
+FailureStage = Literal["page", "workbook", "robots", "feed", "listing", "article"]
 
 
 @dataclass(kw_only=True)
@@ -70,3 +71,58 @@ class FetchFailure:
 
 
 CrawlItem = WorkbookDownload | HtmlListTable | FetchFailure
+
+
+# -- news (crawler.spiders.news_feed, crawler.spiders.news_listing) ----------------------------
+
+
+@dataclass(kw_only=True)
+class NewsPage:
+    """One fetch of a feed or listing page (or a 304 for it): what the service records so that
+    the next request can be conditional.  ``kind`` is rss, rdf, atom or listing."""
+
+    source_page: str                         # the configured URL
+    url: str
+    final_url: str
+    kind: str
+    title: str | None                        # the feed's own title
+    http_status: int
+    etag: str | None
+    last_modified: str | None
+    content_type: str | None
+    bytes: int | None
+    sha256: str | None
+    entries: int                             # items (feed) or article links (listing) found
+    fetched_at: dt.datetime                  # UTC
+    not_modified: bool = False
+
+
+@dataclass(kw_only=True)
+class NewsArticle:
+    """A news item: from a feed entry or a listing link, with the article page when it was read.
+
+    ``page_fetched`` is False when nothing but the feed entry is known (Google News items, pages
+    already recorded, pages that failed): then ``text`` is None and the page fields are None.
+    """
+
+    source_page: str                         # the feed or listing it was found on
+    via: str                                 # feed | listing
+    url: str                                 # the link as found (absolute)
+    final_url: str | None                    # after redirects, when the page was fetched
+    canonical_url: str                       # rel=canonical / og:url, tracking parameters removed
+    title: str
+    publisher: str | None
+    publisher_url: str | None
+    published: dt.datetime | None            # aware
+    published_raw: str | None                # as the feed or page wrote it
+    summary: str | None                      # feed description or page description, plain text
+    text: str | None = field(repr=False)     # main text of the page, one paragraph per line
+    guid: str | None
+    page_fetched: bool
+    http_status: int | None
+    bytes: int | None
+    sha256: str | None
+    fetched_at: dt.datetime                  # UTC
+
+
+NewsItem = NewsPage | NewsArticle

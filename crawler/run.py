@@ -10,7 +10,7 @@ The child writes into DIR:
 
 * ``<sha256>``: each downloaded body, in a file named by the hex SHA-256 of its bytes;
 * ``items.jsonl``: one JSON object per item, ``{"type": "WorkbookDownload" | "HtmlListTable" |
-  "FetchFailure", <every field>}``; datetimes are ISO 8601 with offset; a download's ``body`` is
+  "FetchFailure" | "NewsPage" | "NewsArticle", <every field>}``; datetimes are ISO 8601 with offset; a download's ``body`` is
   the name of its file in DIR (None for a 304); ``table`` is a SourceTable as JSON (see
   ``_table_to_json``);
 * ``stats.json``: Scrapy's crawl stats (finish_reason, counts), for diagnosis;
@@ -35,11 +35,13 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from crawler.items import CrawlItem, FetchFailure, HtmlListTable, WorkbookDownload
+from crawler.items import CrawlItem, FetchFailure, HtmlListTable, NewsArticle, NewsPage, WorkbookDownload
 from diff.records import RawRow, RawValue, SourceTable
 
 logger = logging.getLogger(__name__)
@@ -100,12 +102,14 @@ def run_crawl(
     settings: Mapping[str, Any] | None = None,
     timeout: float = 600,
     spider: str = "ice_287g",
+    stop: threading.Event | None = None,
 ) -> CrawlResult:
     """Crawl ``page_url`` in a child process and return its items.
 
     ``validators`` maps a workbook URL to ``{"etag": ..., "last_modified": ...}`` from an
     earlier download, for conditional requests.  ``settings`` override crawler_settings().
-    Raises CrawlError when the child fails, or is killed after ``timeout`` seconds.
+    Raises CrawlError when the child fails, or is killed after ``timeout`` seconds or as soon
+    as ``stop`` is set (the service is shutting down).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -129,9 +133,12 @@ def run_crawl(
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=_child_env()
         )
         try:
-            exit_code = process.wait(timeout=timeout)
+            exit_code = _wait(process, timeout, stop)
         except BaseException as interrupted:  # timeout, or the parent is being stopped
             _stop(process)
+            if isinstance(interrupted, _Stopped):
+                raise CrawlError(f"crawl of {page_url} stopped: the service is shutting down",
+                                 exit_code=process.returncode, stderr_tail=_tail(log_path)) from None
             if not isinstance(interrupted, subprocess.TimeoutExpired):
                 raise
             raise CrawlError(
@@ -164,6 +171,25 @@ def _child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PROJECT_ROOT), env.get("PYTHONPATH")]))
     return env
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _wait(process: subprocess.Popen, timeout: float, stop: threading.Event | None) -> int:
+    """The child's exit code; TimeoutExpired after ``timeout``; _Stopped once ``stop`` is set."""
+    if stop is None:
+        return process.wait(timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return process.wait(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            if stop.is_set():
+                raise _Stopped() from None
+            if time.monotonic() >= deadline:
+                raise
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -213,6 +239,12 @@ def item_from_json(data: Mapping[str, Any], out_dir: Path) -> CrawlItem:
         return HtmlListTable(**fields)
     if kind == "FetchFailure":
         return FetchFailure(**fields)
+    if kind == "NewsPage":
+        return NewsPage(**fields)
+    if kind == "NewsArticle":
+        published = fields["published"]
+        fields["published"] = None if published is None else dt.datetime.fromisoformat(published)
+        return NewsArticle(**fields)
     raise ValueError(f"unknown item type {kind!r}")
 
 

@@ -26,19 +26,34 @@ FORMATS_ALL = click.Choice(["table", "json", "csv", "markdown"])
 class App:
     db: str | None
     thresholds: dict = field(default_factory=dict)
+    config_path: Path | None = None
     # Piped output gets a fixed, wide layout instead of rich's 80 columns.
     console: Console = field(default_factory=lambda: Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160))
     err: Console = field(default_factory=lambda: Console(stderr=True))
     _engine: Engine | None = None
 
+    _config: object = None
+
+    def config(self):
+        """The service configuration (defaults, seeds/sources.toml, --config file, environment)."""
+        if self._config is None:
+            from scheduler.config import ConfigError, load_config
+
+            try:
+                self._config = load_config(self.config_path)
+            except ConfigError as error:
+                raise click.ClickException(f"configuration: {error}") from error
+        return self._config
+
     @property
     def database_url(self) -> str:
-        return resolve_database_url(self.db)
+        # --db, then TRACKER287G_DB, then [database] url of the configuration, then the default
+        return resolve_database_url(self.db or self.config().database_url)
 
     def engine(self) -> Engine:
         if self._engine is None:
             try:
-                self._engine = open_database(self.db)
+                self._engine = open_database(self.database_url)
             except Exception as error:  # a wrong URL or an unreachable server is a failure, not a trace
                 raise click.ClickException(f"cannot open database {_safe_url(self.database_url)}: {error}") from error
         return self._engine
@@ -50,7 +65,8 @@ class App:
         from diff.guards import DEFAULT_THRESHOLDS
         from scheduler.ingest import IngestOptions, Ingestor
 
-        return Ingestor(self.engine(), IngestOptions(thresholds={**DEFAULT_THRESHOLDS, **self.thresholds}))
+        configured = self.config().thresholds if self.config_path else {}
+        return Ingestor(self.engine(), IngestOptions(thresholds={**DEFAULT_THRESHOLDS, **configured, **self.thresholds}))
 
 
 def parse_drop_threshold(ctx, param, values) -> dict:
@@ -101,15 +117,16 @@ DATE = DateParam()
               help="Quarantine a list that lost more than max(MIN_ROWS, SHARE x previous rows) "
                    "(defaults participating=0.10:25, pending=0.50:50; repeatable; the variable takes "
                    "space-separated values).")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              envvar="TRACKER287G_CONFIG", help="Configuration file (TOML; see deploy/config.example.toml).")
 @click.version_option(package_name="tracker287g")
 @click.pass_context
-def main(ctx: click.Context, db: str | None, log_level: str, thresholds: dict) -> None:
+def main(ctx: click.Context, db: str | None, log_level: str, thresholds: dict, config_path: Path | None) -> None:
     """Watch ICE's 287(g) lists and record, with sources, what changed."""
-    logging.basicConfig(
-        level=log_level.upper(), stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    ctx.obj = App(db=db, thresholds=thresholds)
+    from scheduler.service import configure_logging
+
+    configure_logging(log_level)
+    ctx.obj = App(db=db, thresholds=thresholds, config_path=config_path)
 
 
 pass_app = click.make_pass_decorator(App)
@@ -208,13 +225,15 @@ def baseline(ctx: click.Context, as_of: tuple[dt.date, ...], every: bool, seeds_
 @main.command()
 @click.option("--page-url", envvar="TRACKER287G_PAGE_URL", default="https://www.ice.gov/identify-and-arrest/287g",
               show_default=True, help="The ICE 287(g) page that links the lists.")
-@click.option("--contact", envvar="TRACKER287G_CONTACT", default="", help="Contact (URL or e-mail) for the User-Agent.")
+@click.option("--contact", default=None, help="Contact (URL or e-mail) for the User-Agent "
+              "(default: TRACKER287G_CONTACT, else [crawler] contact of the configuration).")
 @click.option("--timeout", type=float, default=600, show_default=True, help="Seconds before the crawl is abandoned.")
 @pass_app
 def crawl(app: App, page_url: str, contact: str, timeout: float) -> None:
     """One crawl of the ICE 287(g) page now, then the diff stage."""
     from scheduler.crawl import crawl_and_ingest
 
+    contact = contact or app.config().contact
     if not contact.strip():
         raise click.UsageError("--contact (or TRACKER287G_CONTACT) is required: the User-Agent tells ICE who is "
                                "fetching and how to reach them, e.g. --contact you@example.org")
@@ -239,6 +258,62 @@ def demo(app: App, workbooks: Path | None) -> None:
     from scheduler.demo import run_demo
 
     run_demo(app.console, db=app.db, workbooks=workbooks)
+
+
+@main.command()
+@pass_app
+def run(app: App) -> None:
+    """Run the service: every enabled source on its schedule, until SIGTERM or SIGINT (exit 0).
+
+    Sources come from seeds/sources.toml, overridden by --config FILE and the environment
+    (see `tracker287g config show`).  Logs go to stderr, one event per line, with source and run.
+    """
+    from scheduler.service import run_service
+
+    config = app.config()
+    if not config.contact.strip():
+        raise click.UsageError("set [crawler] contact in the configuration (or TRACKER287G_CONTACT): the "
+                               "User-Agent tells the sites who is fetching and how to reach them")
+    if not config.enabled_sources():
+        raise click.UsageError("no enabled source in the configuration")
+    try:
+        code = run_service(config, app.engine())
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    raise SystemExit(code)
+
+
+@main.command()
+@click.option("--format", "fmt", type=FORMATS_SIMPLE, default="table", show_default=True)
+@pass_app
+def status(app: App, fmt: str) -> None:
+    """Health of each source: last success, last attempt, consecutive failures, next run, staleness."""
+    with app.session() as session:
+        reports.print_status(app.console, session, app.config(), fmt)
+
+
+@main.group("config")
+def config_group() -> None:
+    """The effective configuration."""
+
+
+@config_group.command("show")
+@click.option("--format", "fmt", type=click.Choice(["toml", "json"]), default="toml", show_default=True)
+@pass_app
+def config_show(app: App, fmt: str) -> None:
+    """Print the effective configuration: defaults, seeds/sources.toml, --config file, environment."""
+    from scheduler.config import to_toml
+    from scheduler.output import render_json
+
+    config = app.config()
+    raw = {**config.raw, "database": {**config.raw["database"], "url": _safe_url(app.database_url)}}
+    if fmt == "json":
+        app.console.file.write(render_json("tracker287g.config/1", "sources", [s.as_mapping() for s in config.sources],
+                                           config=raw, overridden=dict(config.origin)) + "\n")
+        return
+    overridden = "".join(f"#   {key} <- {origin}\n" for key, origin in sorted(config.origin.items()))
+    app.console.file.write("# effective configuration of tracker287g\n"
+                           + (f"# overridden:\n{overridden}" if overridden else "") + "\n" + to_toml(raw))
 
 
 # Commands that live in their own modules register themselves on ``main`` (and ``baseline``).

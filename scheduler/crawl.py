@@ -13,6 +13,7 @@ import email.utils
 import json
 import logging
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,7 @@ class CrawlReport:
     page_url: str
     lines: list[CrawlLine] = field(default_factory=list)
     crawl_error: str | None = None
+    stopped: bool = False                  # cut short because the service is stopping
 
     @property
     def failed(self) -> bool:
@@ -53,22 +55,36 @@ class CrawlReport:
 
 
 def crawl_and_ingest(engine: Engine, page_url: str, *, contact: str, timeout: float = 600,
-                     settings: dict | None = None, ingestor: Ingestor | None = None) -> CrawlReport:
+                     settings: dict | None = None, ingestor: Ingestor | None = None,
+                     stop: threading.Event | None = None, run_id: int | None = None,
+                     source_id: str = SOURCE) -> CrawlReport:
+    """Crawl, record every fetch (tagged with ``source_id`` and ``run_id``), ingest each list.
+
+    ``stop`` ends the crawl early (the child is killed) and skips documents not yet ingested;
+    a document being ingested finishes its transaction first.
+    """
     ingestor = ingestor or Ingestor(engine)
     report = CrawlReport(page_url)
+    recorder = _Recorder(engine, source_id, run_id)
     with Session(engine) as session:
-        validators = Repository(session).known_validators(SOURCE)
+        validators = Repository(session).known_validators(source_id)
     with tempfile.TemporaryDirectory(prefix="tracker287g-crawl-") as spool:
         try:
             result = run_crawl(page_url, Path(spool), validators=validators, contact=contact,
-                               settings=settings, timeout=timeout)
-        except Exception as error:  # the child died or hung: one failed crawl, recorded
+                               settings=settings, timeout=timeout, stop=stop)
+        except Exception as error:  # the child died, hung or was stopped: one failed crawl, recorded
+            if stop is not None and stop.is_set():
+                report.stopped = True
+                return report
             log.error("crawl of %s failed: %s", page_url, error)
-            _record_failure(engine, page_url, "page", None, f"crawl failed: {error}")
+            recorder.failure(page_url, "page", None, f"crawl failed: {error}")
             report.crawl_error = str(error)
             return report
         for item in sorted(result.items, key=_processing_order):
-            report.lines.append(_handle(engine, ingestor, item))
+            if stop is not None and stop.is_set():
+                report.stopped = True
+                break
+            report.lines.append(_handle(recorder, ingestor, item))
         if result.exit_code != 0:
             report.crawl_error = f"crawler exited with {result.exit_code}: {result.stderr_tail[-500:]}"
     return report
@@ -84,33 +100,41 @@ def _processing_order(item) -> tuple:
             getattr(item, "url", None) or getattr(item, "source_page", ""))
 
 
-def _handle(engine: Engine, ingestor: Ingestor, item) -> CrawlLine:
+@dataclass(frozen=True)
+class _Recorder:
+    """Writes fetch attempts, each in its own transaction, tagged with the source and run."""
+
+    engine: Engine
+    source_id: str
+    run_id: int | None
+
+    def failure(self, url, stage, http_status, error, when: dt.datetime | None = None) -> None:
+        with Session(self.engine) as session, session.begin():
+            Repository(session).record_fetch(
+                source=self.source_id, run_id=self.run_id, url=url, http_status=http_status, outcome="failed",
+                error=f"{stage}: {error}", **({"attempted_at": when} if when else {}),
+            )
+
+
+def _handle(recorder: _Recorder, ingestor: Ingestor, item) -> CrawlLine:
     if isinstance(item, FetchFailure):
-        _record_failure(engine, item.url, item.stage, item.http_status, item.error, item.fetched_at)
+        recorder.failure(item.url, item.stage, item.http_status, item.error, item.fetched_at)
         return CrawlLine(item.url, None, "failed", item.error)
     if isinstance(item, WorkbookDownload):
-        return _handle_workbook(engine, ingestor, item)
+        return _handle_workbook(recorder, ingestor, item)
     if isinstance(item, HtmlListTable):
         return _handle_table(ingestor, item)
     raise TypeError(f"unexpected crawl item {type(item).__name__}")
 
 
-def _record_failure(engine, url, stage, http_status, error, when: dt.datetime | None = None) -> None:
-    with Session(engine) as session, session.begin():
-        Repository(session).record_fetch(
-            source=SOURCE, url=url, http_status=http_status, outcome="failed", error=f"{stage}: {error}",
-            **({"attempted_at": when} if when else {}),
-        )
-
-
-def _handle_workbook(engine: Engine, ingestor: Ingestor, item: WorkbookDownload) -> CrawlLine:
-    with Session(engine) as session, session.begin():
+def _handle_workbook(recorder: _Recorder, ingestor: Ingestor, item: WorkbookDownload) -> CrawlLine:
+    with Session(recorder.engine) as session, session.begin():
         repo = Repository(session)
         if item.not_modified and not (item.file_name or "").lower().endswith((".xlsx", ".xls")):
             # A 304 carries no Content-Disposition: the name is the one of the last download.
             item = dataclasses.replace(item, file_name=repo.last_file_name(item.url) or item.file_name)
         attempt = repo.record_fetch(
-            source=SOURCE, url=item.url, attempted_at=item.fetched_at, http_status=item.http_status,
+            source=recorder.source_id, run_id=recorder.run_id, url=item.url, attempted_at=item.fetched_at, http_status=item.http_status,
             etag=item.etag, last_modified=item.last_modified, bytes=len(item.body) if item.body else None,
             sha256=item.sha256, file_name=item.file_name,
             outcome="not_modified" if item.not_modified else "downloaded",

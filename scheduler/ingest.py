@@ -77,6 +77,7 @@ class Ingestor:
         self._file_names: dict[int, str | None] = {}
 
     def ingest(self, document: IncomingDocument) -> IngestOutcome:
+        log.info("ingesting %s (%d bytes)", document.file_name or document.source_url, len(document.content))
         try:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
                 outcome, new_state = self._ingest(Repository(session), document)
@@ -86,6 +87,8 @@ class Ingestor:
         if new_state is not None:
             list_name, state = new_state
             self._current[list_name] = (outcome.snapshot_id, state)
+        log.info("ingested %s: %s as %s%s", document.file_name or document.source_url, outcome.status,
+                 outcome.list_name, f" ({outcome.reason})" if outcome.reason else "")
         return outcome
 
     # -- steps ---------------------------------------------------------------------------------
@@ -96,11 +99,26 @@ class Ingestor:
         if recorded is not None:
             return IngestOutcome("already_recorded", recorded.id, recorded.list_name, "this file was ingested before"), None
         repo.ensure_document(sha256, doc.content, doc.file_name)
+        same_bytes = self._same_bytes_as_current(repo, sha256)
         base = dict(
             declared_list=doc.declared_list, file_name=doc.file_name, source_url=doc.source_url,
             origin=doc.origin, as_of=doc.as_of, as_of_basis=doc.as_of_basis, document_sha256=sha256,
             fetch_id=doc.fetch_id,
         )
+        if same_bytes is not None:
+            # The very bytes of a list as it stands, under another name: one hash, no parsing.
+            anomalies = _swap(doc.declared_list, same_bytes.list_name, "it is byte for byte that list's last file")
+            snapshot = repo.add_snapshot(
+                **base, list_name=same_bytes.list_name, content_hash=same_bytes.content_hash, status="unchanged",
+                columns=same_bytes.columns, row_count=same_bytes.row_count, agreements=same_bytes.agreements,
+                agencies=same_bytes.agencies, states=same_bytes.states, metrics=same_bytes.metrics,
+                reason="; ".join([f"same file as snapshot {same_bytes.id} ({same_bytes.file_name})",
+                                  *(a.message for a in anomalies)]),
+                previous_id=same_bytes.id, same_as_id=same_bytes.id,
+            )
+            events = [ev.anomaly(snapshot, a) for a in anomalies]
+            repo.add_events(events)
+            return IngestOutcome("unchanged", snapshot.id, snapshot.list_name, snapshot.reason, len(events)), None
         try:
             table = self._read(doc)
         except UnreadableWorkbook as error:
@@ -116,14 +134,7 @@ class Ingestor:
             anomaly = Anomaly("unrecognised", f"not a 287(g) list: {classification.reason}", True)
             return self._quarantine(repo, doc, base, doc.declared_list or "unknown", agreements, [anomaly]), None
 
-        anomalies: list[Anomaly] = []
-        if doc.declared_list and doc.declared_list != list_name:
-            anomalies.append(Anomaly(
-                "swapped",
-                f"published as the {doc.declared_list} list but holds the {list_name} list "
-                f"({classification.reason}); recorded as the {list_name} list",
-                blocking=False,
-            ))
+        anomalies = _swap(doc.declared_list, list_name, classification.reason)
         anomalies += check_contract(list_name, table)
         previous = repo.last_accepted(list_name)
         if previous is not None and doc.as_of and previous.as_of and doc.as_of < previous.as_of:
@@ -180,6 +191,15 @@ class Ingestor:
             counts.update(added=len(changes.added), removed=len(changes.removed),
                           changed=len(changes.changed), renamed=len(changes.renamed))
         return IngestOutcome("accepted", snapshot.id, list_name, None, len(events), counts), (list_name, new_state)
+
+    @staticmethod
+    def _same_bytes_as_current(repo: Repository, sha256: str):
+        """The last accepted snapshot of a list, if it was made from exactly these bytes."""
+        for list_name in ("participating", "pending"):
+            last = repo.last_accepted(list_name)
+            if last is not None and last.document_sha256 == sha256:
+                return last
+        return None
 
     def _read(self, doc: IncomingDocument) -> SourceTable:
         if doc.table is not None:
@@ -258,6 +278,14 @@ class Ingestor:
         known = {k for k in current}
         events += [ev.duplicate(snapshot, d) for d in agreements_list.duplicates if _duplicate_is_new(d, known)]
         return events
+
+
+def _swap(declared: str | None, actual: str, why: str) -> list[Anomaly]:
+    """A non-blocking anomaly when a document holds another list than its name or link says."""
+    if not declared or declared == actual:
+        return []
+    return [Anomaly("swapped", f"published as the {declared} list but holds the {actual} list ({why}); "
+                               f"recorded as the {actual} list", blocking=False)]
 
 
 def _duplicate_is_new(duplicate, known_keys: set[str]) -> bool:

@@ -247,3 +247,61 @@ def print_crawl(console: Console, report) -> None:
     print_table(console, f"Crawl of {report.page_url}", ("url", "list", "outcome", "snapshot_id", "detail"), rows)
     if report.crawl_error:
         console.print(f"[red]crawl failed:[/red] {escape(report.crawl_error)}")
+
+
+# -- status -----------------------------------------------------------------------------------
+def status_rows(session: Session, config) -> list[dict]:
+    from sqlalchemy import select
+
+    from storage.models import CrawlRun, SourceState, utcnow
+
+    now = utcnow()
+    stale_after = dt.timedelta(hours=float(config.section("health")["stale_after_hours"]))
+    known = {s.id: s for s in config.sources}
+    states = {s.source_id: s for s in session.scalars(select(SourceState))}
+    rows = []
+    for source_id in list(known) + sorted(set(states) - set(known)):
+        state, source = states.get(source_id), known.get(source_id)
+        last_run = session.scalars(select(CrawlRun).where(CrawlRun.source_id == source_id)
+                                   .order_by(CrawlRun.id.desc()).limit(1)).first()
+        success = _aware(state.last_success_at) if state else None
+        age = (now - success) if success else None
+        rows.append({
+            "source": source_id,
+            "kind": source.kind if source else None,
+            "enabled": bool(source and source.enabled),
+            "schedule": source.schedule.describe() if source else "(not configured)",
+            "last_success": success,
+            "last_attempt": _aware(state.last_attempt_at) if state else None,
+            "last_outcome": state.last_outcome if state else None,
+            "consecutive_failures": state.consecutive_failures if state else 0,
+            "last_error": state.last_error if state else None,
+            "next_run": _aware(state.next_run_at) if state else None,
+            "hours_since_success": round(age.total_seconds() / 3600, 2) if age else None,
+            "stale": bool(source and source.enabled and (age is None or age > stale_after) and state is not None),
+            "last_run_id": last_run.id if last_run else None,
+            "last_run_ms": last_run.duration_ms if last_run else None,
+        })
+    return rows
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.timezone.utc)
+
+
+def print_status(console: Console, session: Session, config, fmt: str) -> None:
+    rows = status_rows(session, config)
+    if fmt == "json":
+        _emit(console, render_json("tracker287g.status/1", "sources", rows))
+        return
+    shown = [{**r, "last_success": _minute(r["last_success"]), "last_attempt": _minute(r["last_attempt"]),
+              "next_run": _minute(r["next_run"]), "stale": "yes" if r["stale"] else ""} for r in rows]
+    print_table(console, "Sources", ("source", "enabled", "schedule", "last_success", "last_attempt", "last_outcome",
+                                     "consecutive_failures", "next_run", "hours_since_success", "stale", "last_error"),
+                shown)
+
+
+def _minute(value: dt.datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""

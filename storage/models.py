@@ -160,6 +160,39 @@ class ChangeEvent(Base):
     evidence: Mapped[dict | None] = mapped_column(JSON)
 
 
+class CrawlRun(Base):
+    """One scheduled (or manual) run of one source: when, how long, and what came of it."""
+
+    __tablename__ = "crawl_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(100), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    # running | changed | unchanged | not_modified | failed | quarantined | stopped | interrupted
+    outcome: Mapped[str] = mapped_column(String(20), default="running")
+    detail: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int | None]
+    bytes: Mapped[int | None] = mapped_column(BigInteger)
+    pid: Mapped[int | None]
+
+
+class SourceState(Base):
+    """Health of one source, kept up to date by the service (read by ``tracker287g status``)."""
+
+    __tablename__ = "source_state"
+
+    source_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_attempt_at: Mapped[dt.datetime | None]
+    last_success_at: Mapped[dt.datetime | None]
+    last_outcome: Mapped[str | None] = mapped_column(String(20))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_run_at: Mapped[dt.datetime | None]
+    failure_reported: Mapped[bool] = mapped_column(Boolean, default=False)
+    stale_reported: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class IngestLock(Base):
     """One row that every ingest updates first, so that ingests into one database (the service
     and a manual backfill, say) take turns: SQLite takes its write lock at once, PostgreSQL a
@@ -169,3 +202,4 @@ class IngestLock(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ingests: Mapped[int] = mapped_column(BigInteger, default=0)
+import storage.news  # noqa: E402,F401  (news tables share this metadata)

@@ -58,16 +58,6 @@ class Repository:
         self.session.flush()
         return attempt
 
-    def last_validators(self, url: str) -> tuple[str | None, str | None]:
-        """ETag and Last-Modified of the newest successful download of ``url``."""
-        row = self.session.execute(
-            select(FetchAttempt.etag, FetchAttempt.last_modified)
-            .where(FetchAttempt.url == url, FetchAttempt.outcome == "downloaded")
-            .order_by(FetchAttempt.id.desc())
-            .limit(1)
-        ).first()
-        return (row.etag, row.last_modified) if row else (None, None)
-
     def last_file_name(self, url: str) -> str | None:
         return self.session.scalars(
             select(FetchAttempt.file_name)
@@ -77,10 +67,16 @@ class Repository:
         ).first()
 
     def known_validators(self, source: str) -> dict[str, dict[str, str | None]]:
-        """For each URL of ``source`` downloaded before, the validators of its newest download."""
+        """For each URL of ``source``, the validators of its newest download that was ingested.
+
+        A download whose ingest never committed (a crash, a bug) does not count: asking the
+        server "changed since then?" would get a 304 and the file would never be ingested.
+        """
+        ingested = select(Snapshot.document_sha256).where(Snapshot.document_sha256.is_not(None))
         newest = (
             select(func.max(FetchAttempt.id))
-            .where(FetchAttempt.source == source, FetchAttempt.outcome == "downloaded")
+            .where(FetchAttempt.source == source, FetchAttempt.outcome == "downloaded",
+                   FetchAttempt.sha256.in_(ingested))
             .group_by(FetchAttempt.url)
         )
         rows = self.session.execute(

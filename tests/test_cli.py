@@ -144,3 +144,23 @@ def test_drop_threshold_is_configurable(tmp_path):
         statuses[name] = json.loads(result.output)["files"][0]["status"]
     assert statuses == {"default": "quarantined", "loose": "accepted"}
     assert CliRunner().invoke(main, ["--drop-threshold", "participating=lots", "snapshots"]).exit_code == 2
+
+
+def test_config_show_and_status(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRACKER287G__HEALTH__STALE_AFTER_HOURS", "12")
+    config = tmp_path / "c.toml"
+    config.write_text('[crawler]\ncontact = "me@example.org"\n[sources.ice_287g]\nschedule = { interval_minutes = 30 }\n')
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    shown = run(url, "--config", str(config), "config", "show")
+    assert shown.exit_code == 0
+    assert 'contact = "me@example.org"' in shown.output and "stale_after_hours = 12" in shown.output
+    assert "health.stale_after_hours <- environment" in shown.output
+    as_json = json.loads(run(url, "--config", str(config), "config", "show", "--format", "json").output)
+    assert as_json["config"]["sources"]["ice_287g"]["schedule"] == {"interval_minutes": 30}
+    status = json.loads(run(url, "--config", str(config), "status", "--format", "json").output)
+    [ice] = [s for s in status["sources"] if s["source"] == "ice_287g"]
+    assert ice["schedule"] == "every 1800 s" and ice["last_success"] is None and ice["consecutive_failures"] == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[crawler]\ncontcat = 1\n")
+    result = run(url, "--config", str(bad), "status")
+    assert result.exit_code == 1 and "contcat" in result.output

@@ -158,12 +158,29 @@ def test_change_log_between_two_consecutive_mornings_matches_an_independent_coun
             assert event.evidence["file"] == second and event.evidence["row"] >= 2
 
 
+def test_same_agreements_in_other_bytes_are_unchanged(engine):
+    """Re-saved (new bytes, same agreements): parsed, then recorded as unchanged."""
+    import io
+
+    import openpyxl
+
+    name = "participatingAgencies05292025am.xlsx"
+    resaved = io.BytesIO()
+    openpyxl.load_workbook(workbook(name)).save(resaved)
+    assert resaved.getvalue() != workbook(name).read_bytes()
+    ingestor = Ingestor(engine)
+    ingestor.ingest(document(name))
+    outcome = ingestor.ingest(document(name, content=resaved.getvalue(), file_name="participatingAgencies.xlsx",
+                                       as_of=dt.date(2025, 5, 30)))
+    assert outcome.status == "unchanged" and "same agreements as snapshot" in outcome.reason
+
+
 def test_same_list_under_a_new_name_is_unchanged(engine):
     ingestor = Ingestor(engine)
     ingestor.ingest(document("participatingAgencies05292025am.xlsx"))
     outcome = ingestor.ingest(document("participatingAgencies05292025am.xlsx", file_name="participatingAgencies.xlsx",
                                        as_of=dt.date(2025, 5, 30)))
-    assert outcome.status == "unchanged"
+    assert outcome.status == "unchanged" and "same file as snapshot" in outcome.reason
     with Session(engine) as session:
         assert session.scalar(select(func.count(Document.sha256))) == 1
         assert Repository(session).events(EventFilter(kinds=("agreement.added", "agreement.removed"))) == []

@@ -1,0 +1,336 @@
+"""``tracker287g run``: every source on its own schedule, for months, unattended.
+
+Design:
+- APScheduler 3.x BackgroundScheduler, one job per enabled source (fixed id = source id),
+  ``max_instances=1`` (a source never runs twice at once), ``coalesce=True`` and no misfire
+  limit (runs missed while the service was down become one run).  Interval schedules lie on a
+  fixed grid (scheduler.config.INTERVAL_ANCHOR), so a restart does not shift them; a source whose
+  next run after its last recorded attempt is already past runs at once on start.
+- Every crawl runs in a child process (crawler.run): a Twisted reactor cannot be restarted, and
+  a hang or crash inside Scrapy must not take the service down.  The service process itself
+  never imports Scrapy's reactor.
+- Each run is recorded (crawl_run) with its outcome; source health (source_state) drives the
+  ``source.failed`` / ``source.stale`` / ``source.recovered`` events.
+- SIGTERM/SIGINT: no new runs start, running crawls are killed, a document being ingested
+  finishes or rolls back its transaction; the process exits 0 within the stop timeout.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from apscheduler.events import EVENT_JOB_ERROR
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from scheduler.config import Config, SourceConfig
+from scheduler.crawl import CrawlReport, crawl_and_ingest
+from scheduler.ingest import IngestOptions, Ingestor
+from storage.models import ChangeEvent, CrawlRun, SourceState, utcnow
+
+log = logging.getLogger(__name__)
+
+current_source: contextvars.ContextVar[str] = contextvars.ContextVar("source", default="-")
+current_run: contextvars.ContextVar[str] = contextvars.ContextVar("run", default="-")
+
+# What a collector line's outcome means for the run, most serious first.
+LINE_OUTCOMES = {
+    "failed": "failed", "quarantined": "quarantined", "accepted": "changed", "new": "changed",
+    "unchanged": "unchanged", "already_recorded": "unchanged", "duplicate": "unchanged", "irrelevant": "unchanged",
+    "not_modified": "not_modified",
+}
+RUN_OUTCOME_ORDER = ("failed", "quarantined", "changed", "unchanged", "not_modified")
+
+
+class ContextFilter(logging.Filter):
+    """Adds ``source`` and ``run`` to every log record (one event per line, greppable)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.source = current_source.get()
+        record.run = current_run.get()
+        return True
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(levelname)s source=%(source)s run=%(run)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # APScheduler narrates every job at INFO; our own run lines say the same with source and run.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
+
+
+def run_outcome(report: CrawlReport) -> str:
+    if report.crawl_error:
+        return "failed"
+    outcomes = {LINE_OUTCOMES.get(line.outcome, "failed") for line in report.lines}
+    if not outcomes:
+        return "failed"
+    return next(o for o in RUN_OUTCOME_ORDER if o in outcomes)
+
+
+Collector = Callable[..., CrawlReport]
+
+
+def _collect_ice_287g(engine: Engine, source: SourceConfig, *, contact, settings, timeout, stop, run_id,
+                      ingestor) -> CrawlReport:
+    return crawl_and_ingest(engine, source.url, contact=contact, timeout=timeout, settings=settings,
+                            ingestor=ingestor, stop=stop, run_id=run_id, source_id=source.id)
+
+
+def collectors() -> dict[str, Collector]:
+    """Source kind -> collector.  News kinds come from scheduler.news when it is present."""
+    found: dict[str, Collector] = {"ice_287g": _collect_ice_287g}
+    try:
+        from scheduler import news
+    except ImportError:
+        return found
+    for kind in getattr(news, "SOURCE_KINDS", ()):
+        found[kind] = _news_collector
+
+    return found
+
+
+def _news_collector(engine: Engine, source: SourceConfig, *, contact, settings, timeout, stop, run_id,
+                    ingestor) -> CrawlReport:
+    from scheduler import news
+
+    return news.crawl_news_source(engine, source.as_mapping(), contact=contact, settings=settings, timeout=timeout)
+
+
+@dataclass
+class Service:
+    config: Config
+    engine: Engine
+    stop: threading.Event
+    collectors: dict[str, Collector] | None = None     # source kind -> collector (default: collectors())
+
+    def __post_init__(self) -> None:
+        scheduler_config = self.config.section("scheduler")
+        self.timezone = scheduler_config["timezone"]
+        self.scheduler = BackgroundScheduler(
+            timezone=self.timezone,
+            executors={"default": ThreadPoolExecutor(int(scheduler_config["max_parallel_sources"]))},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        self.scheduler.add_listener(self._job_error, EVENT_JOB_ERROR)
+        self.collectors = dict(self.collectors or collectors())
+        self.sources = {s.id: s for s in self.config.enabled_sources()}
+        unknown = [f"{s.id} ({s.kind})" for s in self.sources.values() if s.kind not in self.collectors]
+        if unknown:
+            raise ValueError(f"no collector for source kind of: {', '.join(unknown)}")
+        health = self.config.section("health")
+        self.failures_before_event = int(health["failures_before_event"])
+        self.stale_after = dt.timedelta(hours=float(health["stale_after_hours"]))
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        now = utcnow()
+        self._ensure_states()
+        for source in self.sources.values():
+            trigger = source.schedule.trigger(self.timezone)
+            first = self._first_run(source, trigger, now)
+            # Careful: APScheduler 3 takes next_run_time=None as "add the job paused"; leave the
+            # keyword out to let the trigger choose the first run.
+            self.scheduler.add_job(
+                self.run_source, trigger, args=[source.id], id=source.id, name=source.id, replace_existing=True,
+                **({"next_run_time": first} if first is not None else {}),
+            )
+            log.info("scheduled %s: %s", source.id, source.schedule.describe())
+        self.scheduler.add_job(self.check_health, IntervalTrigger(
+            seconds=float(self.config.section("health")["check_every_seconds"])), id="health", name="health")
+        self.scheduler.start()
+        self._record_next_runs()
+
+    def _ensure_states(self) -> None:
+        """One source_state row per source before any job runs (jobs and health only update it);
+        runs a killed service left "running" are closed as "interrupted" (one service per database)."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                update(CrawlRun).where(CrawlRun.outcome == "running").values(
+                    outcome="interrupted", finished_at=utcnow(),
+                    detail="the service stopped before this run finished; nothing of it was half-written"))
+            for source_id in self.sources:
+                if session.get(SourceState, source_id) is None:
+                    session.add(SourceState(source_id=source_id, consecutive_failures=0, failure_reported=False,
+                                            stale_reported=False))
+
+    def _first_run(self, source: SourceConfig, trigger, now: dt.datetime) -> dt.datetime | None:
+        """Now when a run was due while the service was down (or never ran), else None: the trigger decides."""
+        with Session(self.engine) as session:
+            state = session.get(SourceState, source.id)
+        last = state.last_attempt_at if state else None
+        if last is None:
+            return now
+        if last.tzinfo is None:
+            last = last.replace(tzinfo=dt.timezone.utc)
+        due = trigger.get_next_fire_time(None, last + dt.timedelta(seconds=1))
+        return now if due is not None and due <= now else None
+
+    def shutdown(self) -> None:
+        """Stop scheduling; wait for running jobs (their crawls are killed) up to the stop timeout."""
+        self.stop.set()
+        if not self.scheduler.running:
+            return
+        deadline = float(self.config.section("scheduler")["stop_timeout_seconds"])
+        waiter = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True)
+        waiter.start()
+        waiter.join(deadline)
+        if waiter.is_alive():
+            log.warning("jobs still running after %.0f s: leaving them; their transactions roll back", deadline)
+        log.info("service stopped")
+
+    # -- jobs -------------------------------------------------------------------------------------
+    def run_source(self, source_id: str) -> None:
+        if self.stop.is_set():
+            return
+        source = self.sources[source_id]
+        run_id = self._start_run(source_id)
+        source_token, run_token = current_source.set(source_id), current_run.set(str(run_id))
+        started = time.monotonic()
+        outcome, detail, size = "failed", None, None
+        try:
+            log.info("run started")
+            report = self.collectors[source.kind](
+                self.engine, source, contact=self.config.contact, settings=self.config.crawler_settings(),
+                timeout=float(self.config.section("crawler")["run_timeout_seconds"]), stop=self.stop,
+                run_id=run_id, ingestor=Ingestor(self.engine, IngestOptions(thresholds=self.config.thresholds)),
+            )
+            outcome = "stopped" if report.stopped else run_outcome(report)
+            detail = report.crawl_error or "; ".join(
+                f"{line.file_name or line.url}: {line.outcome}" + (f" ({line.detail})" if line.detail else "")
+                for line in report.lines)
+            size = self._run_bytes(run_id)
+        except Exception as error:  # one source's failure never reaches the scheduler
+            log.exception("run failed")
+            detail = f"{type(error).__name__}: {error}"
+        finally:
+            duration = int((time.monotonic() - started) * 1000)
+            self._finish_run(source, run_id, outcome, detail, duration, size)
+            log.info("run finished: %s in %d ms", outcome, duration)
+            current_source.reset(source_token)
+            current_run.reset(run_token)
+
+    def check_health(self) -> None:
+        """One ``source.stale`` event when a source has had no success for too long."""
+        now = utcnow()
+        with Session(self.engine) as session, session.begin():
+            for source in self.sources.values():
+                state = session.get(SourceState, source.id)
+                if state is None or state.stale_reported:
+                    continue
+                since = state.last_success_at or self._first_attempt(session, source.id)
+                if since is None:
+                    continue
+                since = since if since.tzinfo else since.replace(tzinfo=dt.timezone.utc)
+                if now - since > self.stale_after:
+                    state.stale_reported = True
+                    session.add(ChangeEvent(**_source_event(
+                        "source.stale", source,
+                        f"No successful fetch of {source.id} since {since:%Y-%m-%d %H:%M} UTC "
+                        f"(threshold {self.stale_after.total_seconds() / 3600:g} h)",
+                        {"last_success_at": state.last_success_at, "last_error": state.last_error})))
+                    log.warning("source %s is stale", source.id)
+        self._record_next_runs()
+
+    # -- records ----------------------------------------------------------------------------------
+    def _start_run(self, source_id: str) -> int:
+        with Session(self.engine) as session, session.begin():
+            run = CrawlRun(source_id=source_id, outcome="running", pid=os.getpid())
+            session.add(run)
+            state = session.get(SourceState, source_id)
+            state.last_attempt_at = run.started_at = utcnow()
+            session.flush()
+            return run.id
+
+    def _run_bytes(self, run_id: int) -> int:
+        from storage.models import FetchAttempt
+
+        with Session(self.engine) as session:
+            return int(session.scalar(select(func.coalesce(func.sum(FetchAttempt.bytes), 0))
+                                      .where(FetchAttempt.run_id == run_id)) or 0)
+
+    def _finish_run(self, source: SourceConfig, run_id: int, outcome: str, detail, duration: int, size) -> None:
+        with Session(self.engine) as session, session.begin():
+            run = session.get(CrawlRun, run_id)
+            run.finished_at, run.outcome, run.detail, run.duration_ms, run.bytes = (
+                utcnow(), outcome, detail, duration, size)
+            if outcome == "stopped":
+                return
+            state = session.get(SourceState, source.id)
+            state.last_outcome = outcome
+            if outcome == "failed":
+                state.consecutive_failures += 1
+                state.last_error = detail
+                if state.consecutive_failures >= self.failures_before_event and not state.failure_reported:
+                    state.failure_reported = True
+                    session.add(ChangeEvent(**_source_event(
+                        "source.failed", source,
+                        f"{source.id} failed {state.consecutive_failures} times in a row: {(detail or '')[:300]}",
+                        {"consecutive_failures": state.consecutive_failures, "last_error": detail, "run_id": run_id})))
+                    log.warning("source %s failed %d times in a row", source.id, state.consecutive_failures)
+                return
+            if state.failure_reported or state.stale_reported:
+                session.add(ChangeEvent(**_source_event(
+                    "source.recovered", source, f"{source.id} fetched successfully again ({outcome})",
+                    {"after_failures": state.consecutive_failures, "last_success_before": state.last_success_at,
+                     "run_id": run_id})))
+                log.info("source %s recovered", source.id)
+            state.last_success_at = utcnow()
+            state.consecutive_failures = 0
+            state.last_error = None
+            state.failure_reported = state.stale_reported = False
+
+    @staticmethod
+    def _first_attempt(session: Session, source_id: str) -> dt.datetime | None:
+        return session.scalar(select(func.min(CrawlRun.started_at)).where(CrawlRun.source_id == source_id))
+
+    def _record_next_runs(self) -> None:
+        with Session(self.engine) as session, session.begin():
+            for job in self.scheduler.get_jobs():
+                if job.id in self.sources:
+                    session.get(SourceState, job.id).next_run_at = job.next_run_time
+
+    def _job_error(self, event) -> None:  # pragma: no cover - run_source catches everything
+        log.error("job %s raised: %s", event.job_id, event.exception)
+
+
+def _source_event(kind: str, source: SourceConfig, summary: str, evidence: dict) -> dict:
+    return {
+        "kind": kind, "subject_key": source.id, "field": source.kind, "summary": summary,
+        "occurred_on": utcnow().date(), "recorded_at": utcnow(),
+        "evidence": {"source": source.id, "url": source.url,
+                     **{k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in evidence.items()}},
+    }
+
+
+def run_service(config: Config, engine: Engine, *, install_signals: bool = True) -> int:
+    """Run until SIGTERM/SIGINT; returns the exit code (0)."""
+    stop = threading.Event()
+    service = Service(config, engine, stop)
+    if install_signals:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda number, frame: stop.set())
+    try:
+        service.start()
+        log.info("service started with %d source(s): %s", len(service.sources), ", ".join(service.sources))
+        while not stop.wait(0.5):
+            pass
+        log.info("stop requested")
+    finally:
+        service.shutdown()
+    return 0

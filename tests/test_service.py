@@ -1,0 +1,267 @@
+"""The real service process, second-scale schedules, a loopback ICE that changes between cycles.
+
+The change log the service builds must equal what `backfill` of the same files gives; HTTP
+trouble (304s, 500s, a timeout) must produce fetch records and health events, never list changes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from conftest import workbook
+from loopback import LoopbackServer, Reply
+from scheduler.backfill import plan_backfill, run_backfill
+from storage.database import open_database
+from storage.models import ChangeEvent, CrawlRun, Snapshot
+from storage.repository import Repository
+
+PAGE = "/identify-and-arrest/287g"
+DOCLIB = "/doclib/about/offices/ero/287g/"
+ROOT = Path(__file__).resolve().parents[1]
+LIST_KINDS = ("agreement.", "list.", "data.", "source.anomaly")
+
+
+def page(*names: str) -> Reply:
+    links = "".join(f'<li><a href="{DOCLIB}{n}">{"Participating" if n.startswith("part") else "Pending"} Agencies'
+                    f"</a></li>" for n in names)
+    return Reply.html(f"<html><body><h2>287(g) agencies</h2><ul>{links}</ul></body></html>")
+
+
+def write_config(tmp_path: Path, server: LoopbackServer, db_url: str) -> Path:
+    # only the ICE list source, pointed at the loopback server: no other source may reach out
+    others = [s["id"] for s in tomllib.loads((ROOT / "seeds" / "sources.toml").read_text())["sources"]
+              if s["id"] != "ice_287g"]
+    disabled = "".join(f"\n[sources.{source_id}]\nenabled = false\n" for source_id in others)
+    config = tmp_path / "tracker287g.toml"
+    config.write_text(disabled + f"""
+[database]
+url = "{db_url}"
+
+[crawler]
+contact = "service-tests@example.org"
+run_timeout_seconds = 60
+download_timeout_seconds = 2
+retry_times = 0
+download_delay_seconds = 0
+
+[crawler.scrapy]
+AUTOTHROTTLE_ENABLED = false
+
+[health]
+failures_before_event = 2
+stale_after_hours = 24
+check_every_seconds = 1
+
+[scheduler]
+stop_timeout_seconds = 8
+
+[sources.ice_287g]
+url = "{server.url(PAGE)}"
+schedule = {{ interval_seconds = 1, jitter_seconds = 0 }}
+""")
+    return config
+
+
+class ServiceProcess:
+    """`tracker287g run` as a child process, its stderr collected line by line."""
+
+    def __init__(self, config: Path):
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env.pop("TRACKER287G_DB", None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "scheduler.cli", "--log-level", "INFO", "--config", str(config), "run"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT,
+        )
+        self.lines: list[str] = []
+        self.seen = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for raw in self.process.stderr:
+            with self.seen:
+                self.lines.append(raw.decode("utf-8", "replace").rstrip())
+                self.seen.notify_all()
+
+    def wait_for_line(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        with self.seen:
+            while not any(text in line for line in self.lines):
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"no log line with {text!r} (exit code {self.process.poll()}); last lines:\n"
+                                         + "\n".join(self.lines[-20:]))
+                self.seen.wait(0.2)
+
+    def stop(self, signum=signal.SIGTERM) -> tuple[int, float]:
+        started = time.monotonic()
+        self.process.send_signal(signum)
+        code = self.process.wait(timeout=30)
+        seconds = time.monotonic() - started
+        self.close()
+        return code, seconds
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.reader.join(5)
+        self.process.stderr.close()
+
+
+def finished_runs(engine) -> list[CrawlRun]:
+    with Session(engine) as session:
+        return list(session.scalars(select(CrawlRun).where(CrawlRun.outcome != "running").order_by(CrawlRun.id)))
+
+
+def wait_runs(engine, service: ServiceProcess, count: int, timeout: float = 60) -> list[CrawlRun]:
+    """Wait until ``count`` more runs have finished; returns them."""
+    before = len(finished_runs(engine))
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = finished_runs(engine)
+        if len(runs) >= before + count:
+            return runs[before:]
+        if service.process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError("service made no progress:\n" + "\n".join(service.lines[-30:]))
+        time.sleep(0.2)
+
+
+def list_log(engine) -> Counter:
+    with Session(engine) as session:
+        files = {s.id: s.file_name for s in Repository(session).snapshots()}
+        return Counter(
+            (files.get(e.snapshot_id), e.kind, e.subject_key, e.field, e.old_value, e.new_value)
+            for e in session.scalars(select(ChangeEvent)) if e.kind.startswith(LIST_KINDS)
+        )
+
+
+def backfill_log(tmp_path: Path, names: list[str]) -> Counter:
+    engine = open_database(f"sqlite:///{tmp_path / 'reference.sqlite'}")
+    results = run_backfill(engine, plan_backfill([workbook(n) for n in names]))
+    assert not [r.error for r in results if r.error]
+    log = list_log(engine)
+    engine.dispose()
+    return log
+
+
+@pytest.fixture
+def server():
+    with LoopbackServer() as loopback:
+        loopback.route("/robots.txt", Reply.robots("User-agent: *\nDisallow: /admin/\n"))
+        yield loopback
+
+
+def serve(server: LoopbackServer, *names: str, broken: dict | None = None) -> None:
+    server.route(PAGE, page(*names))
+    for name in names:
+        server.route(DOCLIB + name, (broken or {}).get(name) or Reply.file(workbook(name)))
+
+
+def test_service_follows_ice_through_trouble_and_logs_what_backfill_logs(tmp_path, server):
+    engine = open_database(f"sqlite:///{tmp_path / 'service.sqlite'}")
+    service = ServiceProcess(write_config(tmp_path, server, f"sqlite:///{tmp_path / 'service.sqlite'}"))
+    outcomes: list[str] = []
+    try:
+        serve(server, "participatingAgencies05282025am.xlsx")
+        outcomes += [r.outcome for r in wait_runs(engine, service, 1)]
+        outcomes += [r.outcome for r in wait_runs(engine, service, 2)]                      # a 304 period
+        serve(server, "participatingAgencies05292025am.xlsx", "pendingAgencies05292025am.xlsx",
+              broken={"participatingAgencies05292025am.xlsx": Reply(status=500)})            # a 500 period
+        outcomes += [r.outcome for r in wait_runs(engine, service, 2)]
+        serve(server, "participatingAgencies05292025am.xlsx", "pendingAgencies05292025am.xlsx")
+        outcomes += [r.outcome for r in wait_runs(engine, service, 1)]
+        serve(server, "participatingAgencies07012025pm.xlsx", "pendingAgencies05292025am.xlsx",
+              broken={"participatingAgencies07012025pm.xlsx": Reply.file(workbook(
+                  "participatingAgencies07012025pm.xlsx"), delay=5)})                        # a timeout
+        outcomes += [r.outcome for r in wait_runs(engine, service, 1)]
+        serve(server, "participatingAgencies07012025pm.xlsx", "pendingAgencies05292025am.xlsx")
+        outcomes += [r.outcome for r in wait_runs(engine, service, 1)]
+        serve(server, "participatingAgencies09222025am.xlsx", "pendingAgencies09222025am.xlsx")
+        outcomes += [r.outcome for r in wait_runs(engine, service, 1)]
+        serve(server, "participatingAgencies09222025pm.xlsx", "pendingAgencies09222025pm.xlsx")  # swapped pair
+        outcomes += [r.outcome for r in wait_runs(engine, service, 1)]
+        serve(server, "participatingAgencies12312025am.xlsx", "pendingAgencies11142025pm.xlsx")   # empty pending
+        outcomes += [r.outcome for r in wait_runs(engine, service, 2)]
+    finally:
+        code, seconds = service.stop()
+    assert code == 0 and seconds < 10, service.lines[-20:]
+
+    assert outcomes[:3] == ["changed", "not_modified", "not_modified"]
+    assert outcomes[3:5] == ["failed", "failed"]
+    assert outcomes[5] == "changed" and outcomes[6] == "failed" and outcomes[7] == "changed"
+    assert "quarantined" in outcomes[-2:]
+
+    served = ["participatingAgencies05282025am.xlsx", "participatingAgencies05292025am.xlsx",
+              "pendingAgencies05292025am.xlsx", "participatingAgencies07012025pm.xlsx",
+              "participatingAgencies09222025am.xlsx", "pendingAgencies09222025am.xlsx",
+              "participatingAgencies09222025pm.xlsx", "pendingAgencies09222025pm.xlsx",
+              "participatingAgencies12312025am.xlsx", "pendingAgencies11142025pm.xlsx"]
+    assert list_log(engine) == backfill_log(tmp_path, served)
+    with Session(engine) as session:
+        health = Counter(e.kind for e in session.scalars(select(ChangeEvent)) if e.kind.startswith("source.")
+                         and e.kind != "source.anomaly")
+        assert health == {"source.failed": 1, "source.recovered": 1}      # 2 failures in a row, then success
+        assert session.scalar(select(func.count()).select_from(CrawlRun).where(CrawlRun.outcome == "running")) == 0
+        assert {s.file_name for s in session.scalars(select(Snapshot))} == set(served)
+    lines = [line for line in service.lines if " run=" in line and "run finished" in line]
+    assert lines and all("source=ice_287g" in line for line in lines)
+    engine.dispose()
+
+
+def test_sigkill_mid_ingest_loses_and_duplicates_nothing(tmp_path, server):
+    """SIGKILL as soon as a big list starts being ingested, then restart.  A kill can land after
+    the commit on a loaded machine, so three lists are tried; at least one kill must land inside
+    the transaction, and whatever happened, the log must equal the backfill's."""
+    db = f"sqlite:///{tmp_path / 'service.sqlite'}"
+    engine = open_database(db)
+    config = write_config(tmp_path, server, db)
+    first = "participatingAgencies05282025am.xlsx"
+    big_lists = ["participatingAgencies02022026am.xlsx", "participatingAgencies03022026am.xlsx",
+                 "participatingAgencies05142026am.xlsx"]
+    serve(server, first)
+    service = ServiceProcess(config)
+    wait_runs(engine, service, 1)
+    killed_inside = 0
+    for big in big_lists:
+        serve(server, big)
+        service.wait_for_line(f"ingesting {big}")
+        service.process.kill()                          # SIGKILL while the list is being ingested
+        service.process.wait(10)
+        service.close()
+        with Session(engine) as session:
+            names = {s.file_name for s in session.scalars(select(Snapshot))}
+            running = session.scalar(select(func.count()).select_from(CrawlRun).where(CrawlRun.outcome == "running"))
+        assert running == 1                             # the interrupted run shows as such
+        killed_inside += big not in names               # nothing of the killed ingest is left
+        service = ServiceProcess(config)                # a restart carries on
+        service.wait_for_line(f"ingested {big}")
+        with Session(engine) as session:
+            assert session.scalar(select(func.count()).select_from(Snapshot).where(Snapshot.file_name == big)) == 1
+    code, _ = service.stop()
+    assert code == 0
+    assert killed_inside >= 1
+    assert list_log(engine) == backfill_log(tmp_path, [first, *big_lists])
+    engine.dispose()
+
+
+def test_sigint_also_stops_cleanly(tmp_path, server):
+    db = f"sqlite:///{tmp_path / 'service.sqlite'}"
+    engine = open_database(db)
+    serve(server, "participatingAgencies05282025am.xlsx")
+    service = ServiceProcess(write_config(tmp_path, server, db))
+    wait_runs(engine, service, 1)
+    code, seconds = service.stop(signal.SIGINT)
+    assert code == 0 and seconds < 10, "\n".join(service.lines[-40:])
+    engine.dispose()
