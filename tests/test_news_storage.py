@@ -1,0 +1,123 @@
+"""Recording news (scheduler.news.record_items) on SQLite and PostgreSQL: articles, sightings,
+figures, agency links, events and fetch records; and the migration against the models."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crawler.items import FetchFailure, NewsArticle as ArticleItem, NewsPage
+from diff.news import AgencyIndex, ListedAgency
+from diff.normalise import agency_key
+from scheduler.news import NewsContext, record_items
+from scheduler.seeds import load_baseline
+from storage.models import Base, ChangeEvent, FetchAttempt
+from storage.news import NewsArticle, NewsArticleAgency, NewsFigure, NewsRepository, NewsSighting
+
+NOW = dt.datetime(2026, 2, 5, 12, tzinfo=dt.timezone.utc)
+NEWS_TABLES = {"news_article", "news_sighting", "news_figure", "news_article_agency"}
+
+
+def context() -> NewsContext:
+    agencies = AgencyIndex([ListedAgency("FL", agency_key("Polk County Sheriff's Office"), "Polk County Sheriff's Office")])
+    return NewsContext(baseline=load_baseline(), agencies=agencies, snapshot_id=None, snapshot_as_of=None,
+                       snapshot_file=None, metrics=None)
+
+
+def item(url: str, title: str, text: str | None, *, publisher="Gulf Coast Times", day=3, **fields) -> ArticleItem:
+    values = dict(source_page="https://feeds.example/rss", via="feed", url=url, final_url=url, canonical_url=url,
+                  title=title, publisher=publisher, publisher_url=None,
+                  published=dt.datetime(2026, 2, day, 9, tzinfo=dt.timezone.utc),
+                  published_raw=f"Tue, 0{day} Feb 2026 09:00:00 GMT", summary=None, text=text, guid=None,
+                  page_fetched=text is not None, http_status=200 if text else None,
+                  bytes=len(text) if text else None, sha256="0" * 64 if text else None, fetched_at=NOW)
+    values.update(fields)
+    return ArticleItem(**values)
+
+
+PAGE = NewsPage(source_page="https://feeds.example/rss", url="https://feeds.example/rss",
+                final_url="https://feeds.example/rss", kind="rss", title="Times", http_status=200, etag='"e1"',
+                last_modified=None, content_type="application/rss+xml", bytes=100, sha256="1" * 64, entries=3,
+                fetched_at=NOW)
+STORY = item("https://times.example/2026/02/03/polk-287g", "Polk County expands its 287(g) work with ICE",
+             "LAKELAND — The Polk County Sheriff’s Office signed a task force agreement on Feb. 2.\n"
+             "Florida now has 341 agreements, and the county has trained 60 deputies.")
+SYNDICATED = item("https://wire.example/polk-287g", "Polk County expands its 287(g) work with ICE.", None,
+                  publisher="Wire Service", day=4)
+OFF_TOPIC = item("https://times.example/2026/02/03/fair", "County fair opens with record crowds",
+                 "LAKELAND — 40,000 visitors came on the first day.")
+BROKEN = FetchFailure(url="https://times.example/missing", source_page="https://feeds.example/rss", stage="article",
+                      http_status=404, error="HTTP 404", fetched_at=NOW)
+
+
+def test_articles_figures_agencies_and_events(engine):
+    lines = record_items(engine, "times", [PAGE, STORY, SYNDICATED, OFF_TOPIC, BROKEN], context())
+    assert [(line.url.rsplit("/", 1)[-1], line.outcome) for line in lines] == [
+        ("polk-287g", "new"), ("polk-287g", "duplicate"), ("fair", "irrelevant")]
+    with Session(engine) as session:
+        articles = session.scalars(select(NewsArticle).order_by(NewsArticle.id)).all()
+        assert [(a.title, a.relevant) for a in articles] == [(STORY.title, True), (OFF_TOPIC.title, False)]
+        story = articles[0]
+        assert story.relevance == ["mentions 287(g)", "names 1 participating agency: Polk County Sheriff's Office (FL)"]
+        sightings = session.scalars(select(NewsSighting).order_by(NewsSighting.id)).all()
+        assert [(s.article_id, s.publisher, s.match) for s in sightings] == [
+            (story.id, "Gulf Coast Times", "first"), (story.id, "Wire Service", "same_story"),
+            (articles[1].id, "Gulf Coast Times", "first")]
+        figures = session.scalars(select(NewsFigure).order_by(NewsFigure.id)).all()
+        assert [(f.value, f.unit, f.scope, f.baseline_id) for f in figures] == [
+            (341, "agreements", "state:FL", "agreements-fl"), (60, "officers", "state:FL", None)]
+        start = STORY.text.index("341")
+        assert figures[0].location == {"paragraph": 2, "sentence": 1, "start": start, "end": start + 3}
+        [link] = session.scalars(select(NewsArticleAgency)).all()
+        assert (link.state, link.agency) == ("FL", "Polk County Sheriff's Office")
+        kinds = session.scalars(select(ChangeEvent.kind).order_by(ChangeEvent.id)).all()
+        assert kinds == ["news.article", "news.figure", "news.figure"]
+        fl = session.scalars(select(ChangeEvent).where(ChangeEvent.kind == "news.figure")).first()
+        assert fl.summary == ("Gulf Coast Times reports 341 agreements (agreements), state:FL; "
+                              "baseline agreements-fl: 324 agreements as of 2026-02-28; "
+                              "no participating list recorded yet")
+        assert fl.evidence["sentence"] == "Florida now has 341 agreements, and the county has trained 60 deputies."
+        fetches = session.execute(select(FetchAttempt.url, FetchAttempt.outcome, FetchAttempt.etag)
+                                  .order_by(FetchAttempt.id)).all()
+        assert [(u.rsplit("/", 1)[-1], o, e) for u, o, e in fetches] == [
+            ("missing", "failed", None), ("polk-287g", "downloaded", None), ("fair", "downloaded", None),
+            ("rss", "downloaded", '"e1"')]
+        assert NewsRepository(session).page_validators("times") == {
+            "https://feeds.example/rss": {"etag": '"e1"', "last_modified": None}}
+
+
+def test_the_same_items_again_record_nothing(engine):
+    record_items(engine, "times", [PAGE, STORY, SYNDICATED, OFF_TOPIC], context())
+    with Session(engine) as session:
+        counts = [session.scalar(select(func.count()).select_from(t)) for t in
+                  (NewsArticle, NewsSighting, NewsFigure, ChangeEvent)]
+    again = record_items(engine, "times", [STORY, SYNDICATED, OFF_TOPIC], context())
+    assert {line.outcome for line in again} == {"duplicate"}
+    with Session(engine) as session:
+        assert [session.scalar(select(func.count()).select_from(t)) for t in
+                (NewsArticle, NewsSighting, NewsFigure, ChangeEvent)] == counts
+
+
+def test_a_failed_article_keeps_the_feed_unconditional(engine, monkeypatch):
+    import scheduler.news as news
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(news, "extract_figures", explode)
+    lines = record_items(engine, "times", [PAGE, STORY], context())
+    assert [line.outcome for line in lines] == ["failed"] and "disk full" in lines[0].detail
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(NewsArticle)) == 0   # rolled back whole
+        assert NewsRepository(session).page_validators("times") == {}
+
+
+def test_migration_matches_the_models(engine):
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    news = [d for d in differences if any(table in repr(d) for table in NEWS_TABLES)]
+    assert news == []
