@@ -109,7 +109,8 @@ def _news_collector(engine: Engine, source: SourceConfig, *, contact, settings, 
                     ingestor) -> CrawlReport:
     from scheduler import news
 
-    return news.crawl_news_source(engine, source.as_mapping(), contact=contact, settings=settings, timeout=timeout)
+    return news.crawl_news_source(engine, source.as_mapping(), contact=contact, settings=settings, timeout=timeout,
+                                  run_id=run_id, stop=stop)
 
 
 @dataclass

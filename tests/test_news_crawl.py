@@ -279,3 +279,26 @@ def test_hostile_feeds_end_in_a_recorded_failure(engine, site, name, body, reaso
     # the child processes (crawls) never grew past a few hundred MB: nothing was expanded or
     # held beyond the 5 MB cap (ru_maxrss is in KiB on Linux)
     assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 400 * 1024
+
+
+def test_the_service_runs_a_news_source_like_any_other(engine, site, tmp_path):
+    """`tracker287g run` dispatches news kinds to crawl_news_source and records the run."""
+    import threading
+
+    from scheduler.config import load_config
+    from scheduler.service import Service
+    from storage.models import CrawlRun
+
+    seeds = tmp_path / "sources.toml"
+    seeds.write_text(f'[[sources]]\nid = "service_feed"\nkind = "feed"\nurl = "{site.url("/rss/news-releases")}"\n'
+                     'schedule = { interval_minutes = 60 }\n')
+    config_path = tmp_path / "config.toml"
+    config_path.write_text('[crawler]\ncontact = "news-service@example.org"\ndownload_delay_seconds = 0\n'
+                           'retry_times = 0\n')
+    service = Service(load_config(config_path, environ={}, sources_file=seeds), engine, threading.Event())
+    service._ensure_states()
+    service.run_source("service_feed")
+    with Session(engine) as session:
+        [run] = session.scalars(select(CrawlRun).where(CrawlRun.source_id == "service_feed")).all()
+    assert run.outcome in ("changed", "unchanged"), run.detail
+    assert run.finished_at is not None and run.duration_ms > 0

@@ -238,3 +238,10 @@ def test_the_example_configuration_loads_and_documents_every_key():
         for key in keys:
             assert key in parsed.get(section, {}), f"[{section}] {key} is not documented in {example.name}"
     assert "# url =" in text                     # [database] url is documented, commented out
+
+
+def test_every_seeded_source_kind_has_a_collector():
+    from scheduler.service import collectors
+
+    kinds = {s.kind for s in load_config(environ={}).sources}
+    assert kinds <= set(collectors()), kinds - set(collectors())
