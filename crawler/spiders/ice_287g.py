@@ -8,7 +8,6 @@ an empty list.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import re
@@ -19,21 +18,13 @@ from typing import Any
 from urllib.parse import unquote, urldefrag, urlsplit
 
 import scrapy
-from scrapy.exceptions import (
-    CannotResolveHostError,
-    DownloadCancelledError,
-    DownloadConnectionRefusedError,
-    DownloadTimeoutError,
-    IgnoreRequest,
-)
 from scrapy.http import Response, TextResponse
-from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet import error as twisted_error
 from twisted.python.failure import Failure
 
+from crawler.failures import ReportsFailures, utc_now
 from crawler.filenames import file_name_from_content_disposition
 from crawler.html_table import parse_list_tables
-from crawler.items import FailureStage, FetchFailure, HtmlListTable, WorkbookDownload
+from crawler.items import FetchFailure, HtmlListTable, WorkbookDownload
 from crawler.settings import PAGE_URL_SETTING
 from diff.records import SIGNED, ListName, SourceTable
 
@@ -57,11 +48,7 @@ class WorkbookLink:
     declared_list: ListName | None
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-class Ice287gSpider(scrapy.Spider):
+class Ice287gSpider(ReportsFailures, scrapy.Spider):
     name = "ice_287g"
 
     def __init__(
@@ -102,7 +89,7 @@ class Ice287gSpider(scrapy.Spider):
         for link in links:
             yield self._workbook_request(link)
         tables = parse_list_tables(response.body, response.url)
-        fetched_at = _utc_now()
+        fetched_at = utc_now()
         for table in tables:
             yield HtmlListTable(
                 source_page=self.page_url,
@@ -205,7 +192,7 @@ class Ice287gSpider(scrapy.Spider):
             content_type=_header(response, "Content-Type"),
             body=body,
             sha256=None if body is None else hashlib.sha256(body).hexdigest(),
-            fetched_at=_utc_now(),
+            fetched_at=utc_now(),
             not_modified=not_modified,
         )
 
@@ -218,44 +205,6 @@ class Ice287gSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         url = request.cb_kwargs["link"].url if "link" in request.cb_kwargs else request.url
         yield self._failure_from(failure, url=url, stage="workbook")
-
-    # -- failures ---------------------------------------------------------------------------
-
-    def _failure_from(self, failure: Failure, *, url: str, stage: FailureStage) -> FetchFailure:
-        exc = failure.value
-        if isinstance(exc, HttpError):
-            return self._failure(url, stage, exc.response.status, f"HTTP {exc.response.status}")
-        if isinstance(exc, IgnoreRequest) and "robots.txt" in str(exc):
-            return self._failure(url, "robots", None, "forbidden by robots.txt")
-        return self._failure(url, stage, None, _describe_error(exc))
-
-    def _failure(self, url: str, stage: FailureStage, status: int | None, error: str) -> FetchFailure:
-        self.logger.warning("%s failed (%s): %s", url, stage, error)
-        return FetchFailure(
-            url=url,
-            source_page=self.page_url,
-            stage=stage,
-            http_status=status,
-            error=error,
-            fetched_at=_utc_now(),
-        )
-
-
-_ERROR_KINDS: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
-    ((DownloadTimeoutError, twisted_error.TimeoutError), "timeout"),
-    ((DownloadConnectionRefusedError, twisted_error.ConnectionRefusedError), "connection refused"),
-    ((CannotResolveHostError, twisted_error.DNSLookupError), "DNS lookup failed"),
-    ((DownloadCancelledError,), "download cancelled"),  # e.g. larger than DOWNLOAD_MAXSIZE
-)
-
-
-def _describe_error(exc: BaseException) -> str:
-    """Short text for a failure: its kind, then the exception's own words."""
-    kind = next((name for types, name in _ERROR_KINDS if isinstance(exc, types)), type(exc).__name__)
-    detail = _tidy(str(exc))
-    if not detail:
-        return kind
-    return (detail if detail.lower().startswith(kind.lower()) else f"{kind}: {detail}")[:300]
 
 
 def _is_workbook_url(url: str) -> bool:

@@ -17,7 +17,6 @@ Settings (``crawler.run --setting``), besides ``crawler.settings.crawler_setting
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -26,14 +25,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
-from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.items import FailureStage, FetchFailure, NewsArticle, NewsPage
 from crawler.news import GOOGLE_NEWS_HOST, MAX_PAGE_BYTES, FeedError, parse_article, parse_feed
-from crawler.spiders.ice_287g import _describe_error, _header
+from crawler.failures import ReportsFailures, utc_now
+from crawler.spiders.ice_287g import _header
 from diff.news import strip_tracking, url_key
 
 KNOWN_URLS_SETTING = "NEWS_KNOWN_URLS_FILE"
@@ -42,11 +40,7 @@ MAX_ARTICLES_SETTING = "NEWS_MAX_ARTICLES"
 MAX_BYTES_SETTING = "NEWS_MAX_BYTES"
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-class NewsSpiderBase(scrapy.Spider):
+class NewsSpiderBase(ReportsFailures, scrapy.Spider):
     """What feed and listing spiders share: conditional first request, article pages, failures."""
 
     page_stage: FailureStage = "feed"
@@ -96,7 +90,7 @@ class NewsSpiderBase(scrapy.Spider):
             content_type=_header(response, "Content-Type"),
             bytes=None if not_modified else len(response.body),
             sha256=None if not_modified else hashlib.sha256(response.body).hexdigest(),
-            entries=entries, fetched_at=_utc_now(), not_modified=not_modified,
+            entries=entries, fetched_at=utc_now(), not_modified=not_modified,
         )
 
     def page_failed(self, failure: Failure) -> Iterator[FetchFailure]:
@@ -122,7 +116,7 @@ class NewsSpiderBase(scrapy.Spider):
             canonical_url=strip_tracking(lead["url"]), title=lead["title"], publisher=lead.get("publisher"),
             publisher_url=lead.get("publisher_url"), published=lead.get("published"),
             published_raw=lead.get("published_raw"), summary=lead.get("summary"), text=None, guid=lead.get("guid"),
-            page_fetched=False, http_status=None, bytes=None, sha256=None, fetched_at=_utc_now(),
+            page_fetched=False, http_status=None, bytes=None, sha256=None, fetched_at=utc_now(),
         )
 
     def parse_article_page(self, response: Response, lead: dict[str, Any]) -> Iterator[Any]:
@@ -140,7 +134,7 @@ class NewsSpiderBase(scrapy.Spider):
             published_raw=page.published_raw if page.published else lead.get("published_raw"),
             summary=lead.get("summary") or page.description, text=page.text, guid=lead.get("guid"),
             page_fetched=True, http_status=response.status, bytes=len(response.body),
-            sha256=hashlib.sha256(response.body).hexdigest(), fetched_at=_utc_now(),
+            sha256=hashlib.sha256(response.body).hexdigest(), fetched_at=utc_now(),
         )
 
     def article_failed(self, failure: Failure) -> Iterator[Any]:
@@ -148,21 +142,6 @@ class NewsSpiderBase(scrapy.Spider):
         yield self._failure_from(failure, url=request.url, stage="article")
         # The entry is still news: it is kept with what the feed or listing said.
         yield self.lead_article(request.cb_kwargs["lead"])
-
-    # -- failures -----------------------------------------------------------------------------
-
-    def _failure_from(self, failure: Failure, *, url: str, stage: FailureStage) -> FetchFailure:
-        exc = failure.value
-        if isinstance(exc, HttpError):
-            return self._failure(url, stage, exc.response.status, f"HTTP {exc.response.status}")
-        if isinstance(exc, IgnoreRequest) and "robots.txt" in str(exc):
-            return self._failure(url, "robots", None, "forbidden by robots.txt")
-        return self._failure(url, stage, None, _describe_error(exc))
-
-    def _failure(self, url: str, stage: FailureStage, status: int | None, error: str) -> FetchFailure:
-        self.logger.warning("%s failed (%s): %s", url, stage, error)
-        return FetchFailure(url=url, source_page=self.page_url, stage=stage, http_status=status, error=error[:300],
-                            fetched_at=_utc_now())
 
 
 class NewsFeedSpider(NewsSpiderBase):
