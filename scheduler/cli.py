@@ -317,7 +317,7 @@ def config_show(app: App, fmt: str) -> None:
 
 
 # Commands that live in their own modules register themselves on ``main`` (and ``baseline``).
-from scheduler import cli_news  # noqa: E402,F401  (import for its side effect)
+from scheduler import cli_news, cli_review  # noqa: E402,F401  (imported for their side effect)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
