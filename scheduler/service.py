@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from scheduler.config import Config, SourceConfig
 from scheduler.crawl import CrawlReport, crawl_and_ingest
 from scheduler.ingest import IngestOptions, Ingestor
-from storage.models import ChangeEvent, CrawlRun, SourceState, utcnow
+from storage.models import ChangeEvent, CrawlRun, FetchAttempt, SourceState, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -259,8 +259,6 @@ class Service:
             return run.id
 
     def _run_bytes(self, run_id: int) -> int:
-        from storage.models import FetchAttempt
-
         with Session(self.engine) as session:
             return int(session.scalar(select(func.coalesce(func.sum(FetchAttempt.bytes), 0))
                                       .where(FetchAttempt.run_id == run_id)) or 0)
