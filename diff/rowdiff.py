@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Collection, Iterable, Mapping
 
 from diff.records import ADDENDUM, AGENCY, AGENCY_TYPE, COUNTY, MOA, SIGNED, Agreement, AgreementKey
 from diff.renames import Rename, propose_renames
@@ -84,16 +84,22 @@ def diff_lists(
     *,
     rename_threshold: float = 90.0,
     fields: Iterable[str] = tuple(REPORTED_FIELDS),
+    aliases: Collection[frozenset[str]] = frozenset(),
 ) -> ListDiff:
     """What changed from ``previous`` to ``current`` (both indexed by key text).
 
     ``fields`` are the reported fields both lists can show.  A removed and an added agreement
     that look like the same agency under a new name become a proposed rename instead of a
     removal plus an addition; their other field differences are reported as changes too.
+    ``aliases`` are pairs of key texts a reviewer confirmed as one agreement: a removed and an
+    added agreement forming such a pair are neither added, removed nor proposed as a rename.
     """
     fields = tuple(fields)
     added = [current[k] for k in current.keys() - previous.keys()]
     removed = [previous[k] for k in previous.keys() - current.keys()]
+    aliased = _aliased_pairs(removed, added, aliases)
+    added = [a for a in added if all(a is not after for _, after in aliased)]
+    removed = [r for r in removed if all(r is not before for before, _ in aliased)]
     renames = propose_renames(removed, added, threshold=rename_threshold)
     renamed_old = {r.before.key for r in renames}
     renamed_new = {r.after.key for r in renames}
@@ -106,8 +112,8 @@ def diff_lists(
             revised.append((before, after))
             changed.extend(field_changes(before, after, fields))
     other_fields = tuple(f for f in fields if f != "agency")
-    for rename in renames:
-        changed.extend(field_changes(rename.before, rename.after, other_fields))
+    for before, after in [(r.before, r.after) for r in renames] + aliased:
+        changed.extend(field_changes(before, after, other_fields))
 
     order = tuple(REPORTED_FIELDS)
     return ListDiff(
@@ -118,6 +124,18 @@ def diff_lists(
         unchanged=len(previous.keys() & current.keys()) - len(revised),
         revised=tuple(sorted(revised, key=lambda pair: _order(pair[1]))),
     )
+
+
+def _aliased_pairs(removed, added, aliases: Collection[frozenset[str]]) -> list[tuple[Agreement, Agreement]]:
+    """(removed, added) pairs whose keys a reviewer linked; each agreement is in one pair at most."""
+    unpaired = {a.key.as_text(): a for a in added}
+    pairs = []
+    for before in removed:
+        old_key = before.key.as_text()
+        partners = sorted(k for pair in aliases if old_key in pair for k in pair if k in unpaired)
+        if partners:
+            pairs.append((before, unpaired.pop(partners[0])))
+    return pairs
 
 
 def _order(agreement: Agreement) -> tuple:

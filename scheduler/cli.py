@@ -61,6 +61,11 @@ class App:
     def session(self) -> Session:
         return Session(self.engine(), expire_on_commit=False)
 
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
     def ingestor(self):
         from diff.guards import DEFAULT_THRESHOLDS
         from scheduler.ingest import IngestOptions, Ingestor
@@ -127,6 +132,7 @@ def main(ctx: click.Context, db: str | None, log_level: str, thresholds: dict, c
 
     configure_logging(log_level)
     ctx.obj = App(db=db, thresholds=thresholds, config_path=config_path)
+    ctx.call_on_close(ctx.obj.close)
 
 
 pass_app = click.make_pass_decorator(App)
@@ -172,14 +178,16 @@ def snapshots(app: App, list_name: str | None, fmt: str) -> None:
               help="Event kind, e.g. agreement.added (repeatable; a prefix like 'agreement.' works).")
 @click.option("--state", metavar="XX", help="Two-letter state code, e.g. FL.")
 @click.option("--list", "list_name", type=click.Choice(["participating", "pending"]))
+@click.option("--review-status", type=click.Choice(["confirmed", "false_positive", "rename", "source_error",
+                                                    "unreviewed"]), help="Only changes with this review status.")
 @click.option("--format", "fmt", type=FORMATS_ALL, default="table", show_default=True)
 @pass_app
-def changes(app: App, since, until, kinds, state, list_name, fmt) -> None:
+def changes(app: App, since, until, kinds, state, list_name, review_status, fmt) -> None:
     """The change log, oldest first, with evidence (file and row)."""
     if since and until and since > until:
         raise click.UsageError("--since is after --until")
     with app.session() as session:
-        reports.print_changes(app.console, session, since, until, kinds, state, list_name, fmt)
+        reports.print_changes(app.console, session, since, until, kinds, state, list_name, fmt, review_status)
 
 
 @main.command()

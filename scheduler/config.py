@@ -46,6 +46,25 @@ DEFAULTS: dict[str, Any] = {
     "thresholds": {name: {"max_drop_share": t.max_drop_share, "min_drop_rows": t.min_drop_rows}
                    for name, t in DEFAULT_THRESHOLDS.items()},
     "scheduler": {"timezone": "UTC", "max_parallel_sources": 4, "stop_timeout_seconds": 8},
+    "notifications": {
+        "kinds": ["agreement.added", "agreement.removed", "agreement.renamed", "agreement.promoted",
+                  "list.columns_changed", "source.anomaly"],
+        "states": [],
+        "webhook_url": "",
+        "webhook_token_env": "",
+        "webhook_attempts": 3,
+        "webhook_backoff_seconds": 2.0,
+        "webhook_timeout_seconds": 10.0,
+        "email_to": [],
+        "email_from": "",
+        "email_mode": "immediate",
+        "digest_hour_utc": 7,
+        "smtp_host": "",
+        "smtp_port": 587,
+        "smtp_starttls": True,
+        "smtp_user": "",
+        "smtp_password_env": "TRACKER287G_SMTP_PASSWORD",
+    },
     "sources": {},
 }
 
@@ -202,6 +221,8 @@ def _check_known(tree: Mapping) -> None:
             Thresholds(float(rule["max_drop_share"]), int(rule["min_drop_rows"]))
         except (KeyError, TypeError, ValueError) as error:
             raise ConfigError(f"[thresholds] {name}: {error}") from error
+    if tree["notifications"]["email_mode"] not in ("immediate", "digest"):
+        raise ConfigError("[notifications] email_mode must be immediate or digest")
     health = tree["health"]
     if int(health["failures_before_event"]) < 1 or float(health["stale_after_hours"]) <= 0:
         raise ConfigError("[health] failures_before_event must be >= 1 and stale_after_hours > 0")

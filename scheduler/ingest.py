@@ -26,6 +26,7 @@ from diff.transitions import find_promotions
 from scheduler import events as ev
 from storage.models import Snapshot
 from storage.repository import Repository, StoredAgreement
+from storage.review import confirmed_aliases
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,7 @@ class Ingestor:
         changes = diff_lists(
             {k: s.record for k, s in current.items()}, new_index, rename_threshold=self.options.rename_threshold,
             fields=[f for f, column in REPORTED_FIELDS.items() if column in shared_columns],
+            aliases=confirmed_aliases(repo.session, list_name),
         )
         ids = self._write_versions(repo, list_name, snapshot, current, new_index, changes)
         events = self._events(repo, snapshot, previous, current, changes, agreements_list, anomalies)

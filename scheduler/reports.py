@@ -76,7 +76,11 @@ def print_snapshots(console: Console, session: Session, list_name: str | None, f
 
 
 # -- changes ----------------------------------------------------------------------------------
-def change_rows(session: Session, since, until, kinds: Sequence[str], state, list_name) -> list[dict]:
+def change_rows(session: Session, since, until, kinds: Sequence[str], state, list_name,
+                review_status: str | None = None) -> list[dict]:
+    """``review_status``: a review status, or ``unreviewed`` for events without a decision."""
+    from storage.review import latest_decisions
+
     repo = Repository(session)
     exact = tuple(k for k in kinds if not k.endswith("."))
     prefixes = tuple(k for k in kinds if k.endswith("."))
@@ -84,15 +88,25 @@ def change_rows(session: Session, since, until, kinds: Sequence[str], state, lis
                                      state=state.upper() if state else None, list_name=list_name))
     if prefixes:
         events = [e for e in events if e.kind in exact or e.kind.startswith(prefixes)]
+    decisions = latest_decisions(session)
+    if review_status:
+        events = [e for e in events if (decisions[e.id].status if e.id in decisions else "unreviewed") == review_status]
     return [
         {
             "id": e.id, "occurred_on": e.occurred_on, "kind": e.kind, "list": e.list_name, "state": e.state,
             "subject_key": e.subject_key, "field": e.field, "old_value": e.old_value, "new_value": e.new_value,
             "summary": e.summary, "snapshot_id": e.snapshot_id, "previous_snapshot_id": e.previous_snapshot_id,
-            "evidence": e.evidence or {},
+            "evidence": e.evidence or {}, "review": _review_item(decisions.get(e.id)),
         }
         for e in events
     ]
+
+
+def _review_item(decision) -> dict | None:
+    if decision is None:
+        return None
+    return {"status": decision.status, "note": decision.note, "reviewer": decision.reviewer,
+            "decided_at": decision.decided_at, "from_key": decision.from_key, "to_key": decision.to_key}
 
 
 def _evidence_text(evidence: dict) -> str:
@@ -104,8 +118,9 @@ def _evidence_text(evidence: dict) -> str:
     return "; ".join(parts)
 
 
-def print_changes(console: Console, session: Session, since, until, kinds, state, list_name, fmt: str) -> None:
-    rows = change_rows(session, since, until, kinds, state, list_name)
+def print_changes(console: Console, session: Session, since, until, kinds, state, list_name, fmt: str,
+                  review_status: str | None = None) -> None:
+    rows = change_rows(session, since, until, kinds, state, list_name, review_status)
     if fmt == "json":
         _emit(console, render_json("tracker287g.changes/1", "changes", rows))
         return

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from scheduler.config import Config, SourceConfig
 from scheduler.crawl import CrawlReport, crawl_and_ingest
 from scheduler.ingest import IngestOptions, Ingestor
+from scheduler.notify import notify_after_run
 from storage.models import ChangeEvent, CrawlRun, FetchAttempt, SourceState, utcnow
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,7 @@ class Service:
             log.info("run finished: %s in %d ms", outcome, duration)
             current_source.reset(source_token)
             current_run.reset(run_token)
+        notify_after_run(self.engine, self.config.section("notifications"))  # logs failures, never raises
 
     def check_health(self) -> None:
         """One ``source.stale`` event when a source has had no success for too long."""

@@ -203,3 +203,4 @@ class IngestLock(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ingests: Mapped[int] = mapped_column(BigInteger, default=0)
 import storage.news  # noqa: E402,F401  (news tables share this metadata)
+import storage.review  # noqa: E402,F401  (review tables share this metadata)

@@ -1,0 +1,108 @@
+"""Atom 1.0 feed of the change log: one entry per change, or one digest per snapshot.
+
+Entry ids are tag: URIs built from event and snapshot ids, so rebuilding the feed from the
+same database gives the same ids.  The XML is built with lxml: scraped text is escaped by
+the serialiser, never concatenated into markup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from itertools import groupby
+from typing import Sequence
+
+from lxml import etree
+
+ATOM = "http://www.w3.org/2005/Atom"
+TAG_AUTHORITY = "tag:tracker287g,2025"
+FEED_ID = f"{TAG_AUTHORITY}:changes"
+
+
+def change_entry_id(event_id: int) -> str:
+    return f"{TAG_AUTHORITY}:change/{event_id}"
+
+
+def snapshot_entry_id(snapshot_id: int) -> str:
+    return f"{TAG_AUTHORITY}:snapshot/{snapshot_id}"
+
+
+def _stamp(value: dt.date | None) -> str:
+    day = value or dt.date(2025, 1, 1)
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).isoformat()
+
+
+def _add(parent, name: str, text: str | None = None, **attributes):
+    element = etree.SubElement(parent, f"{{{ATOM}}}{name}", {k: v for k, v in attributes.items() if v})
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _evidence_lines(row: dict) -> list[str]:
+    evidence = row["evidence"]
+    lines = [row["summary"]]
+    if evidence.get("file"):
+        lines.append(f"File: {evidence['file']}" + (f", row {evidence['row']}" if evidence.get("row") else ""))
+    for label, key in (("MOA", "moa_url"), ("Source", "url")):
+        if evidence.get(key):
+            lines.append(f"{label}: {evidence[key]}")
+    if row.get("review"):
+        lines.append(f"Review: {row['review']['status']}")
+    return lines
+
+
+def _safe_link(url: str | None) -> str | None:
+    return url if url and url.lower().startswith(("http://", "https://")) else None
+
+
+def _change_entry(feed, row: dict) -> None:
+    entry = _add(feed, "entry")
+    _add(entry, "id", change_entry_id(row["id"]))
+    _add(entry, "title", f"{row['kind']}: {row['summary']}")
+    _add(entry, "updated", _stamp(row["occurred_on"]))
+    _add(entry, "category", term=row["kind"])
+    link = _safe_link(row["evidence"].get("moa_url") or row["evidence"].get("url"))
+    if link:
+        _add(entry, "link", href=link, rel="related")
+    _add(entry, "content", "\n".join(_evidence_lines(row)), type="text")
+
+
+def _snapshot_entry(feed, snapshot, rows: Sequence[dict]) -> None:
+    entry = _add(feed, "entry")
+    _add(entry, "id", snapshot_entry_id(snapshot.id))
+    counts = {}
+    for row in rows:
+        counts[row["kind"]] = counts.get(row["kind"], 0) + 1
+    tally = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+    _add(entry, "title", f"{snapshot.list_name} list of {snapshot.as_of} ({snapshot.file_name}): {tally}")
+    _add(entry, "updated", _stamp(snapshot.as_of))
+    _add(entry, "content", "\n\n".join("\n".join(_evidence_lines(r)) for r in rows), type="text")
+
+
+def build_feed(rows: Sequence[dict], *, per: str = "change", snapshots: dict | None = None,
+               title: str = "tracker287g: changes to the 287(g) lists") -> bytes:
+    """The feed document.  ``rows`` are change rows (reports.change_rows);
+    ``per="snapshot"`` groups them by snapshot (``snapshots``: id -> Snapshot); changes that
+    belong to no snapshot (news) keep an entry of their own."""
+    feed = etree.Element(f"{{{ATOM}}}feed", nsmap={None: ATOM})
+    _add(feed, "id", FEED_ID if per == "change" else f"{FEED_ID}/per-snapshot")
+    _add(feed, "title", title)
+    # the newest change's day, not the build time: a rebuild of the same log is the same feed
+    _add(feed, "updated", _stamp(max((r["occurred_on"] for r in rows if r["occurred_on"]), default=None)))
+    author = _add(feed, "author")
+    _add(author, "name", "tracker287g")
+    _add(feed, "generator", "tracker287g")
+    newest_first = sorted(rows, key=lambda r: r["id"], reverse=True)
+    if per == "change":
+        for row in newest_first:
+            _change_entry(feed, row)
+    else:
+        by_snapshot = sorted(newest_first, key=lambda r: -(r["snapshot_id"] or 0))
+        for snapshot_id, group in groupby(by_snapshot, key=lambda r: r["snapshot_id"]):
+            group = sorted(group, key=lambda r: r["id"])
+            if snapshot_id is None:
+                for row in group:
+                    _change_entry(feed, row)
+            else:
+                _snapshot_entry(feed, snapshots[snapshot_id], group)
+    return etree.tostring(feed, xml_declaration=True, encoding="utf-8", pretty_print=True)

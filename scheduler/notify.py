@@ -1,0 +1,192 @@
+"""Notifications of new change events: a webhook (JSON POST, retried with backoff) and e-mail
+(SMTP, one message per run or a daily digest).
+
+Which events go out is configured in [notifications] (kinds, states).  A ledger table
+(storage.review.NotificationSent) records each event sent on each channel, so nothing is sent
+twice; an event is recorded only after its delivery succeeded, so a failed delivery is tried
+again on the next call.  Secrets are read from environment variables the configuration names;
+they are never logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import smtplib
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from scheduler.output import jsonable
+from scheduler.reports import change_rows
+from storage.models import utcnow
+from storage.review import last_sent_at, record_sent, sent_event_ids
+
+log = logging.getLogger(__name__)
+
+DISMISSED = ("false_positive", "source_error")
+_one_at_a_time = threading.Lock()   # service jobs run in threads: never send one event twice
+
+
+class DeliveryError(RuntimeError):
+    """A channel could not deliver; the message says why, without secrets."""
+
+
+@dataclass(frozen=True)
+class ChannelResult:
+    channel: str
+    sent: int
+    error: str | None = None
+    skipped: str | None = None     # why nothing was tried (nothing pending, digest not due)
+
+
+def wanted(row: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
+    """Kinds: exact kinds or prefixes ending in a dot.  States: events with a state must be in
+    the list when one is given; list-wide events (no state) always pass.  Events a reviewer
+    dismissed (false positive, source error) are not sent."""
+    kinds = tuple(settings["kinds"])
+    if kinds and not (row["kind"] in kinds or row["kind"].startswith(tuple(k for k in kinds if k.endswith(".")))):
+        return False
+    states = {s.upper() for s in settings["states"]}
+    if states and row["state"] and row["state"] not in states:
+        return False
+    return not (row["review"] and row["review"]["status"] in DISMISSED)
+
+
+def pending_rows(session: Session, channel: str, settings: Mapping[str, Any]) -> list[dict]:
+    sent = sent_event_ids(session, channel)
+    return [r for r in change_rows(session, None, None, (), None, None) if r["id"] not in sent and wanted(r, settings)]
+
+
+def _secret(env_name: str) -> str | None:
+    if not env_name:
+        return None
+    value = os.environ.get(env_name)
+    if not value:
+        raise DeliveryError(f"environment variable {env_name} (named in [notifications]) is not set")
+    return value
+
+
+# -- webhook -------------------------------------------------------------------------------------
+def webhook_payload(rows: list[dict]) -> bytes:
+    document = {"schema": "tracker287g.notification/1", "changes": rows}
+    return json.dumps(document, default=jsonable, ensure_ascii=False).encode("utf-8")
+
+
+def post_webhook(settings: Mapping[str, Any], rows: list[dict], sleep: Callable[[float], None] = time.sleep) -> None:
+    """POST the changes as JSON; 5xx, 429 and network errors are retried with doubling waits."""
+    url = settings["webhook_url"]
+    token = _secret(settings["webhook_token_env"])
+    headers = {"Content-Type": "application/json", "User-Agent": "tracker287g notifications"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    attempts = max(1, int(settings["webhook_attempts"]))
+    host = urlsplit(url).netloc   # the URL itself may carry a secret: log the host only
+    for attempt in range(1, attempts + 1):
+        request = urllib.request.Request(url, data=webhook_payload(rows), headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=float(settings["webhook_timeout_seconds"])) as response:
+                response.read()
+            log.info("webhook %s: %d changes delivered (attempt %d)", host, len(rows), attempt)
+            return
+        except urllib.error.HTTPError as error:
+            problem, retry = f"HTTP {error.code}", error.code >= 500 or error.code == 429
+        except (urllib.error.URLError, OSError) as error:
+            problem, retry = f"{type(error).__name__}: {getattr(error, 'reason', error)}", True
+        log.warning("webhook %s: attempt %d of %d failed: %s", host, attempt, attempts, problem)
+        if not retry or attempt == attempts:
+            raise DeliveryError(f"webhook {host}: {problem} after {attempt} attempt(s)")
+        sleep(float(settings["webhook_backoff_seconds"]) * 2 ** (attempt - 1))
+
+
+# -- e-mail --------------------------------------------------------------------------------------
+def email_message(settings: Mapping[str, Any], rows: list[dict], digest: bool) -> EmailMessage:
+    message = EmailMessage()
+    what = "daily digest" if digest else "new changes"
+    message["Subject"] = f"tracker287g {what}: {len(rows)} change(s) to the 287(g) record"
+    message["From"] = settings["email_from"] or "tracker287g@localhost"
+    message["To"] = ", ".join(settings["email_to"])
+    lines = []
+    for row in rows:
+        evidence = row["evidence"]
+        where = evidence.get("file", "") + (f", row {evidence['row']}" if evidence.get("row") else "")
+        lines.append(f"[{row['occurred_on']}] {row['kind']} {row['state'] or ''}\n  {row['summary']}"
+                     + (f"\n  evidence: {where}" if where else "")
+                     + (f"\n  MOA: {evidence['moa_url']}" if evidence.get("moa_url") else ""))
+    message.set_content("\n\n".join(lines) + "\n")
+    return message
+
+
+def send_email(settings: Mapping[str, Any], rows: list[dict], digest: bool) -> None:
+    password = _secret(settings["smtp_password_env"]) if settings["smtp_user"] else None
+    try:
+        with smtplib.SMTP(settings["smtp_host"], int(settings["smtp_port"]), timeout=30) as smtp:
+            if settings["smtp_starttls"]:
+                smtp.starttls()
+            if settings["smtp_user"]:
+                smtp.login(settings["smtp_user"], password)
+            smtp.send_message(email_message(settings, rows, digest))
+    except (smtplib.SMTPException, OSError) as error:
+        raise DeliveryError(f"SMTP {settings['smtp_host']}:{settings['smtp_port']}: {type(error).__name__}") from error
+    log.info("e-mail: %d changes sent to %d recipient(s)", len(rows), len(settings["email_to"]))
+
+
+def digest_due(last: dt.datetime | None, now: dt.datetime, hour: int) -> bool:
+    """Once a UTC day, from ``hour`` on."""
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=dt.timezone.utc)
+    return now.hour >= hour and (last is None or last.date() < now.date())
+
+
+# -- both ----------------------------------------------------------------------------------------
+def notify(engine: Engine, settings: Mapping[str, Any], *, now: dt.datetime | None = None,
+           force_digest: bool = False, sleep: Callable[[float], None] = time.sleep) -> list[ChannelResult]:
+    """Send what is pending on every configured channel; returns one result per channel."""
+    now = now or utcnow()
+    results = []
+    with _one_at_a_time:
+        if settings["webhook_url"]:
+            results.append(_deliver(engine, "webhook", settings, lambda rows: post_webhook(settings, rows, sleep)))
+        if settings["email_to"] and settings["smtp_host"]:
+            digest = settings["email_mode"] == "digest"
+            with Session(engine) as session:
+                due = force_digest or not digest or digest_due(last_sent_at(session, "email"), now,
+                                                               int(settings["digest_hour_utc"]))
+            if due:
+                results.append(_deliver(engine, "email", settings, lambda rows: send_email(settings, rows, digest)))
+            else:
+                results.append(ChannelResult("email", 0, skipped="the daily digest is not due yet"))
+    return results
+
+
+def _deliver(engine: Engine, channel: str, settings, send: Callable[[list[dict]], None]) -> ChannelResult:
+    with Session(engine) as session:
+        rows = pending_rows(session, channel, settings)
+    if not rows:
+        return ChannelResult(channel, 0, skipped="nothing new to send")
+    try:
+        send(rows)
+    except DeliveryError as error:
+        log.warning("%s notification failed: %s", channel, error)
+        return ChannelResult(channel, 0, error=str(error))
+    with Session(engine) as session, session.begin():
+        record_sent(session, channel, [r["id"] for r in rows])
+    return ChannelResult(channel, len(rows))
+
+
+def notify_after_run(engine: Engine, settings: Mapping[str, Any]) -> None:
+    """The service's call after each run: a notification problem never breaks a run."""
+    try:
+        notify(engine, settings)
+    except Exception:  # noqa: BLE001  (logged; the run itself has already been recorded)
+        log.exception("notifications failed")

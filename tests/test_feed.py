@@ -1,0 +1,71 @@
+"""The Atom feed of the change log, built from the real workbooks and read back with feedparser."""
+
+from __future__ import annotations
+
+import json
+
+import feedparser
+import pytest
+from lxml import etree
+
+from conftest import WORKBOOKS, workbook
+from test_review import changes, edited_workbook, run, shared_engine  # noqa: F401  (fixture)
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+HOSTILE = "<script>alert('x')</script> Sheriff & Co"
+
+
+@pytest.fixture
+def backfilled(db_url, shared_engine) -> str:
+    assert run(db_url, "backfill", str(WORKBOOKS)).exit_code == 0
+    return db_url
+
+
+def build(db: str, out, *args: str) -> bytes:
+    result = run(db, "feed", "--out", str(out), *args)
+    assert result.exit_code == 0, result.output
+    return out.read_bytes()
+
+
+def test_the_feed_is_atom_with_one_stable_unique_id_per_change(backfilled, tmp_path):
+    first = build(backfilled, tmp_path / "a.xml")
+    parsed = feedparser.parse(first)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "atom10"
+    ids = [entry.id for entry in parsed.entries]
+    log = changes(backfilled)
+    assert len(ids) == len(set(ids)) == len(log)
+    assert set(ids) == {f"tag:tracker287g,2025:change/{c['id']}" for c in log}
+    assert build(backfilled, tmp_path / "b.xml") == first          # a rebuild is the same document
+
+    texas = feedparser.parse(build(backfilled, tmp_path / "tx.xml", "--state", "TX", "--kind", "agreement.added"))
+    expected = changes(backfilled, "--state", "TX", "--kind", "agreement.added")
+    assert [e.id for e in texas.entries] == [f"tag:tracker287g,2025:change/{c['id']}" for c in reversed(expected)]
+    assert texas.entries[0].title == f"agreement.added: {expected[-1]['summary']}"
+
+
+def test_per_snapshot_digests(backfilled, tmp_path):
+    parsed = feedparser.parse(build(backfilled, tmp_path / "s.xml", "--per", "snapshot", "--list", "participating"))
+    assert not parsed.bozo
+    log = changes(backfilled, "--list", "participating")
+    snapshot_ids = {c["snapshot_id"] for c in log}
+    assert sorted(e.id for e in parsed.entries) == sorted(f"tag:tracker287g,2025:snapshot/{i}" for i in snapshot_ids)
+    may = next(e for e in parsed.entries if "participatingAgencies05292025am.xlsx" in e.title)
+    added = [c for c in log if c["evidence"].get("file") == "participatingAgencies05292025am.xlsx"
+             and c["kind"] == "agreement.added"]
+    assert f"{len(added)} agreement.added" in may.title
+
+
+def test_scraped_markup_is_text_in_the_feed(backfilled, tmp_path):
+    hostile = edited_workbook(workbook("participatingAgencies05142026am.xlsx"),
+                              tmp_path / "participatingAgencies06012026am.xlsx",
+                              {"Texas Office of the Attorney General": HOSTILE})
+    assert run(backfilled, "backfill", str(hostile)).exit_code == 0
+    document = build(backfilled, tmp_path / "h.xml", "--since", "2026-06-01")
+    tree = etree.fromstring(document)
+    assert tree.findall(f".//{ATOM}script") == [] and b"<script>" not in document
+    titles = [t.text for t in tree.iter(f"{ATOM}title")]
+    assert any(HOSTILE in title for title in titles)
+    parsed = feedparser.parse(document)
+    assert any(HOSTILE in entry.title for entry in parsed.entries)
+    assert json.loads(run(backfilled, "changes", "--since", "2026-06-01", "--format", "json").output)["changes"]

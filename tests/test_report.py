@@ -1,0 +1,193 @@
+"""The HTML report and `serve`, built from a backfill of the real workbooks; the browser test
+drives headless Chromium over the served page and saves a screenshot."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import lxml.html
+import pytest
+from sqlalchemy.orm import Session
+
+from conftest import WORKBOOKS, workbook
+from scheduler.report import build_pages
+from scheduler.seeds import load_baseline
+from scheduler.serve import make_server
+from storage.news import NewsArticle, NewsFigure
+from test_review import edited_workbook, run, shared_engine  # noqa: F401  (fixture)
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+HOSTILE = "<script>document.title='owned'</script> Sheriff"
+REQUIRE_BROWSER = os.environ.get("TRACKER287G_REQUIRE_BROWSER") == "1"
+FIGURES = load_baseline()
+
+
+@pytest.fixture
+def backfilled(db_url, shared_engine):
+    assert run(db_url, "backfill", str(WORKBOOKS)).exit_code == 0
+    return shared_engine
+
+
+def accepted_participating(engine) -> list:
+    from scheduler.report import accepted_participating as chosen
+
+    with Session(engine) as session:
+        return chosen(session)
+
+
+def page(engine) -> lxml.html.HtmlElement:
+    with Session(engine) as session:
+        return lxml.html.fromstring(build_pages(session, FIGURES)["index.html"])
+
+
+def test_the_charts_and_tables_show_the_database_figures(backfilled):
+    snapshots = accepted_participating(backfilled)
+    latest, previous = snapshots[-1], snapshots[-2]
+    assert len(snapshots) == 14 and latest.file_name == "participatingAgencies05142026am.xlsx"
+    html = page(backfilled)
+    tx_points = html.cssselect('#chart-states circle.point[data-series="TX"]')
+    assert [(p.get("data-date"), int(p.get("data-value"))) for p in tx_points] == [
+        (s.as_of.isoformat(), s.metrics["by_state"].get("TX", 0)) for s in snapshots]
+    totals = html.cssselect('#chart-models circle.point[data-series="all agreements"]')
+    assert [int(p.get("data-value")) for p in totals] == [s.agreements for s in snapshots]
+    markers = {m.get("data-series"): int(m.get("data-value")) for m in html.cssselect("#chart-states .baseline-marker")}
+    assert markers == {"FL": 324, "TX": 296, "TN": 63, "AL": 52, "PA": 58}
+
+    rows = {r.get("data-state"): r for r in html.cssselect("#states tr[data-state]")}
+    assert set(rows) == set(latest.metrics["by_state"])
+    fl = rows["FL"]
+    fl_count = latest.metrics["by_state"]["FL"]
+    assert int(fl.cssselect(".agreements")[0].text) == fl_count
+    assert fl.cssselect(".change")[0].text == f"{fl_count - previous.metrics['by_state'].get('FL', 0):+d}"
+    assert fl.cssselect(".baseline-difference")[0].text == f"{fl_count - 324:+d}"
+    assert rows["MO"].cssselect(".baseline")[0].text is None          # the baseline names no figure for MO
+
+
+def test_recent_changes_show_evidence_and_moa_links(backfilled):
+    html = page(backfilled)
+    rows = html.cssselect("#changes tr[data-event]")
+    assert len(rows) == 100
+    links = [a.get("href") for a in html.cssselect("#changes a")]
+    assert links and all(href.startswith(("https://", "http://")) for href in links)
+    assert any(".xlsx, row " in r.text_content() for r in rows)
+
+
+def test_scraped_markup_shows_as_text(backfilled, tmp_path):
+    hostile = edited_workbook(workbook("participatingAgencies05142026am.xlsx"),
+                              tmp_path / "participatingAgencies06012026am.xlsx",
+                              {"Texas Office of the Attorney General": HOSTILE})
+    assert run("unused", "backfill", str(hostile)).exit_code == 0
+    with Session(backfilled) as session, session.begin():
+        article = NewsArticle(source="test", via="file", url="https://example.org/a", canonical_url="javascript:alert(1)",
+                              url_key="example.org/a", title=HOSTILE, title_key="x", publisher="<b>Paper</b>",
+                              dated_on=dt.date(2026, 6, 2), relevant=True)
+        session.add(article)
+        session.flush()
+        session.add(NewsFigure(article_id=article.id, value=296, unit="agreements", counts="agreements",
+                               scope="state:TX", state="TX", raw="296 <i>agreements</i>", sentence="s",
+                               location={}, baseline_id="agreements-tx"))
+    with Session(backfilled) as session:
+        source = build_pages(session, FIGURES)["index.html"]
+    html = lxml.html.fromstring(source)
+    assert html.cssselect("script") == [] and "<script>" not in source
+    assert HOSTILE in html.cssselect("#changes")[0].text_content()
+    news = html.cssselect("#news li.article")[0]
+    assert HOSTILE in news.text_content() and "<b>Paper</b>" in news.text_content()
+    assert news.cssselect("a") == []                               # a javascript: link is not a link
+    assert "296 <i>agreements</i>: 296 agreements (state:TX)" in news.cssselect("li.figure")[0].text_content()
+
+
+def test_report_writes_the_same_page_that_serve_serves(backfilled, tmp_path):
+    result = run("unused", "report", "--out", str(tmp_path / "site"))
+    assert result.exit_code == 0, result.output
+    written = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    with serving(backfilled) as base:
+        assert urllib.request.urlopen(base).read().decode("utf-8") == written
+        for method, path, status in (("POST", "/", 501), ("GET", "/nope", 404)):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(urllib.request.Request(base + path.lstrip("/"), data=b"" if method == "POST"
+                                                              else None, method=method))
+            assert refused.value.code == status
+
+
+class serving:
+    """The report served on 127.0.0.1 (a free port) in a thread, for the duration of a with block."""
+
+    def __init__(self, engine) -> None:
+        def pages():
+            with Session(engine) as session:
+                return build_pages(session, FIGURES)
+
+        self.server = make_server(pages, 0)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> str:
+        assert self.server.server_address[0] == "127.0.0.1"
+        self.thread.start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def browser_problem() -> str | None:
+    missing = [p for p in ("/usr/bin/chromedriver",) if not Path(p).exists()]
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        missing.append("chromium")
+    return f"missing {', '.join(missing)} (apt-get install chromium chromium-driver)" if missing else None
+
+
+@pytest.fixture
+def browser():
+    problem = browser_problem()
+    if problem:
+        if REQUIRE_BROWSER:
+            pytest.fail(problem + " (TRACKER287G_REQUIRE_BROWSER=1 requires it)")
+        pytest.skip(problem)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,2000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    yield driver
+    driver.quit()
+
+
+def test_the_report_renders_in_chromium(backfilled, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    hostile = edited_workbook(workbook("participatingAgencies05142026am.xlsx"),
+                              tmp_path / "participatingAgencies06012026am.xlsx",
+                              {"Texas Office of the Attorney General": HOSTILE})
+    assert run("unused", "backfill", str(hostile)).exit_code == 0
+    snapshots = accepted_participating(backfilled)
+    latest, previous = snapshots[-1], snapshots[-2]
+    with serving(backfilled) as base:
+        browser.get(base)
+        assert browser.title == "tracker287g report"                # the injected script did not run
+        chart = browser.find_element(By.ID, "chart-states")
+        assert chart.is_displayed() and chart.size["width"] > 500 and chart.size["height"] > 200
+        points = browser.find_elements(By.CSS_SELECTOR, '#chart-states circle.point[data-series="FL"]')
+        assert [int(p.get_attribute("data-value")) for p in points] == [
+            s.metrics["by_state"].get("FL", 0) for s in snapshots]
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#chart-states .baseline-marker")) == 5
+        tx = browser.find_element(By.CSS_SELECTOR, '#states tr[data-state="TX"]')
+        cells = [c.text for c in tx.find_elements(By.TAG_NAME, "td")]
+        tx_count = latest.metrics["by_state"]["TX"]
+        assert cells[:2] == ["TX", str(tx_count)]
+        assert cells[-1] == f"{tx_count - 296:+d}"
+        assert cells[6] == f"{tx_count - previous.metrics['by_state']['TX']:+d}"
+        assert HOSTILE in browser.find_element(By.ID, "changes").text
+        ARTIFACTS.mkdir(exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "report.png"))
+    assert (ARTIFACTS / "report.png").stat().st_size > 10_000
