@@ -82,7 +82,7 @@ def test_scraped_markup_shows_as_text(backfilled, tmp_path):
     hostile = edited_workbook(workbook("participatingAgencies05142026am.xlsx"),
                               tmp_path / "participatingAgencies06012026am.xlsx",
                               {"Texas Office of the Attorney General": HOSTILE})
-    assert run("unused", "backfill", str(hostile)).exit_code == 0
+    assert run(str(tmp_path / "not-used.sqlite"), "backfill", str(hostile)).exit_code == 0
     with Session(backfilled) as session, session.begin():
         article = NewsArticle(source="test", via="file", url="https://example.org/a", canonical_url="javascript:alert(1)",
                               url_key="example.org/a", title=HOSTILE, title_key="x", publisher="<b>Paper</b>",
@@ -104,7 +104,7 @@ def test_scraped_markup_shows_as_text(backfilled, tmp_path):
 
 
 def test_report_writes_the_same_page_that_serve_serves(backfilled, tmp_path):
-    result = run("unused", "report", "--out", str(tmp_path / "site"))
+    result = run(str(tmp_path / "not-used.sqlite"), "report", "--out", str(tmp_path / "site"))
     assert result.exit_code == 0, result.output
     written = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     with serving(backfilled) as base:
@@ -169,7 +169,7 @@ def test_the_report_renders_in_chromium(backfilled, browser, tmp_path):
     hostile = edited_workbook(workbook("participatingAgencies05142026am.xlsx"),
                               tmp_path / "participatingAgencies06012026am.xlsx",
                               {"Texas Office of the Attorney General": HOSTILE})
-    assert run("unused", "backfill", str(hostile)).exit_code == 0
+    assert run(str(tmp_path / "not-used.sqlite"), "backfill", str(hostile)).exit_code == 0
     snapshots = accepted_participating(backfilled)
     latest, previous = snapshots[-1], snapshots[-2]
     with serving(backfilled) as base:
