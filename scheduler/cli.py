@@ -67,11 +67,10 @@ class App:
             self._engine = None
 
     def ingestor(self):
-        from diff.guards import DEFAULT_THRESHOLDS
         from scheduler.ingest import IngestOptions, Ingestor
 
-        configured = self.config().thresholds if self.config_path else {}
-        return Ingestor(self.engine(), IngestOptions(thresholds={**DEFAULT_THRESHOLDS, **configured, **self.thresholds}))
+        # defaults < configuration file < environment < --drop-threshold
+        return Ingestor(self.engine(), IngestOptions(thresholds={**self.config().thresholds, **self.thresholds}))
 
 
 def parse_drop_threshold(ctx, param, values) -> dict:

@@ -124,14 +124,6 @@ class Repository:
             select(func.max(Snapshot.id)).where(Snapshot.list_name == list_name, Snapshot.status == "accepted")
         )
 
-    def accepted_before(self, list_name: str, snapshot_id: int, limit: int = 2) -> list[Snapshot]:
-        return list(self.session.scalars(
-            select(Snapshot)
-            .where(Snapshot.list_name == list_name, Snapshot.status == "accepted", Snapshot.id <= snapshot_id)
-            .order_by(Snapshot.id.desc())
-            .limit(limit)
-        ))
-
     def snapshots(self, list_name: str | None = None) -> list[Snapshot]:
         query = select(Snapshot).order_by(Snapshot.id)
         if list_name:
@@ -255,8 +247,6 @@ class Repository:
             query = query.where(ChangeEvent.list_name == where.list_name)
         return list(self.session.scalars(query))
 
-    def count_events(self) -> int:
-        return self.session.scalar(select(func.count(ChangeEvent.id))) or 0
 
 
 _REMOVAL = {

@@ -108,6 +108,7 @@ def test_report_writes_the_same_page_that_serve_serves(backfilled, tmp_path):
     assert result.exit_code == 0, result.output
     written = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     with serving(backfilled) as base:
+        assert base.startswith("http://127.0.0.1:")                # loopback only
         assert urllib.request.urlopen(base).read().decode("utf-8") == written
         for method, path, status in (("POST", "/", 501), ("GET", "/nope", 404)):
             with pytest.raises(urllib.error.HTTPError) as refused:
