@@ -108,13 +108,17 @@ def test_report_writes_the_same_page_that_serve_serves(backfilled, tmp_path):
     assert result.exit_code == 0, result.output
     written = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     with serving(backfilled) as base:
-        assert base.startswith("http://127.0.0.1:")                # loopback only
-        assert urllib.request.urlopen(base).read().decode("utf-8") == written
+        assert local_fetch(base).read().decode("utf-8") == written
         for method, path, status in (("POST", "/", 501), ("GET", "/nope", 404)):
             with pytest.raises(urllib.error.HTTPError) as refused:
-                urllib.request.urlopen(urllib.request.Request(base + path.lstrip("/"), data=b"" if method == "POST"
-                                                              else None, method=method))
+                local_fetch(base + path.lstrip("/"), method=method, data=b"" if method == "POST" else None)
             assert refused.value.code == status
+
+
+def local_fetch(url: str, **request):
+    """An HTTP request that can only go to the loopback server."""
+    assert url.startswith("http://127.0.0.1:"), url
+    return urllib.request.urlopen(urllib.request.Request(url, **request))  # http://127.0.0.1 only (asserted)
 
 
 class serving:
