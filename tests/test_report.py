@@ -108,10 +108,12 @@ def test_report_writes_the_same_page_that_serve_serves(backfilled, tmp_path):
     assert result.exit_code == 0, result.output
     written = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     with serving(backfilled) as base:
-        assert local_fetch(base).read().decode("utf-8") == written
+        with local_fetch(base) as response:
+            assert response.read().decode("utf-8") == written
         for method, path, status in (("POST", "/", 501), ("GET", "/nope", 404)):
             with pytest.raises(urllib.error.HTTPError) as refused:
                 local_fetch(base + path.lstrip("/"), method=method, data=b"" if method == "POST" else None)
+            refused.value.close()
             assert refused.value.code == status
 
 
