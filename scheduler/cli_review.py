@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from scheduler.cli import DATE, App, main, pass_app
-from storage.review import REVIEW_STATUSES
+from storage.models import REVIEW_STATUSES
 
 STATUS = click.Choice(REVIEW_STATUSES)
 
@@ -117,11 +117,11 @@ def feed(app: App, out: Path, per: str, since, until, kinds, state, list_name, r
     """Write an Atom 1.0 feed of the change log (entry ids are stable across rebuilds)."""
     from scheduler.feed import build_feed
     from scheduler.reports import change_rows
-    from storage.repository import Repository
+    from storage.lists import ListRepository
 
     with app.session() as session:
         rows = change_rows(session, since, until, kinds, state, list_name, review_status)
-        snapshots = {s.id: s for s in Repository(session).snapshots()}
+        snapshots = {s.id: s for s in ListRepository(session).snapshots()}
         document = build_feed(rows, per=per, snapshots=snapshots)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(document)

@@ -24,7 +24,7 @@ from crawler.filenames import parse_list_file_name
 from crawler.items import FetchFailure, HtmlListTable, WorkbookDownload
 from crawler.run import run_crawl
 from scheduler.ingest import IncomingDocument, Ingestor, IngestOutcome
-from storage.repository import Repository
+from storage.fetches import FetchRepository
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def crawl_and_ingest(engine: Engine, page_url: str, *, contact: str, timeout: fl
     report = CrawlReport(page_url)
     recorder = _Recorder(engine, source_id, run_id)
     with Session(engine) as session:
-        validators = Repository(session).known_validators(source_id)
+        validators = FetchRepository(session).known_validators(source_id)
     with tempfile.TemporaryDirectory(prefix="tracker287g-crawl-") as spool:
         try:
             result = run_crawl(page_url, Path(spool), validators=validators, contact=contact,
@@ -110,7 +110,7 @@ class _Recorder:
 
     def failure(self, url, stage, http_status, error, when: dt.datetime | None = None) -> None:
         with Session(self.engine) as session, session.begin():
-            Repository(session).record_fetch(
+            FetchRepository(session).record_fetch(
                 source=self.source_id, run_id=self.run_id, url=url, http_status=http_status, outcome="failed",
                 error=f"{stage}: {error}", **({"attempted_at": when} if when else {}),
             )
@@ -129,7 +129,7 @@ def _handle(recorder: _Recorder, ingestor: Ingestor, item) -> CrawlLine:
 
 def _handle_workbook(recorder: _Recorder, ingestor: Ingestor, item: WorkbookDownload) -> CrawlLine:
     with Session(recorder.engine) as session, session.begin():
-        repo = Repository(session)
+        repo = FetchRepository(session)
         if item.not_modified and not (item.file_name or "").lower().endswith((".xlsx", ".xls")):
             # A 304 carries no Content-Disposition: the name is the one of the last download.
             item = dataclasses.replace(item, file_name=repo.last_file_name(item.url) or item.file_name)

@@ -24,7 +24,8 @@ from scheduler.crawl import crawl_and_ingest
 from scheduler.ingest import Ingestor
 from scheduler.output import print_table
 from storage.database import open_database
-from storage.repository import Repository
+from storage.events import EventRepository
+from storage.lists import ListRepository
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WORKBOOKS = PROJECT_ROOT / "tests" / "fixtures" / "ice-287g"
@@ -185,9 +186,8 @@ def run_demo(console: Console, *, db: str | None = None, workbooks: Path | None 
 
 def _summarise(console: Console, engine, db: str) -> None:
     with Session(engine) as session:
-        repo = Repository(session)
-        snapshots = repo.snapshots()
-        events = repo.events()
+        snapshots = ListRepository(session).snapshots()
+        events = EventRepository(session).events()
     console.print()
     print_table(console, "Snapshots", ("id", "list", "file", "as of", "status", "agreements", "states"), [
         {"id": s.id, "list": s.list_name, "file": s.file_name, "as of": s.as_of, "status": s.status,

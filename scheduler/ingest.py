@@ -25,8 +25,10 @@ from diff.rowdiff import REPORTED_FIELDS, ListDiff, content_hash, diff_lists
 from diff.transitions import find_promotions
 from scheduler import events as ev
 from storage.models import Snapshot
-from storage.repository import Repository, StoredAgreement
-from storage.review import confirmed_aliases
+from storage.events import EventRepository
+from storage.lists import ListRepository
+from storage.lists import StoredAgreement
+from storage.review import ReviewRepository
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ class Ingestor:
         log.info("ingesting %s (%d bytes)", document.file_name or document.source_url, len(document.content))
         try:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                outcome, new_state = self._ingest(Repository(session), document)
+                outcome, new_state = self._ingest(ListRepository(session), document)
         except BaseException:
             self._current.clear()
             raise
@@ -93,7 +95,7 @@ class Ingestor:
         return outcome
 
     # -- steps ---------------------------------------------------------------------------------
-    def _ingest(self, repo: Repository, doc: IncomingDocument):
+    def _ingest(self, repo: ListRepository, doc: IncomingDocument):
         repo.take_ingest_lock()
         sha256 = hashlib.sha256(doc.content).hexdigest()
         recorded = repo.find_recorded(sha256, doc.file_name)
@@ -118,7 +120,7 @@ class Ingestor:
                 previous_id=same_bytes.id, same_as_id=same_bytes.id,
             )
             events = [ev.anomaly(snapshot, a) for a in anomalies]
-            repo.add_events(events)
+            EventRepository(repo.session).add_events(events)
             return IngestOutcome("unchanged", snapshot.id, snapshot.list_name, snapshot.reason, len(events)), None
         try:
             table = self._read(doc)
@@ -162,7 +164,7 @@ class Ingestor:
                 previous_id=previous.id, same_as_id=previous.id,
             )
             events = [ev.anomaly(snapshot, a) for a in anomalies]
-            repo.add_events(events)
+            EventRepository(repo.session).add_events(events)
             return IngestOutcome("unchanged", snapshot.id, list_name, snapshot.reason, len(events)), None
 
         current = self._current_state(repo, list_name)
@@ -177,11 +179,11 @@ class Ingestor:
         changes = diff_lists(
             {k: s.record for k, s in current.items()}, new_index, rename_threshold=self.options.rename_threshold,
             fields=[f for f, column in REPORTED_FIELDS.items() if column in shared_columns],
-            aliases=confirmed_aliases(repo.session, list_name),
+            aliases=ReviewRepository(repo.session).confirmed_aliases(list_name),
         )
         ids = self._write_versions(repo, list_name, snapshot, current, new_index, changes)
         events = self._events(repo, snapshot, previous, current, changes, agreements_list, anomalies)
-        repo.add_events(events)
+        EventRepository(repo.session).add_events(events)
         # The cache mirrors the database: what stayed the same keeps its stored version.
         revised = {after.key.as_text() for _, after in changes.revised}
         new_state = {
@@ -195,7 +197,7 @@ class Ingestor:
         return IngestOutcome("accepted", snapshot.id, list_name, None, len(events), counts), (list_name, new_state)
 
     @staticmethod
-    def _same_bytes_as_current(repo: Repository, sha256: str):
+    def _same_bytes_as_current(repo: ListRepository, sha256: str):
         """The last accepted snapshot of a list, if it was made from exactly these bytes."""
         for list_name in ("participating", "pending"):
             last = repo.last_accepted(list_name)
@@ -213,7 +215,7 @@ class Ingestor:
             return tables[0]
         return read_workbook(doc.content)
 
-    def _overlap(self, repo: Repository, agreements: Sequence[Agreement]) -> dict[str, float]:
+    def _overlap(self, repo: ListRepository, agreements: Sequence[Agreement]) -> dict[str, float]:
         if not agreements:
             return {}
         keys = {a.key.as_text() for a in agreements}
@@ -223,7 +225,7 @@ class Ingestor:
             overlap[list_name] = len(keys & current.keys()) / len(keys) if current else 0.0
         return overlap
 
-    def _current_state(self, repo: Repository, list_name: str) -> dict[str, StoredAgreement]:
+    def _current_state(self, repo: ListRepository, list_name: str) -> dict[str, StoredAgreement]:
         """The list after its last accepted snapshot; the cache is used only while it is that
         snapshot's (another process may have ingested meanwhile)."""
         last_id = repo.last_accepted_id(list_name)
@@ -241,7 +243,7 @@ class Ingestor:
             previous_id=previous.id if previous else None,
         )
         events = [ev.anomaly(snapshot, a) for a in anomalies]
-        repo.add_events(events)
+        EventRepository(repo.session).add_events(events)
         log.info("quarantined %s as %s: %s", doc.file_name, list_name, reason)
         return IngestOutcome("quarantined", snapshot.id, list_name, reason, len(events))
 

@@ -60,8 +60,11 @@ from diff.news import (
 from scheduler.crawl import CrawlLine, CrawlReport
 from scheduler.seeds import SEEDS_DIR, load_baseline
 from storage.models import Snapshot
-from storage.news import NewsArticle, NewsArticleAgency, NewsFigure, NewsRepository, NewsSighting
-from storage.repository import Repository
+from storage.events import EventRepository
+from storage.fetches import FetchRepository
+from storage.lists import ListRepository
+from storage.models import NewsArticle, NewsArticleAgency, NewsFigure, NewsSighting
+from storage.news import NewsRepository
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +146,7 @@ class NewsContext:
 
 
 def load_context(session: Session, baseline: Sequence[BaselineFigure] | None = None) -> NewsContext:
-    repo = Repository(session)
+    repo = ListRepository(session)
     snapshot: Snapshot | None = repo.last_accepted("participating")
     current = repo.current_agreements("participating") if snapshot else {}
     listed = {(s.record.key.state, s.record.key.agency): s.record.agency for s in current.values()}
@@ -170,7 +173,7 @@ def crawl_news_source(engine: Engine, source: Mapping[str, Any], *, contact: str
     report = CrawlReport(spec.url)
     recorder = _Recorder(engine, spec.id, run_id)
     with Session(engine) as session:
-        validators = NewsRepository(session).page_validators(spec.id)
+        validators = FetchRepository(session).page_validators(spec.id)
         known = NewsRepository(session).known_url_keys()
         context = load_context(session)
     with tempfile.TemporaryDirectory(prefix="tracker287g-news-") as spool:
@@ -238,10 +241,10 @@ class _Recorder:
     def fetch(self, session: Session | None = None, **fields: Any) -> None:
         fields = {key: value for key, value in fields.items() if value is not None}
         if session is not None:
-            Repository(session).record_fetch(source=self.source_id, run_id=self.run_id, **fields)
+            FetchRepository(session).record_fetch(source=self.source_id, run_id=self.run_id, **fields)
             return
         with Session(self.engine) as own, own.begin():
-            Repository(own).record_fetch(source=self.source_id, run_id=self.run_id, **fields)
+            FetchRepository(own).record_fetch(source=self.source_id, run_id=self.run_id, **fields)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,7 +288,7 @@ def record_article(engine: Engine, source_id: str, item: ArticleItem, context: N
                                        agency=m.agency.agency, ambiguous=m.ambiguous) for m in about.agencies)
         events = [article_event(article, about, len(stored))]
         events += [figure_event(article, figure, link, context) for figure, link in stored]
-        Repository(session).add_events(events)
+        EventRepository(session).add_events(events)
         return CrawlLine(item.url, None, "new", "; ".join(about.reasons), counts={
             "figures": len(stored), "agencies": len(about.agencies), "events": len(events)})
 

@@ -2,7 +2,7 @@
 (SMTP, one message per run or a daily digest).
 
 Which events go out is configured in [notifications] (kinds, states).  A ledger table
-(storage.review.NotificationSent) records each event sent on each channel, so nothing is sent
+(storage.models.NotificationSent) records each event sent on each channel, so nothing is sent
 twice; an event is recorded only after its delivery succeeded, so a failed delivery is tried
 again on the next call.  Secrets are read from environment variables the configuration names;
 they are never logged.
@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session
 
 from scheduler.output import jsonable
 from scheduler.reports import change_rows
-from storage.models import utcnow
-from storage.review import last_sent_at, record_sent, sent_event_ids
+from storage.review import ReviewRepository
+from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def wanted(row: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
 
 
 def pending_rows(session: Session, channel: str, settings: Mapping[str, Any]) -> list[dict]:
-    sent = sent_event_ids(session, channel)
+    sent = ReviewRepository(session).sent_event_ids(channel)
     return [r for r in change_rows(session, None, None, (), None, None) if r["id"] not in sent and wanted(r, settings)]
 
 
@@ -143,8 +143,6 @@ def send_email(settings: Mapping[str, Any], rows: list[dict], digest: bool) -> N
 
 def digest_due(last: dt.datetime | None, now: dt.datetime, hour: int) -> bool:
     """Once a UTC day, from ``hour`` on."""
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=dt.timezone.utc)
     return now.hour >= hour and (last is None or last.date() < now.date())
 
 
@@ -160,7 +158,7 @@ def notify(engine: Engine, settings: Mapping[str, Any], *, now: dt.datetime | No
         if settings["email_to"] and settings["smtp_host"]:
             digest = settings["email_mode"] == "digest"
             with Session(engine) as session:
-                due = force_digest or not digest or digest_due(last_sent_at(session, "email"), now,
+                due = force_digest or not digest or digest_due(ReviewRepository(session).last_sent_at("email"), now,
                                                                int(settings["digest_hour_utc"]))
             if due:
                 results.append(_deliver(engine, "email", settings, lambda rows: send_email(settings, rows, digest)))
@@ -180,7 +178,7 @@ def _deliver(engine: Engine, channel: str, settings, send: Callable[[list[dict]]
         log.warning("%s notification failed: %s", channel, error)
         return ChannelResult(channel, 0, error=str(error))
     with Session(engine) as session, session.begin():
-        record_sent(session, channel, [r["id"] for r in rows])
+        ReviewRepository(session).record_sent(channel, [r["id"] for r in rows])
     return ChannelResult(channel, len(rows))
 
 

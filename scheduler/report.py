@@ -19,7 +19,7 @@ from diff.baseline import BaselineFigure
 from scheduler.charts import Marker, line_chart
 from scheduler.reports import change_rows
 from storage.news import NewsRepository
-from storage.repository import Repository
+from storage.lists import ListRepository
 
 MODELS = ("JEM", "TFM", "WSO")
 STYLE = """
@@ -71,7 +71,7 @@ def chart_data(snapshots, figures: Sequence[BaselineFigure]) -> ChartData:
 
 
 def accepted_participating(session: Session) -> list:
-    snapshots = [s for s in Repository(session).snapshots("participating")
+    snapshots = [s for s in ListRepository(session).snapshots("participating")
                  if s.status == "accepted" and s.as_of and s.metrics]
     return sorted(snapshots, key=lambda s: (s.as_of, s.id))
 

@@ -10,7 +10,9 @@ from rich.markup import escape
 from sqlalchemy.orm import Session
 
 from scheduler.output import print_table, render_csv, render_json, render_markdown
-from storage.repository import EventFilter, Repository
+from storage.events import EventFilter, EventRepository
+from storage.lists import ListRepository
+from storage.review import ReviewRepository
 
 SNAPSHOT_FIELDS = ("id", "list", "file_name", "as_of", "status", "reason", "agreements", "agencies", "states",
                    "origin", "declared_list", "same_as_id", "previous_id", "sha256", "recorded_at")
@@ -62,7 +64,7 @@ def snapshot_rows(session: Session, list_name: str | None) -> list[dict]:
             "origin": s.origin, "declared_list": s.declared_list, "same_as_id": s.same_as_id,
             "previous_id": s.previous_id, "sha256": s.document_sha256, "recorded_at": s.recorded_at,
         }
-        for s in Repository(session).snapshots(list_name)
+        for s in ListRepository(session).snapshots(list_name)
     ]
 
 
@@ -79,16 +81,14 @@ def print_snapshots(console: Console, session: Session, list_name: str | None, f
 def change_rows(session: Session, since, until, kinds: Sequence[str], state, list_name,
                 review_status: str | None = None) -> list[dict]:
     """``review_status``: a review status, or ``unreviewed`` for events without a decision."""
-    from storage.review import latest_decisions
-
-    repo = Repository(session)
+    repo = EventRepository(session)
     exact = tuple(k for k in kinds if not k.endswith("."))
     prefixes = tuple(k for k in kinds if k.endswith("."))
     events = repo.events(EventFilter(since=since, until=until, kinds=() if prefixes else exact,
                                      state=state.upper() if state else None, list_name=list_name))
     if prefixes:
         events = [e for e in events if e.kind in exact or e.kind.startswith(prefixes)]
-    decisions = latest_decisions(session)
+    decisions = ReviewRepository(session).latest_decisions()
     if review_status:
         events = [e for e in events if (decisions[e.id].status if e.id in decisions else "unreviewed") == review_status]
     return [
@@ -138,7 +138,7 @@ def print_changes(console: Console, session: Session, since, until, kinds, state
 def current_snapshots(session: Session, as_of: dt.date | None) -> dict[str, object]:
     """The last accepted snapshot of each list, on or before ``as_of`` when given."""
     chosen: dict[str, object] = {}
-    for snapshot in Repository(session).snapshots():
+    for snapshot in ListRepository(session).snapshots():
         if snapshot.status != "accepted":
             continue
         if as_of is not None and (snapshot.as_of is None or snapshot.as_of > as_of):
@@ -179,7 +179,7 @@ def print_metrics(console: Console, session: Session, as_of: dt.date | None, fmt
 def baseline_snapshots(session: Session, figures, as_of_dates: Sequence[dt.date], every: bool = False) -> list:
     """Participating snapshots to compare with: every one, those in force on the given days, or
     by default those in force on each measurable figure's date, and the latest one."""
-    accepted = [s for s in Repository(session).snapshots("participating") if s.status == "accepted" and s.as_of]
+    accepted = [s for s in ListRepository(session).snapshots("participating") if s.status == "accepted" and s.as_of]
     if not accepted or every:
         return accepted
     days = list(as_of_dates) or sorted({f.as_of for f in figures if f.measure is not None})
@@ -199,7 +199,7 @@ def print_baseline(console: Console, session: Session, figures, as_of_dates: Seq
     from diff.metrics import ListMetrics
 
     snapshots = baseline_snapshots(session, figures, as_of_dates, every)
-    earliest = min((s.as_of for s in Repository(session).snapshots("participating")
+    earliest = min((s.as_of for s in ListRepository(session).snapshots("participating")
                     if s.status == "accepted" and s.as_of), default=None)
     results = []
     for snapshot in snapshots:
@@ -266,20 +266,19 @@ def print_crawl(console: Console, report) -> None:
 
 # -- status -----------------------------------------------------------------------------------
 def status_rows(session: Session, config) -> list[dict]:
-    from sqlalchemy import select
+    from storage.runs import RunRepository
+    from storage.types import utcnow
 
-    from storage.models import CrawlRun, SourceState, utcnow
-
+    runs = RunRepository(session)
     now = utcnow()
     stale_after = dt.timedelta(hours=float(config.section("health")["stale_after_hours"]))
     known = {s.id: s for s in config.sources}
-    states = {s.source_id: s for s in session.scalars(select(SourceState))}
+    states = runs.source_states()
     rows = []
     for source_id in list(known) + sorted(set(states) - set(known)):
         state, source = states.get(source_id), known.get(source_id)
-        last_run = session.scalars(select(CrawlRun).where(CrawlRun.source_id == source_id)
-                                   .order_by(CrawlRun.id.desc()).limit(1)).first()
-        success = _aware(state.last_success_at) if state else None
+        last_run = runs.last_run(source_id)
+        success = state.last_success_at if state else None
         age = (now - success) if success else None
         rows.append({
             "source": source_id,
@@ -287,23 +286,17 @@ def status_rows(session: Session, config) -> list[dict]:
             "enabled": bool(source and source.enabled),
             "schedule": source.schedule.describe() if source else "(not configured)",
             "last_success": success,
-            "last_attempt": _aware(state.last_attempt_at) if state else None,
+            "last_attempt": state.last_attempt_at if state else None,
             "last_outcome": state.last_outcome if state else None,
             "consecutive_failures": state.consecutive_failures if state else 0,
             "last_error": state.last_error if state else None,
-            "next_run": _aware(state.next_run_at) if state else None,
+            "next_run": state.next_run_at if state else None,
             "hours_since_success": round(age.total_seconds() / 3600, 2) if age else None,
             "stale": bool(source and source.enabled and (age is None or age > stale_after) and state is not None),
             "last_run_id": last_run.id if last_run else None,
             "last_run_ms": last_run.duration_ms if last_run else None,
         })
     return rows
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.timezone.utc)
 
 
 def print_status(console: Console, session: Session, config, fmt: str) -> None:

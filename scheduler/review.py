@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from storage.models import ChangeEvent
-from storage.review import ReviewDecision, add_decision
+from storage.models import ChangeEvent, ReviewDecision
+from storage.review import ReviewRepository
 
 
 def rename_keys(event: ChangeEvent, from_key: str | None, to_key: str | None) -> tuple[str, str]:
@@ -37,5 +37,5 @@ def record_review(session: Session, event_id: int, status: str, *, note: str | N
         if not event.list_name:
             raise ValueError(f"event {event_id} ({event.kind}) concerns no list: it cannot be a rename")
         keys = dict(zip(("from_key", "to_key"), rename_keys(event, from_key, to_key)), list_name=event.list_name)
-    return add_decision(session, event_id, status, note=note, reviewer=reviewer, **keys)
+    return ReviewRepository(session).add_decision(event_id, status, note=note, reviewer=reviewer, **keys)
 

@@ -31,14 +31,17 @@ from apscheduler.events import EVENT_JOB_ERROR
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from scheduler.config import Config, SourceConfig
 from scheduler.crawl import CrawlReport, crawl_and_ingest
 from scheduler.ingest import IngestOptions, Ingestor
 from scheduler.notify import notify_after_run
-from storage.models import ChangeEvent, CrawlRun, FetchAttempt, SourceState, utcnow
+from storage.events import EventRepository
+from storage.fetches import FetchRepository
+from storage.runs import RunRepository
+from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -162,24 +165,17 @@ class Service:
         """One source_state row per source before any job runs (jobs and health only update it);
         runs a killed service left "running" are closed as "interrupted" (one service per database)."""
         with Session(self.engine) as session, session.begin():
-            session.execute(
-                update(CrawlRun).where(CrawlRun.outcome == "running").values(
-                    outcome="interrupted", finished_at=utcnow(),
-                    detail="the service stopped before this run finished; nothing of it was half-written"))
-            for source_id in self.sources:
-                if session.get(SourceState, source_id) is None:
-                    session.add(SourceState(source_id=source_id, consecutive_failures=0, failure_reported=False,
-                                            stale_reported=False))
+            runs = RunRepository(session)
+            runs.close_interrupted_runs("the service stopped before this run finished; nothing of it was half-written")
+            runs.ensure_source_states(self.sources)
 
     def _first_run(self, source: SourceConfig, trigger, now: dt.datetime) -> dt.datetime | None:
         """Now when a run was due while the service was down (or never ran), else None: the trigger decides."""
         with Session(self.engine) as session:
-            state = session.get(SourceState, source.id)
+            state = RunRepository(session).find_source_state(source.id)
         last = state.last_attempt_at if state else None
         if last is None:
             return now
-        if last.tzinfo is None:
-            last = last.replace(tzinfo=dt.timezone.utc)
         due = trigger.get_next_fire_time(None, last + dt.timedelta(seconds=1))
         return now if due is not None and due <= now else None
 
@@ -232,79 +228,69 @@ class Service:
         """One ``source.stale`` event when a source has had no success for too long."""
         now = utcnow()
         with Session(self.engine) as session, session.begin():
+            runs = RunRepository(session)
             for source in self.sources.values():
-                state = session.get(SourceState, source.id)
+                state = runs.find_source_state(source.id)
                 if state is None or state.stale_reported:
                     continue
-                since = state.last_success_at or self._first_attempt(session, source.id)
+                since = state.last_success_at or runs.first_run_started(source.id)
                 if since is None:
                     continue
-                since = since if since.tzinfo else since.replace(tzinfo=dt.timezone.utc)
                 if now - since > self.stale_after:
                     state.stale_reported = True
-                    session.add(ChangeEvent(**_source_event(
+                    EventRepository(session).add_events([_source_event(
                         "source.stale", source,
                         f"No successful fetch of {source.id} since {since:%Y-%m-%d %H:%M} UTC "
                         f"(threshold {self.stale_after.total_seconds() / 3600:g} h)",
-                        {"last_success_at": state.last_success_at, "last_error": state.last_error})))
+                        {"last_success_at": state.last_success_at, "last_error": state.last_error})])
                     log.warning("source %s is stale", source.id)
         self._record_next_runs()
 
     # -- records ----------------------------------------------------------------------------------
     def _start_run(self, source_id: str) -> int:
         with Session(self.engine) as session, session.begin():
-            run = CrawlRun(source_id=source_id, outcome="running", pid=os.getpid())
-            session.add(run)
-            state = session.get(SourceState, source_id)
-            state.last_attempt_at = run.started_at = utcnow()
-            session.flush()
-            return run.id
+            return RunRepository(session).start_run(source_id, os.getpid()).id
 
     def _run_bytes(self, run_id: int) -> int:
         with Session(self.engine) as session:
-            return int(session.scalar(select(func.coalesce(func.sum(FetchAttempt.bytes), 0))
-                                      .where(FetchAttempt.run_id == run_id)) or 0)
+            return FetchRepository(session).bytes_of_run(run_id)
 
     def _finish_run(self, source: SourceConfig, run_id: int, outcome: str, detail, duration: int, size) -> None:
         with Session(self.engine) as session, session.begin():
-            run = session.get(CrawlRun, run_id)
-            run.finished_at, run.outcome, run.detail, run.duration_ms, run.bytes = (
-                utcnow(), outcome, detail, duration, size)
+            runs = RunRepository(session)
+            runs.finish_run(run_id, outcome, detail, duration, size)
             if outcome == "stopped":
                 return
-            state = session.get(SourceState, source.id)
+            state = runs.source_state(source.id)
             state.last_outcome = outcome
             if outcome == "failed":
                 state.consecutive_failures += 1
                 state.last_error = detail
                 if state.consecutive_failures >= self.failures_before_event and not state.failure_reported:
                     state.failure_reported = True
-                    session.add(ChangeEvent(**_source_event(
+                    EventRepository(session).add_events([_source_event(
                         "source.failed", source,
                         f"{source.id} failed {state.consecutive_failures} times in a row: {(detail or '')[:300]}",
-                        {"consecutive_failures": state.consecutive_failures, "last_error": detail, "run_id": run_id})))
+                        {"consecutive_failures": state.consecutive_failures, "last_error": detail, "run_id": run_id})])
                     log.warning("source %s failed %d times in a row", source.id, state.consecutive_failures)
                 return
             if state.failure_reported or state.stale_reported:
-                session.add(ChangeEvent(**_source_event(
+                EventRepository(session).add_events([_source_event(
                     "source.recovered", source, f"{source.id} fetched successfully again ({outcome})",
                     {"after_failures": state.consecutive_failures, "last_success_before": state.last_success_at,
-                     "run_id": run_id})))
+                     "run_id": run_id})])
                 log.info("source %s recovered", source.id)
             state.last_success_at = utcnow()
             state.consecutive_failures = 0
             state.last_error = None
             state.failure_reported = state.stale_reported = False
 
-    @staticmethod
-    def _first_attempt(session: Session, source_id: str) -> dt.datetime | None:
-        return session.scalar(select(func.min(CrawlRun.started_at)).where(CrawlRun.source_id == source_id))
-
     def _record_next_runs(self) -> None:
         with Session(self.engine) as session, session.begin():
+            runs = RunRepository(session)
             for job in self.scheduler.get_jobs():
                 if job.id in self.sources:
-                    session.get(SourceState, job.id).next_run_at = job.next_run_time
+                    runs.source_state(job.id).next_run_at = job.next_run_time
 
     def _job_error(self, event) -> None:  # pragma: no cover - run_source catches everything
         log.error("job %s raised: %s", event.job_id, event.exception)

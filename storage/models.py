@@ -1,37 +1,54 @@
-"""SQLAlchemy 2.x models: fetch attempts, raw documents, snapshots, agreement versions, events.
+"""Every table, in one module (one metadata, no import cycle).
 
-History is append-only.  An agreement is identified by (list, natural key); what it said at
-each point in time is an ``AgreementVersion`` written only when its compared values change,
-so the database grows with changes, not with fetches.
+- Lists: fetch attempts, raw documents, snapshots, agreements and their versions, the change
+  log.  History is append-only.  An agreement is identified by (list, natural key); what it
+  said at each point in time is an ``AgreementVersion`` written only when its compared values
+  change, so the database grows with changes, not with fetches.
+- The service: crawl runs and each source's health.
+- News: one ``NewsArticle`` per story; a repeat of a known URL, or the same story syndicated
+  under a near-identical title, becomes a further ``NewsSighting`` of it, never a second
+  article.  Irrelevant items are stored too (``relevant`` False) so that they are not read
+  again, but they have no figures, no agency links and no events.
+- Review: decisions on change events (a later one supersedes an earlier one, both are kept)
+  and the ledger of notifications sent.
+
+Every datetime column is ``UTCDateTime``: aware, in UTC, on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     Date,
-    DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from storage.types import UTCDateTime, utcnow
+
+REVIEW_STATUSES = ("confirmed", "false_positive", "rename", "source_error")
+
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dt.datetime: DateTime(timezone=True)}
+    type_annotation_map = {dt.datetime: UTCDateTime()}
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a model, for bulk inserts."""
+    return cast(Table, model.__table__)
 
 
 class FetchAttempt(Base):
@@ -202,5 +219,117 @@ class IngestLock(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ingests: Mapped[int] = mapped_column(BigInteger, default=0)
-import storage.news  # noqa: E402,F401  (news tables share this metadata)
-import storage.review  # noqa: E402,F401  (review tables share this metadata)
+
+
+# -- news ------------------------------------------------------------------------------------
+
+class NewsArticle(Base):
+    __tablename__ = "news_article"
+    __table_args__ = (Index("ix_news_article_dated", "dated_on"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))           # id of the source that first brought it
+    via: Mapped[str] = mapped_column(String(20))               # feed | listing | file
+    url: Mapped[str] = mapped_column(Text)                     # the link as first found
+    canonical_url: Mapped[str] = mapped_column(Text)
+    url_key: Mapped[str] = mapped_column(String(500), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    title_key: Mapped[str] = mapped_column(Text)
+    publisher: Mapped[str | None] = mapped_column(Text)
+    publisher_url: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[dt.datetime | None]
+    published_raw: Mapped[str | None] = mapped_column(Text)
+    dated_on: Mapped[dt.date] = mapped_column(Date)             # published, else first seen (UTC day)
+    summary: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    text_sha256: Mapped[str | None] = mapped_column(String(64))
+    relevant: Mapped[bool] = mapped_column(Boolean)
+    relevance: Mapped[list | None] = mapped_column(JSON)        # the reasons, in words
+    first_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class NewsSighting(Base):
+    """One source carrying an article: the first one, and each duplicate merged into it."""
+
+    __tablename__ = "news_sighting"
+    __table_args__ = (UniqueConstraint("article_id", "source", "url", name="uq_news_sighting"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("news_article.id"), index=True)
+    source: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    publisher: Mapped[str | None] = mapped_column(Text)
+    match: Mapped[str] = mapped_column(String(20))             # first | same_url | same_story
+    score: Mapped[float | None] = mapped_column(Float)
+    seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class NewsFigure(Base):
+    """A figure an article reports, with its counterparts when they exist."""
+
+    __tablename__ = "news_figure"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("news_article.id"), index=True)
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(20))
+    counts: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str | None] = mapped_column(String(4), index=True)
+    as_of_start: Mapped[dt.date | None] = mapped_column(Date)
+    as_of_end: Mapped[dt.date | None] = mapped_column(Date)
+    as_of_precision: Mapped[str | None] = mapped_column(String(10))
+    raw: Mapped[str] = mapped_column(Text)
+    qualifier: Mapped[str | None] = mapped_column(String(40))
+    per: Mapped[str | None] = mapped_column(String(40))
+    change: Mapped[bool] = mapped_column(Boolean, default=False)
+    sentence: Mapped[str] = mapped_column(Text)
+    location: Mapped[dict] = mapped_column(JSON)                # paragraph, sentence, start, end
+    baseline_id: Mapped[str | None] = mapped_column(String(100))
+    measure: Mapped[dict | None] = mapped_column(JSON)          # list, metric, state, model
+
+
+class NewsArticleAgency(Base):
+    """An agency on the participating list that an article names."""
+
+    __tablename__ = "news_article_agency"
+    __table_args__ = (UniqueConstraint("article_id", "state", "agency_key", name="uq_news_article_agency"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("news_article.id"), index=True)
+    state: Mapped[str] = mapped_column(String(4))
+    agency_key: Mapped[str] = mapped_column(Text)
+    agency: Mapped[str] = mapped_column(Text)
+    ambiguous: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# -- review ----------------------------------------------------------------------------------
+
+class ReviewDecision(Base):
+    """One person's decision on one change event; ``rename`` links two agreement keys."""
+
+    __tablename__ = "review_decision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("change_event.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    reviewer: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # for status "rename": the list and the two keys that name one agreement
+    list_name: Mapped[str | None] = mapped_column(String(20))
+    from_key: Mapped[str | None] = mapped_column(Text)
+    to_key: Mapped[str | None] = mapped_column(Text)
+
+
+class NotificationSent(Base):
+    """One change event delivered on one channel (``webhook`` or ``email``): never sent twice."""
+
+    __tablename__ = "notification_sent"
+    __table_args__ = (UniqueConstraint("channel", "event_id", name="uq_notification_channel_event"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[int] = mapped_column(ForeignKey("change_event.id"))
+    sent_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

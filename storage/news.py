@@ -1,102 +1,20 @@
-"""News tables: articles, where each was seen, the figures they report, the agencies they name.
-
-One ``NewsArticle`` per story: a repeat of a known URL, or the same story syndicated under a
-near-identical title, becomes a further ``NewsSighting`` of it, never a second article.
-Irrelevant items are stored too (``relevant`` False) so that they are not read again, but they
-have no figures, no agency links and no events.  The repository never commits.
+"""News: articles, where each was seen, the figures they report, the agencies they name
+(the tables are described in storage.models).  The caller owns the transaction: nothing here
+commits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable
+from typing import Any, Iterable, TypeVar
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from diff.news import StoryKey, url_key
-from storage.models import Base, FetchAttempt, utcnow
+from storage.models import NewsArticle, NewsArticleAgency, NewsFigure, NewsSighting
 
-
-class NewsArticle(Base):
-    __tablename__ = "news_article"
-    __table_args__ = (Index("ix_news_article_dated", "dated_on"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source: Mapped[str] = mapped_column(String(100))           # id of the source that first brought it
-    via: Mapped[str] = mapped_column(String(20))               # feed | listing | file
-    url: Mapped[str] = mapped_column(Text)                     # the link as first found
-    canonical_url: Mapped[str] = mapped_column(Text)
-    url_key: Mapped[str] = mapped_column(String(500), unique=True)
-    title: Mapped[str] = mapped_column(Text)
-    title_key: Mapped[str] = mapped_column(Text)
-    publisher: Mapped[str | None] = mapped_column(Text)
-    publisher_url: Mapped[str | None] = mapped_column(Text)
-    published_at: Mapped[dt.datetime | None]
-    published_raw: Mapped[str | None] = mapped_column(Text)
-    dated_on: Mapped[dt.date] = mapped_column(Date)             # published, else first seen (UTC day)
-    summary: Mapped[str | None] = mapped_column(Text)
-    text: Mapped[str | None] = mapped_column(Text)
-    text_sha256: Mapped[str | None] = mapped_column(String(64))
-    relevant: Mapped[bool] = mapped_column(Boolean)
-    relevance: Mapped[list | None] = mapped_column(JSON)        # the reasons, in words
-    first_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class NewsSighting(Base):
-    """One source carrying an article: the first one, and each duplicate merged into it."""
-
-    __tablename__ = "news_sighting"
-    __table_args__ = (UniqueConstraint("article_id", "source", "url", name="uq_news_sighting"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    article_id: Mapped[int] = mapped_column(ForeignKey("news_article.id"), index=True)
-    source: Mapped[str] = mapped_column(String(100))
-    url: Mapped[str] = mapped_column(Text)
-    title: Mapped[str] = mapped_column(Text)
-    publisher: Mapped[str | None] = mapped_column(Text)
-    match: Mapped[str] = mapped_column(String(20))             # first | same_url | same_story
-    score: Mapped[float | None] = mapped_column(Float)
-    seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class NewsFigure(Base):
-    """A figure an article reports, with its counterparts when they exist."""
-
-    __tablename__ = "news_figure"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    article_id: Mapped[int] = mapped_column(ForeignKey("news_article.id"), index=True)
-    value: Mapped[float] = mapped_column(Float)
-    unit: Mapped[str] = mapped_column(String(20))
-    counts: Mapped[str] = mapped_column(Text)
-    scope: Mapped[str] = mapped_column(String(200))
-    state: Mapped[str | None] = mapped_column(String(4), index=True)
-    as_of_start: Mapped[dt.date | None] = mapped_column(Date)
-    as_of_end: Mapped[dt.date | None] = mapped_column(Date)
-    as_of_precision: Mapped[str | None] = mapped_column(String(10))
-    raw: Mapped[str] = mapped_column(Text)
-    qualifier: Mapped[str | None] = mapped_column(String(40))
-    per: Mapped[str | None] = mapped_column(String(40))
-    change: Mapped[bool] = mapped_column(Boolean, default=False)
-    sentence: Mapped[str] = mapped_column(Text)
-    location: Mapped[dict] = mapped_column(JSON)                # paragraph, sentence, start, end
-    baseline_id: Mapped[str | None] = mapped_column(String(100))
-    measure: Mapped[dict | None] = mapped_column(JSON)          # list, metric, state, model
-
-
-class NewsArticleAgency(Base):
-    """An agency on the participating list that an article names."""
-
-    __tablename__ = "news_article_agency"
-    __table_args__ = (UniqueConstraint("article_id", "state", "agency_key", name="uq_news_article_agency"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    article_id: Mapped[int] = mapped_column(ForeignKey("news_article.id"), index=True)
-    state: Mapped[str] = mapped_column(String(4))
-    agency_key: Mapped[str] = mapped_column(Text)
-    agency: Mapped[str] = mapped_column(Text)
-    ambiguous: Mapped[bool] = mapped_column(Boolean, default=False)
+Row = TypeVar("Row", NewsFigure, NewsSighting, NewsArticleAgency)
 
 
 class NewsRepository:
@@ -114,20 +32,6 @@ class NewsRepository:
             .where(NewsArticle.dated_on.between(day - dt.timedelta(days=days), day + dt.timedelta(days=days)))
         )
         return [StoryKey(*row) for row in rows]
-
-    def page_validators(self, source: str) -> dict[str, dict[str, str | None]]:
-        """ETag and Last-Modified of each feed or listing of ``source``, from its newest download.
-        (``scheduler.news`` stores them only once every article of that download was recorded,
-        so a 304 never hides an article that was not stored.)"""
-        newest = (
-            select(func.max(FetchAttempt.id))
-            .where(FetchAttempt.source == source, FetchAttempt.outcome == "downloaded")
-            .group_by(FetchAttempt.url)
-        )
-        rows = self.session.execute(
-            select(FetchAttempt.url, FetchAttempt.etag, FetchAttempt.last_modified).where(FetchAttempt.id.in_(newest)))
-        return {url: {"etag": etag, "last_modified": last_modified} for url, etag, last_modified in rows
-                if etag or last_modified}
 
     def by_sighting_url(self, url: str) -> NewsArticle | None:
         """The article a link was seen under before (a feed's link may differ from the canonical URL)."""
@@ -163,30 +67,20 @@ class NewsRepository:
         return list(self.session.scalars(query))
 
     def figures(self, article_ids: Iterable[int]) -> dict[int, list[NewsFigure]]:
-        ids = list(article_ids)
-        found: dict[int, list[NewsFigure]] = {i: [] for i in ids}
-        for start in range(0, len(ids), 500):
-            query = select(NewsFigure).where(NewsFigure.article_id.in_(ids[start:start + 500])).order_by(NewsFigure.id)
-            for figure in self.session.scalars(query):
-                found[figure.article_id].append(figure)
-        return found
+        return self._by_article(NewsFigure, article_ids, NewsFigure.id)
 
     def sightings(self, article_ids: Iterable[int]) -> dict[int, list[NewsSighting]]:
-        ids = list(article_ids)
-        found: dict[int, list[NewsSighting]] = {i: [] for i in ids}
-        for start in range(0, len(ids), 500):
-            query = select(NewsSighting).where(NewsSighting.article_id.in_(ids[start:start + 500])).order_by(
-                NewsSighting.id)
-            for sighting in self.session.scalars(query):
-                found[sighting.article_id].append(sighting)
-        return found
+        return self._by_article(NewsSighting, article_ids, NewsSighting.id)
 
     def agencies(self, article_ids: Iterable[int]) -> dict[int, list[NewsArticleAgency]]:
+        return self._by_article(NewsArticleAgency, article_ids, NewsArticleAgency.state, NewsArticleAgency.agency_key)
+
+    def _by_article(self, model: type[Row], article_ids: Iterable[int], *order: Any) -> dict[int, list[Row]]:
+        """Rows of ``model`` for each article id (every id present, maybe with no rows)."""
         ids = list(article_ids)
-        found: dict[int, list[NewsArticleAgency]] = {i: [] for i in ids}
-        for start in range(0, len(ids), 500):
-            query = select(NewsArticleAgency).where(NewsArticleAgency.article_id.in_(ids[start:start + 500])).order_by(
-                NewsArticleAgency.state, NewsArticleAgency.agency_key)
-            for link in self.session.scalars(query):
-                found[link.article_id].append(link)
+        found: dict[int, list[Row]] = {i: [] for i in ids}
+        for start in range(0, len(ids), 500):   # stay under the bound-parameter limit of SQLite
+            query = select(model).where(model.article_id.in_(ids[start:start + 500])).order_by(*order)
+            for row in self.session.scalars(query):
+                found[row.article_id].append(row)
         return found

@@ -15,7 +15,8 @@ from loopback import LoopbackServer, Reply
 from scheduler.crawl import crawl_and_ingest
 from storage.database import open_database
 from storage.models import FetchAttempt
-from storage.repository import EventFilter, Repository
+from storage.events import EventFilter, EventRepository
+from storage.lists import ListRepository
 
 PAGE = "/identify-and-arrest/287g"
 DOCLIB = "/doclib/about/offices/ero/287g/"
@@ -64,10 +65,10 @@ def test_the_old_html_table_becomes_a_snapshot_once(engine, server):
     again = crawl(engine, server)
     assert [line.outcome for line in again.lines] == ["already_recorded"]
     with Session(engine) as session:
-        repo = Repository(session)
+        repo = ListRepository(session)
         [snapshot] = repo.snapshots()
         assert (snapshot.list_name, snapshot.agreements) == ("participating", len(data_rows))
-        assert [e.kind for e in repo.events()] == ["list.first_snapshot"]
+        assert [e.kind for e in EventRepository(session).events()] == ["list.first_snapshot"]
         agreements = repo.current_agreements("participating")
         # relative MOA links are resolved against the page they were found on
         assert all("/doclib/287gMOA/" in (a.record.moa_url or "") for a in agreements.values() if a.record.moa == "link")
@@ -85,7 +86,7 @@ def test_a_304_costs_a_fetch_record_and_nothing_else(engine, server):
     assert conditional.header("If-None-Match")
     assert [f.outcome for f in fetches(engine)] == ["downloaded", "not_modified"]
     with Session(engine) as session:
-        assert len(Repository(session).snapshots()) == 1
+        assert len(ListRepository(session).snapshots()) == 1
 
 
 def test_a_failed_download_is_recorded_and_removes_nothing(engine, server):
@@ -99,9 +100,8 @@ def test_a_failed_download_is_recorded_and_removes_nothing(engine, server):
     assert report.failed and [line.outcome for line in report.lines] == ["failed"]
     assert fetches(engine)[-1].outcome == "failed" and "500" in fetches(engine)[-1].error
     with Session(engine) as session:
-        repo = Repository(session)
-        assert repo.last_accepted("participating").file_name == first
-        assert repo.events(EventFilter(kinds=("agreement.removed",))) == []
+        assert ListRepository(session).last_accepted("participating").file_name == first
+        assert EventRepository(session).events(EventFilter(kinds=("agreement.removed",))) == []
 
 
 def test_an_unreachable_page_is_a_recorded_failure(engine, tmp_path):

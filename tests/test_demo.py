@@ -11,7 +11,8 @@ from conftest import workbook
 from scheduler.backfill import plan_backfill, run_backfill
 from scheduler.demo import STEPS, run_demo
 from storage.database import open_database
-from storage.repository import Repository
+from storage.events import EventRepository
+from storage.lists import ListRepository
 
 DIFF_KINDS = ("agreement.added", "agreement.removed", "agreement.changed", "agreement.renamed")
 
@@ -19,10 +20,9 @@ DIFF_KINDS = ("agreement.added", "agreement.removed", "agreement.changed", "agre
 def _log_by_file(url: str) -> Counter:
     engine = open_database(url)
     with Session(engine) as session:
-        repo = Repository(session)
-        files = {s.id: s.file_name for s in repo.snapshots()}
+        files = {s.id: s.file_name for s in ListRepository(session).snapshots()}
         log = Counter((files[e.snapshot_id], e.kind, e.subject_key, e.field, e.old_value, e.new_value)
-                      for e in repo.events() if e.kind in DIFF_KINDS and e.list_name == "participating")
+                      for e in EventRepository(session).events() if e.kind in DIFF_KINDS and e.list_name == "participating")
     engine.dispose()
     return log
 
@@ -42,7 +42,7 @@ def test_demo_crawls_every_step_and_its_log_matches_a_backfill_of_the_same_files
 
     engine = open_database(url)
     with Session(engine) as session:
-        snapshots = Repository(session).snapshots()
+        snapshots = ListRepository(session).snapshots()
     engine.dispose()
     published = {name for step in STEPS for name in (step.participating, step.pending)}
     assert {s.file_name for s in snapshots} == published

@@ -14,7 +14,8 @@ from conftest import WORKBOOKS, workbook
 from scheduler.backfill import plan_backfill, run_backfill
 from scheduler.ingest import IncomingDocument, Ingestor
 from storage.models import AgreementVersion, ChangeEvent, Document, Snapshot
-from storage.repository import EventFilter, Repository
+from storage.events import EventFilter, EventRepository
+from storage.lists import ListRepository
 
 
 def data_rows(path) -> list[list]:
@@ -32,7 +33,7 @@ def document(name: str, **overrides) -> IncomingDocument:
 
 
 def snapshots_by_file(session) -> dict[str, Snapshot]:
-    return {s.file_name: s for s in Repository(session).snapshots()}
+    return {s.file_name: s for s in ListRepository(session).snapshots()}
 
 
 @pytest.fixture
@@ -136,7 +137,7 @@ def test_change_log_between_two_consecutive_mornings_matches_an_independent_coun
                 expected_changes[field] += 1
 
     with Session(engine) as session:
-        events = Repository(session).events(EventFilter(list_name="participating"))
+        events = EventRepository(session).events(EventFilter(list_name="participating"))
         log = [e for e in events if e.snapshot_id == outcome.snapshot_id]
     kinds = Counter(e.kind for e in log)
     # Independently: 8 keys appear and 1 disappears.  The diff pairs the one that disappeared
@@ -183,7 +184,7 @@ def test_same_list_under_a_new_name_is_unchanged(engine):
     assert outcome.status == "unchanged" and "same file as snapshot" in outcome.reason
     with Session(engine) as session:
         assert session.scalar(select(func.count(Document.sha256))) == 1
-        assert Repository(session).events(EventFilter(kinds=("agreement.added", "agreement.removed"))) == []
+        assert EventRepository(session).events(EventFilter(kinds=("agreement.added", "agreement.removed"))) == []
 
 
 def test_a_truncated_download_is_quarantined_and_kept(engine):
@@ -194,10 +195,10 @@ def test_a_truncated_download_is_quarantined_and_kept(engine):
                                        as_of=dt.date(2025, 5, 29)))
     assert outcome.status == "quarantined"
     with Session(engine) as session:
-        repo = Repository(session)
+        repo = ListRepository(session)
         snapshot = repo.snapshot(outcome.snapshot_id)
         assert repo.document_content(snapshot.document_sha256) == content[: len(content) // 2]
-        kinds = [e.kind for e in repo.events() if e.snapshot_id == outcome.snapshot_id]
+        kinds = [e.kind for e in EventRepository(session).events() if e.snapshot_id == outcome.snapshot_id]
         assert kinds == ["source.anomaly"]
         assert repo.last_accepted("participating").file_name == "participatingAgencies05282025am.xlsx"
 
@@ -210,11 +211,11 @@ def test_a_crash_mid_ingest_leaves_no_snapshot_and_a_retry_gives_the_same_log(en
         raise RuntimeError("power cut while writing events")
 
     with monkeypatch.context() as patch:
-        patch.setattr(Repository, "add_events", crash)
+        patch.setattr(EventRepository, "add_events", crash)
         with pytest.raises(RuntimeError):
             ingestor.ingest(document("participatingAgencies05292025am.xlsx", as_of=dt.date(2025, 5, 29)))
     with Session(engine) as session:
-        assert [s.file_name for s in Repository(session).snapshots()] == ["participatingAgencies05282025am.xlsx"]
+        assert [s.file_name for s in ListRepository(session).snapshots()] == ["participatingAgencies05282025am.xlsx"]
     outcome = Ingestor(engine).ingest(document("participatingAgencies05292025am.xlsx", as_of=dt.date(2025, 5, 29)))
     assert outcome.status == "accepted" and outcome.counts["added"] == 7
 
@@ -232,7 +233,7 @@ def test_a_drop_beyond_the_threshold_is_quarantined_not_removed(engine):
     outcome = ingestor.ingest(document("participatingAgencies07012025pm.xlsx", as_of=dt.date(2026, 5, 15)))
     assert outcome.status == "quarantined" and "drop" in outcome.reason
     with Session(engine) as session:
-        assert Repository(session).events(EventFilter(kinds=("agreement.removed",))) == []
+        assert EventRepository(session).events(EventFilter(kinds=("agreement.removed",))) == []
 
 
 def test_two_ingestors_on_one_database_never_diff_against_a_stale_state(engine):
@@ -243,12 +244,12 @@ def test_two_ingestors_on_one_database_never_diff_against_a_stale_state(engine):
     manual.ingest(document("participatingAgencies05292025am.xlsx", as_of=dt.date(2025, 5, 29)))
     outcome = service.ingest(document("participatingAgencies07012025pm.xlsx", as_of=dt.date(2025, 7, 1)))
     with Session(engine) as session:
-        repo = Repository(session)
+        repo = ListRepository(session)
         snapshot = repo.snapshot(outcome.snapshot_id)
         assert snapshot.previous_id == repo.last_accepted("participating").previous_id
-        added_then = {e.subject_key for e in repo.events(EventFilter(kinds=("agreement.added",)))
+        added_then = {e.subject_key for e in EventRepository(session).events(EventFilter(kinds=("agreement.added",)))
                       if e.occurred_on == dt.date(2025, 5, 29)}
-        added_now = {e.subject_key for e in repo.events(EventFilter(kinds=("agreement.added",)))
+        added_now = {e.subject_key for e in EventRepository(session).events(EventFilter(kinds=("agreement.added",)))
                      if e.snapshot_id == outcome.snapshot_id}
     assert len(added_then) == 7 and not (added_then & added_now)
 

@@ -21,8 +21,7 @@ from loopback import LoopbackServer, Reply
 from scheduler.backfill import plan_backfill, run_backfill
 from scheduler.news import crawl_news_source
 from storage.database import open_database
-from storage.models import ChangeEvent, FetchAttempt
-from storage.news import NewsArticle, NewsArticleAgency, NewsFigure, NewsSighting
+from storage.models import ChangeEvent, FetchAttempt, NewsArticle, NewsArticleAgency, NewsFigure, NewsSighting
 
 NEWS = FIXTURES / "news"
 CONTACT = "tests@example.org"

@@ -15,8 +15,8 @@ from diff.news import AgencyIndex, ListedAgency
 from diff.normalise import agency_key
 from scheduler.news import NewsContext, record_items
 from scheduler.seeds import load_baseline
-from storage.models import Base, ChangeEvent, FetchAttempt
-from storage.news import NewsArticle, NewsArticleAgency, NewsFigure, NewsRepository, NewsSighting
+from storage.fetches import FetchRepository
+from storage.models import Base, ChangeEvent, FetchAttempt, NewsArticle, NewsArticleAgency, NewsFigure, NewsSighting
 
 NOW = dt.datetime(2026, 2, 5, 12, tzinfo=dt.timezone.utc)
 NEWS_TABLES = {"news_article", "news_sighting", "news_figure", "news_article_agency"}
@@ -86,7 +86,7 @@ def test_articles_figures_agencies_and_events(engine):
         assert [(u.rsplit("/", 1)[-1], o, e) for u, o, e in fetches] == [
             ("missing", "failed", None), ("polk-287g", "downloaded", None), ("fair", "downloaded", None),
             ("rss", "downloaded", '"e1"')]
-        assert NewsRepository(session).page_validators("times") == {
+        assert FetchRepository(session).page_validators("times") == {
             "https://feeds.example/rss": {"etag": '"e1"', "last_modified": None}}
 
 
@@ -113,7 +113,7 @@ def test_a_failed_article_keeps_the_feed_unconditional(engine, monkeypatch):
     assert [line.outcome for line in lines] == ["failed"] and "disk full" in lines[0].detail
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(NewsArticle)) == 0   # rolled back whole
-        assert NewsRepository(session).page_validators("times") == {}
+        assert FetchRepository(session).page_validators("times") == {}
 
 
 def test_migration_matches_the_models(engine):

@@ -19,7 +19,7 @@ from conftest import WORKBOOKS, workbook
 from scheduler.report import build_pages
 from scheduler.seeds import load_baseline
 from scheduler.serve import make_server
-from storage.news import NewsArticle, NewsFigure
+from storage.models import NewsArticle, NewsFigure
 from test_review import edited_workbook, run, shared_engine  # noqa: F401  (fixture)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"

@@ -16,7 +16,7 @@ from diff.rowdiff import diff_lists
 from crawler.workbook import read_workbook
 from scheduler.cli import main
 from sqlalchemy.orm import Session
-from storage.repository import Repository
+from storage.lists import ListRepository
 
 OLD_KEY = "TX|OFFICE OF THE ATTORNEY GENERAL|TFM"
 NEW_KEY = "TX|TEXAS OFFICE OF THE ATTORNEY GENERAL|TFM"
@@ -122,7 +122,7 @@ def test_a_confirmed_rename_is_applied_to_later_diffs(backfilled, shared_engine,
         about_pair = [c for c in new if {c["subject_key"], c["evidence"].get("previous_key")} & {OLD_KEY, NEW_KEY}]
         assert about_pair == [], about_pair
         with Session(shared_engine) as session:
-            current = Repository(session).current_agreements("participating")
+            current = ListRepository(session).current_agreements("participating")
         assert listed in current and ({OLD_KEY, NEW_KEY} - {listed}).isdisjoint(current)
 
 

@@ -25,7 +25,7 @@ from loopback import LoopbackServer, Reply
 from scheduler.backfill import plan_backfill, run_backfill
 from storage.database import open_database
 from storage.models import ChangeEvent, CrawlRun, Snapshot
-from storage.repository import Repository
+from storage.lists import ListRepository
 
 PAGE = "/identify-and-arrest/287g"
 DOCLIB = "/doclib/about/offices/ero/287g/"
@@ -140,7 +140,7 @@ def wait_runs(engine, service: ServiceProcess, count: int, timeout: float = 60) 
 
 def list_log(engine) -> Counter:
     with Session(engine) as session:
-        files = {s.id: s.file_name for s in Repository(session).snapshots()}
+        files = {s.id: s.file_name for s in ListRepository(session).snapshots()}
         return Counter(
             (files.get(e.snapshot_id), e.kind, e.subject_key, e.field, e.old_value, e.new_value)
             for e in session.scalars(select(ChangeEvent)) if e.kind.startswith(LIST_KINDS)

@@ -12,7 +12,9 @@ from diff.normalise import normalise_table
 from diff.records import RawRow, SourceTable
 from storage.database import migrate, resolve_database_url
 from storage.models import AgreementVersion, Snapshot
-from storage.repository import EventFilter, Repository
+from storage.events import EventFilter, EventRepository
+from storage.fetches import FetchRepository
+from storage.lists import ListRepository
 
 HEADER = ("STATE", "LAW ENFORCEMENT AGENCY", "SUPPORT TYPE", "SIGNED")
 COLUMNS = ("state", "agency", "model", "signed")
@@ -23,7 +25,7 @@ def agreements(*rows):
     return normalise_table(SourceTable("Sheet1", HEADER, COLUMNS, raw)).agreements
 
 
-def add_snapshot(repo: Repository, name: str, **fields) -> Snapshot:
+def add_snapshot(repo: ListRepository, name: str, **fields) -> Snapshot:
     return repo.add_snapshot(list_name="participating", file_name=name, origin="backfill", status="accepted",
                              as_of=dt.date(2025, 5, 29), **fields)
 
@@ -39,17 +41,17 @@ def test_versions_are_written_only_for_what_changed(engine):
     first = agreements(("FLORIDA", "Marion County Sheriff's Office", "Task Force Model", dt.date(2025, 5, 8)),
                        ("TEXAS", "Goliad County Sheriff's Office", "Warrant Service Officer", dt.date(2025, 4, 1)))
     with Session(engine, expire_on_commit=False) as session, session.begin():
-        repo = Repository(session)
+        repo = ListRepository(session)
         s1 = add_snapshot(repo, "one.xlsx")
         ids = repo.write_versions("participating", s1.id, first, {}, [])
     changed = agreements(("FLORIDA", "Marion County Sheriff's Office", "Task Force Model", dt.date(2025, 6, 1)))[0]
     with Session(engine, expire_on_commit=False) as session, session.begin():
-        repo = Repository(session)
+        repo = ListRepository(session)
         s2 = add_snapshot(repo, "two.xlsx")
         texas = next(agreement_id for key, agreement_id in ids.items() if key.startswith("TX|"))
         repo.write_versions("participating", s2.id, [], {ids[changed.key.as_text()]: changed}, [texas])
     with Session(engine) as session:
-        repo = Repository(session)
+        repo = ListRepository(session)
         current = repo.current_agreements("participating")
         assert list(current) == [changed.key.as_text()]
         assert current[changed.key.as_text()].record.signed == dt.date(2025, 6, 1)
@@ -63,12 +65,12 @@ def test_versions_are_written_only_for_what_changed(engine):
 
 def test_documents_are_stored_once_and_recorded_files_are_found(engine):
     with Session(engine, expire_on_commit=False) as session, session.begin():
-        repo = Repository(session)
+        repo = ListRepository(session)
         repo.ensure_document("a" * 64, b"bytes", "one.xlsx")
         repo.ensure_document("a" * 64, b"bytes", "copy.xlsx")
         add_snapshot(repo, "one.xlsx", document_sha256="a" * 64)
     with Session(engine) as session:
-        repo = Repository(session)
+        repo = ListRepository(session)
         assert repo.document_content("a" * 64) == b"bytes"
         assert repo.find_recorded("a" * 64, "one.xlsx") is not None
         assert repo.find_recorded("a" * 64, "copy.xlsx") is None
@@ -76,7 +78,7 @@ def test_documents_are_stored_once_and_recorded_files_are_found(engine):
 
 def test_validators_come_from_the_newest_download_of_each_url(engine):
     with Session(engine, expire_on_commit=False) as session, session.begin():
-        repo = Repository(session)
+        repo = FetchRepository(session)
         repo.record_fetch(source="ice_287g", url="http://x/a.xlsx", outcome="downloaded", etag='"1"', sha256="1" * 64)
         repo.record_fetch(source="ice_287g", url="http://x/a.xlsx", outcome="downloaded", etag='"2"',
                           last_modified="Tue, 01 Jul 2025 10:00:00 GMT", sha256="2" * 64)
@@ -85,10 +87,10 @@ def test_validators_come_from_the_newest_download_of_each_url(engine):
         repo.record_fetch(source="ice_287g", url="http://x/a.xlsx", outcome="failed", error="HTTP 500")
         repo.record_fetch(source="ice_287g", url="http://x/b.xlsx", outcome="downloaded", sha256="2" * 64)
         for sha in ("1" * 64, "2" * 64):
-            repo.ensure_document(sha, b"x", None)
-            add_snapshot(repo, "a.xlsx", document_sha256=sha)
+            ListRepository(session).ensure_document(sha, b"x", None)
+            add_snapshot(ListRepository(session), "a.xlsx", document_sha256=sha)
     with Session(engine) as session:
-        repo = Repository(session)
+        repo = FetchRepository(session)
         assert repo.known_validators("ice_287g") == {
             "http://x/a.xlsx": {"etag": '"2"', "last_modified": "Tue, 01 Jul 2025 10:00:00 GMT"}
         }
@@ -96,17 +98,17 @@ def test_validators_come_from_the_newest_download_of_each_url(engine):
 
 def test_events_filter_by_date_kind_state_and_list(engine):
     with Session(engine, expire_on_commit=False) as session, session.begin():
-        repo = Repository(session)
+        repo = ListRepository(session)
         s = add_snapshot(repo, "one.xlsx")
         base = {"snapshot_id": s.id, "summary": "s", "list_name": "participating"}
-        repo.add_events([
+        EventRepository(session).add_events([
             {**base, "kind": "agreement.added", "state": "FL", "occurred_on": dt.date(2025, 5, 28)},
             {**base, "kind": "agreement.removed", "state": "TX", "occurred_on": dt.date(2025, 5, 29)},
             {**base, "kind": "agreement.added", "state": "TX", "occurred_on": dt.date(2025, 6, 2),
              "evidence": {"file": "one.xlsx", "row": 12}},
         ])
     with Session(engine) as session:
-        repo = Repository(session)
+        repo = EventRepository(session)
         assert [e.state for e in repo.events(EventFilter(kinds=("agreement.added",)))] == ["FL", "TX"]
         assert [e.kind for e in repo.events(EventFilter(state="TX"))] == ["agreement.removed", "agreement.added"]
         window = repo.events(EventFilter(since=dt.date(2025, 5, 29), until=dt.date(2025, 5, 31)))
@@ -118,7 +120,7 @@ def test_events_filter_by_date_kind_state_and_list(engine):
 def test_a_failed_transaction_leaves_nothing(engine):
     with pytest.raises(RuntimeError):
         with Session(engine, expire_on_commit=False) as session, session.begin():
-            repo = Repository(session)
+            repo = ListRepository(session)
             s = add_snapshot(repo, "half.xlsx")
             repo.write_versions("participating", s.id, agreements(("FLORIDA", "X Police Department", "TFM", None)),
                                 {}, [])

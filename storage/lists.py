@@ -1,8 +1,10 @@
-"""Reads and writes of the tracker's history.  The caller owns the transaction: nothing here commits."""
+"""The lists' history: documents, snapshots, agreements and their versions.
+
+The caller owns the transaction: nothing here commits.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
@@ -11,16 +13,7 @@ from sqlalchemy.orm import Session, aliased
 
 from diff.records import Agreement as AgreementRecord
 from diff.records import AgreementKey
-from storage.models import (
-    Agreement,
-    AgreementVersion,
-    ChangeEvent,
-    Document,
-    FetchAttempt,
-    IngestLock,
-    Snapshot,
-    utcnow,
-)
+from storage.models import Agreement, AgreementVersion, Document, IngestLock, Snapshot, table_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +25,9 @@ class StoredAgreement:
     version_snapshot_id: int | None = None   # the snapshot whose file the record was read from
 
 
-@dataclass(frozen=True, slots=True)
-class EventFilter:
-    since: dt.date | None = None
-    until: dt.date | None = None
-    kinds: tuple[str, ...] = ()
-    state: str | None = None
-    list_name: str | None = None
+class ListRepository:
+    """Reads and writes of the lists' history."""
 
-
-class Repository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
@@ -50,43 +36,6 @@ class Repository:
         result = self.session.execute(update(IngestLock).where(IngestLock.id == 1).values(ingests=IngestLock.ingests + 1))
         if result.rowcount != 1:
             raise RuntimeError("the ingest_lock row is missing: run the migrations (storage.database.migrate)")
-
-    # -- fetch attempts -------------------------------------------------------------------
-    def record_fetch(self, **fields) -> FetchAttempt:
-        attempt = FetchAttempt(**fields)
-        self.session.add(attempt)
-        self.session.flush()
-        return attempt
-
-    def last_file_name(self, url: str) -> str | None:
-        return self.session.scalars(
-            select(FetchAttempt.file_name)
-            .where(FetchAttempt.url == url, FetchAttempt.outcome == "downloaded", FetchAttempt.file_name.is_not(None))
-            .order_by(FetchAttempt.id.desc())
-            .limit(1)
-        ).first()
-
-    def known_validators(self, source: str) -> dict[str, dict[str, str | None]]:
-        """For each URL of ``source``, the validators of its newest download that was ingested.
-
-        A download whose ingest never committed (a crash, a bug) does not count: asking the
-        server "changed since then?" would get a 304 and the file would never be ingested.
-        """
-        ingested = select(Snapshot.document_sha256).where(Snapshot.document_sha256.is_not(None))
-        newest = (
-            select(func.max(FetchAttempt.id))
-            .where(FetchAttempt.source == source, FetchAttempt.outcome == "downloaded",
-                   FetchAttempt.sha256.in_(ingested))
-            .group_by(FetchAttempt.url)
-        )
-        rows = self.session.execute(
-            select(FetchAttempt.url, FetchAttempt.etag, FetchAttempt.last_modified).where(FetchAttempt.id.in_(newest))
-        )
-        return {
-            url: {"etag": etag, "last_modified": last_modified}
-            for url, etag, last_modified in rows
-            if etag or last_modified
-        }
 
     # -- documents --------------------------------------------------------------------------
     def ensure_document(self, sha256: str, content: bytes, file_name: str | None) -> None:
@@ -201,7 +150,7 @@ class Repository:
         new_identities = [a for a in appeared if a.key.as_text() not in ids]
         if new_identities:
             # Core inserts (executemany): the ORM's unit of work is not needed for append-only rows.
-            table = Agreement.__table__
+            table = table_of(Agreement)
             inserted = self.session.connection().execute(
                 insert(table).returning(table.c.id, table.c.key, sort_by_parameter_order=True),
                 [
@@ -221,32 +170,8 @@ class Repository:
         versions += [_version_row(agreement_id, snapshot_id, a) for agreement_id, a in updated.items()]
         versions += [{**_REMOVAL, "agreement_id": agreement_id, "snapshot_id": snapshot_id} for agreement_id in gone]
         if versions:
-            self.session.connection().execute(insert(AgreementVersion.__table__), versions)
+            self.session.connection().execute(insert(table_of(AgreementVersion)), versions)
         return ids
-
-    # -- change events ----------------------------------------------------------------------
-    def add_events(self, events: Sequence[Mapping]) -> int:
-        if events:
-            # executemany needs the same keys in every row
-            blank = dict.fromkeys(c.name for c in ChangeEvent.__table__.columns if c.name != "id")
-            blank["recorded_at"] = utcnow()
-            self.session.connection().execute(insert(ChangeEvent.__table__), [{**blank, **e} for e in events])
-        return len(events)
-
-    def events(self, where: EventFilter = EventFilter()) -> list[ChangeEvent]:
-        query = select(ChangeEvent).order_by(ChangeEvent.occurred_on, ChangeEvent.id)
-        if where.since:
-            query = query.where(ChangeEvent.occurred_on >= where.since)
-        if where.until:
-            query = query.where(ChangeEvent.occurred_on <= where.until)
-        if where.kinds:
-            query = query.where(ChangeEvent.kind.in_(where.kinds))
-        if where.state:
-            query = query.where(ChangeEvent.state == where.state)
-        if where.list_name:
-            query = query.where(ChangeEvent.list_name == where.list_name)
-        return list(self.session.scalars(query))
-
 
 
 _REMOVAL = {

@@ -1,0 +1,57 @@
+"""The change log: every event of every kind (lists, news, source health), with its evidence.
+
+The caller owns the transaction: nothing here commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from storage.models import ChangeEvent, table_of
+from storage.types import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    since: dt.date | None = None
+    until: dt.date | None = None
+    kinds: tuple[str, ...] = ()
+    state: str | None = None
+    list_name: str | None = None
+
+
+class EventRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add_events(self, events: Sequence[Mapping]) -> int:
+        """Append events (mappings of ChangeEvent columns); ``recorded_at`` defaults to now."""
+        if events:
+            # executemany needs the same keys in every row
+            blank = dict.fromkeys(c.name for c in table_of(ChangeEvent).columns if c.name != "id")
+            blank["recorded_at"] = utcnow()
+            # Core executemany: the ORM's unit of work is not needed for append-only rows.
+            self.session.connection().execute(insert(table_of(ChangeEvent)), [{**blank, **e} for e in events])
+        return len(events)
+
+    def event(self, event_id: int) -> ChangeEvent | None:
+        return self.session.get(ChangeEvent, event_id)
+
+    def events(self, where: EventFilter = EventFilter()) -> list[ChangeEvent]:
+        query = select(ChangeEvent).order_by(ChangeEvent.occurred_on, ChangeEvent.id)
+        if where.since:
+            query = query.where(ChangeEvent.occurred_on >= where.since)
+        if where.until:
+            query = query.where(ChangeEvent.occurred_on <= where.until)
+        if where.kinds:
+            query = query.where(ChangeEvent.kind.in_(where.kinds))
+        if where.state:
+            query = query.where(ChangeEvent.state == where.state)
+        if where.list_name:
+            query = query.where(ChangeEvent.list_name == where.list_name)
+        return list(self.session.scalars(query))
