@@ -38,7 +38,7 @@ def child_calamine(folder: Path) -> dict:
 
 
 def child_backfill(folder: Path, url: str | None) -> dict:
-    from scheduler.backfill import plan_backfill, run_backfill
+    from pipeline.backfill import plan_backfill, run_backfill
     from storage.database import open_database
 
     with tempfile.TemporaryDirectory() as scratch:

@@ -67,7 +67,7 @@ class App:
             self._engine = None
 
     def ingestor(self):
-        from scheduler.ingest import IngestOptions, Ingestor
+        from pipeline.ingest import IngestOptions, Ingestor
 
         # defaults < configuration file < environment < --drop-threshold
         return Ingestor(self.engine(), IngestOptions(thresholds={**self.config().thresholds, **self.thresholds}))
@@ -148,7 +148,7 @@ def backfill(app: App, paths: tuple[Path, ...], as_of: dt.date | None, fmt: str)
     The date of each file comes from its name (ICE's typos are handled) or from --as-of.
     Files already imported are skipped, so running the same backfill twice changes nothing.
     """
-    from scheduler.backfill import plan_backfill, run_backfill
+    from pipeline.backfill import plan_backfill, run_backfill
 
     try:
         plan = plan_backfill(paths, as_of=as_of)
@@ -238,7 +238,7 @@ def baseline(ctx: click.Context, as_of: tuple[dt.date, ...], every: bool, seeds_
 @pass_app
 def crawl(app: App, page_url: str, contact: str, timeout: float) -> None:
     """One crawl of the ICE 287(g) page now, then the diff stage."""
-    from scheduler.crawl import crawl_and_ingest
+    from pipeline.crawl import crawl_and_ingest
 
     contact = contact or app.config().contact
     if not contact.strip():

@@ -6,6 +6,7 @@ Registered on the groups of scheduler.cli when that module is imported.
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +70,15 @@ def news(ctx: click.Context, since: dt.date | None, fmt: str) -> None:
 
 
 def news_rows(session: Session, since: dt.date | None) -> list[dict[str, Any]]:
-    from scheduler.news import load_context
+    from pipeline.news import load_context
+    from scheduler.seeds import load_baseline
     from storage.news import NewsRepository
 
     repo = NewsRepository(session)
     articles = repo.articles(since)
     ids = [a.id for a in articles]
     figures, sightings, agencies = repo.figures(ids), repo.sightings(ids), repo.agencies(ids)
-    context = load_context(session)
+    context = load_context(session, load_baseline())
     baseline = {b.id: b for b in context.baseline}
     rows = []
     for article in articles:
@@ -115,7 +117,7 @@ def _figure_row(figure, baseline: dict, context) -> dict[str, Any]:
 
 
 def _number(value) -> str:
-    from scheduler.news import number_text
+    from diff.events import number_text
 
     return number_text(value)
 
@@ -154,13 +156,16 @@ def _measured_text(f: dict) -> str:
 @click.pass_context
 def news_crawl(ctx: click.Context, source_ids: tuple[str, ...], contact: str, timeout: float) -> None:
     """Collect from news sources now: feeds and listings, deduplicated, with their figures."""
-    from scheduler.news import crawl_news_source, news_sources
+    from crawler.sources import NEWS_KINDS, NewsSource
+    from pipeline.news import crawl_news_source
+    from scheduler.seeds import SEEDS_DIR, load_baseline
 
     app = ctx.find_object(App)
     if not contact.strip():
         raise click.UsageError("--contact (or TRACKER287G_CONTACT) is required: the User-Agent tells each site who "
                                "is fetching and how to reach them, e.g. --contact you@example.org")
-    sources = news_sources()
+    sources = [s for s in tomllib.loads((SEEDS_DIR / "sources.toml").read_text("utf-8")).get("sources", [])
+               if s.get("kind") in NEWS_KINDS]
     if source_ids:
         unknown = sorted(set(source_ids) - {s["id"] for s in sources})
         if unknown:
@@ -171,7 +176,8 @@ def news_crawl(ctx: click.Context, source_ids: tuple[str, ...], contact: str, ti
         sources = [s for s in sources if s.get("enabled", True)]
     failed = False
     for source in sources:
-        report = crawl_news_source(app.engine(), source, contact=contact, timeout=timeout)
+        report = crawl_news_source(app.engine(), NewsSource.from_mapping(source), contact=contact,
+                                   baseline=load_baseline(), timeout=timeout)
         rows = [{"url": line.url, "outcome": line.outcome, "detail": line.detail} for line in report.lines]
         print_table(app.console, f"{source['id']} ({source['kind']}): {source['url']}", ("url", "outcome", "detail"),
                     rows)

@@ -20,8 +20,8 @@ from pathlib import Path
 from rich.console import Console
 from sqlalchemy.orm import Session
 
-from scheduler.crawl import crawl_and_ingest
-from scheduler.ingest import Ingestor
+from pipeline.crawl import crawl_and_ingest
+from pipeline.ingest import Ingestor
 from scheduler.output import print_table
 from storage.database import open_database
 from storage.events import EventRepository

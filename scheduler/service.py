@@ -35,8 +35,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from scheduler.config import Config, SourceConfig
-from scheduler.crawl import CrawlReport, crawl_and_ingest
-from scheduler.ingest import IngestOptions, Ingestor
+from crawler.sources import NEWS_KINDS, NewsSource
+from diff import events as ev
+from diff.health import SourceHealth, after_run, check_stale
+from pipeline.crawl import CrawlReport, crawl_and_ingest
+from pipeline.ingest import IngestOptions, Ingestor
+from pipeline.news import crawl_news_source
+from scheduler.seeds import load_baseline
 from scheduler.notify import notify_after_run
 from storage.events import EventRepository
 from storage.fetches import FetchRepository
@@ -97,24 +102,14 @@ def _collect_ice_287g(engine: Engine, source: SourceConfig, *, contact, settings
 
 
 def collectors() -> dict[str, Collector]:
-    """Source kind -> collector.  News kinds come from scheduler.news when it is present."""
-    found: dict[str, Collector] = {"ice_287g": _collect_ice_287g}
-    try:
-        from scheduler import news
-    except ImportError:
-        return found
-    for kind in getattr(news, "SOURCE_KINDS", ()):
-        found[kind] = _news_collector
-
-    return found
+    """Source kind -> collector."""
+    return {"ice_287g": _collect_ice_287g, **dict.fromkeys(NEWS_KINDS, _news_collector)}
 
 
 def _news_collector(engine: Engine, source: SourceConfig, *, contact, settings, timeout, stop, run_id,
                     ingestor) -> CrawlReport:
-    from scheduler import news
-
-    return news.crawl_news_source(engine, source.as_mapping(), contact=contact, settings=settings, timeout=timeout,
-                                  run_id=run_id, stop=stop)
+    return crawl_news_source(engine, NewsSource.from_mapping(source.as_mapping()), contact=contact,
+                             baseline=load_baseline(), settings=settings, timeout=timeout, run_id=run_id, stop=stop)
 
 
 @dataclass
@@ -230,20 +225,18 @@ class Service:
         with Session(self.engine) as session, session.begin():
             runs = RunRepository(session)
             for source in self.sources.values():
-                state = runs.find_source_state(source.id)
-                if state is None or state.stale_reported:
+                health = runs.health(source.id)
+                if health is None:
                     continue
-                since = state.last_success_at or runs.first_run_started(source.id)
-                if since is None:
+                first_run = runs.first_run_started(source.id)
+                verdict = check_stale(health, first_run, now, stale_after=self.stale_after)
+                since = health.last_success_at or first_run
+                if verdict.event is None or since is None:
                     continue
-                if now - since > self.stale_after:
-                    state.stale_reported = True
-                    EventRepository(session).add_events([_source_event(
-                        "source.stale", source,
-                        f"No successful fetch of {source.id} since {since:%Y-%m-%d %H:%M} UTC "
-                        f"(threshold {self.stale_after.total_seconds() / 3600:g} h)",
-                        {"last_success_at": state.last_success_at, "last_error": state.last_error})])
-                    log.warning("source %s is stale", source.id)
+                runs.save_health(source.id, verdict.health)
+                EventRepository(session).add_events([ev.source_stale(
+                    _facts(source), since, self.stale_after, health.last_success_at, health.last_error, now)])
+                log.warning("source %s is stale", source.id)
         self._record_next_runs()
 
     # -- records ----------------------------------------------------------------------------------
@@ -255,35 +248,23 @@ class Service:
         with Session(self.engine) as session:
             return FetchRepository(session).bytes_of_run(run_id)
 
-    def _finish_run(self, source: SourceConfig, run_id: int, outcome: str, detail, duration: int, size) -> None:
+    def _finish_run(self, source: SourceConfig, run_id: int, outcome: str, detail: str | None, duration: int,
+                    size: int | None) -> None:
+        now = utcnow()
         with Session(self.engine) as session, session.begin():
             runs = RunRepository(session)
             runs.finish_run(run_id, outcome, detail, duration, size)
-            if outcome == "stopped":
-                return
-            state = runs.source_state(source.id)
-            state.last_outcome = outcome
-            if outcome == "failed":
-                state.consecutive_failures += 1
-                state.last_error = detail
-                if state.consecutive_failures >= self.failures_before_event and not state.failure_reported:
-                    state.failure_reported = True
-                    EventRepository(session).add_events([_source_event(
-                        "source.failed", source,
-                        f"{source.id} failed {state.consecutive_failures} times in a row: {(detail or '')[:300]}",
-                        {"consecutive_failures": state.consecutive_failures, "last_error": detail, "run_id": run_id})])
-                    log.warning("source %s failed %d times in a row", source.id, state.consecutive_failures)
-                return
-            if state.failure_reported or state.stale_reported:
-                EventRepository(session).add_events([_source_event(
-                    "source.recovered", source, f"{source.id} fetched successfully again ({outcome})",
-                    {"after_failures": state.consecutive_failures, "last_success_before": state.last_success_at,
-                     "run_id": run_id})])
+            before = runs.health(source.id) or SourceHealth()
+            verdict = after_run(before, outcome, detail, now, failures_before_event=self.failures_before_event)
+            runs.save_health(source.id, verdict.health)
+            if verdict.event == "source.failed":
+                EventRepository(session).add_events([ev.source_failed(
+                    _facts(source), verdict.health.consecutive_failures, detail, run_id, now)])
+                log.warning("source %s failed %d times in a row", source.id, verdict.health.consecutive_failures)
+            elif verdict.event == "source.recovered":
+                EventRepository(session).add_events([ev.source_recovered(
+                    _facts(source), outcome, before.consecutive_failures, before.last_success_at, run_id, now)])
                 log.info("source %s recovered", source.id)
-            state.last_success_at = utcnow()
-            state.consecutive_failures = 0
-            state.last_error = None
-            state.failure_reported = state.stale_reported = False
 
     def _record_next_runs(self) -> None:
         with Session(self.engine) as session, session.begin():
@@ -296,13 +277,8 @@ class Service:
         log.error("job %s raised: %s", event.job_id, event.exception)
 
 
-def _source_event(kind: str, source: SourceConfig, summary: str, evidence: dict) -> dict:
-    return {
-        "kind": kind, "subject_key": source.id, "field": source.kind, "summary": summary,
-        "occurred_on": utcnow().date(), "recorded_at": utcnow(),
-        "evidence": {"source": source.id, "url": source.url,
-                     **{k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in evidence.items()}},
-    }
+def _facts(source: SourceConfig) -> ev.SourceFacts:
+    return ev.SourceFacts(source.id, source.kind, source.url)
 
 
 def run_service(config: Config, engine: Engine, *, install_signals: bool = True) -> int:

@@ -82,6 +82,12 @@ class ListRepository:
     def snapshot(self, snapshot_id: int) -> Snapshot | None:
         return self.session.get(Snapshot, snapshot_id)
 
+    def file_names(self, snapshot_ids: Iterable[int]) -> dict[int, str | None]:
+        """The file name of each snapshot, by id."""
+        ids = sorted(set(snapshot_ids))
+        rows = self.session.execute(select(Snapshot.id, Snapshot.file_name).where(Snapshot.id.in_(ids)))
+        return {snapshot_id: file_name for snapshot_id, file_name in rows}
+
     # -- agreements -------------------------------------------------------------------------
     def current_agreements(self, list_name: str) -> dict[str, StoredAgreement]:
         """Agreements present on the list after its last accepted snapshot, by key text."""

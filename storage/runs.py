@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from diff.health import SourceHealth
 from storage.models import CrawlRun, SourceState
 from storage.types import utcnow
 
@@ -60,6 +61,21 @@ class RunRepository:
 
     def find_source_state(self, source_id: str) -> SourceState | None:
         return self.session.get(SourceState, source_id)
+
+    def health(self, source_id: str) -> SourceHealth | None:
+        state = self.find_source_state(source_id)
+        if state is None:
+            return None
+        return SourceHealth(consecutive_failures=state.consecutive_failures, failure_reported=state.failure_reported,
+                            stale_reported=state.stale_reported, last_success_at=state.last_success_at,
+                            last_error=state.last_error, last_outcome=state.last_outcome)
+
+    def save_health(self, source_id: str, health: SourceHealth) -> None:
+        state = self.source_state(source_id)
+        state.consecutive_failures, state.failure_reported, state.stale_reported = (
+            health.consecutive_failures, health.failure_reported, health.stale_reported)
+        state.last_success_at, state.last_error, state.last_outcome = (
+            health.last_success_at, health.last_error, health.last_outcome)
 
     def source_states(self) -> dict[str, SourceState]:
         return {s.source_id: s for s in self.session.scalars(select(SourceState))}

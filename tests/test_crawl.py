@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from conftest import FIXTURES, workbook
 from loopback import LoopbackServer, Reply
-from scheduler.crawl import crawl_and_ingest
+from pipeline.crawl import crawl_and_ingest
 from storage.database import open_database
 from storage.models import FetchAttempt
 from storage.events import EventFilter, EventRepository
@@ -113,7 +113,7 @@ def test_an_unreachable_page_is_a_recorded_failure(engine, tmp_path):
 
 
 def test_a_saved_html_page_can_be_backfilled(tmp_path):
-    from scheduler.backfill import plan_backfill, run_backfill
+    from pipeline.backfill import plan_backfill, run_backfill
 
     saved = tmp_path / "287g-page-saved-2025-01-10.html"
     saved.write_bytes((FIXTURES / "pages" / "ice_287g_2024_table.html").read_bytes())

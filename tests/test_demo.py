@@ -8,7 +8,7 @@ from rich.console import Console
 from sqlalchemy.orm import Session
 
 from conftest import workbook
-from scheduler.backfill import plan_backfill, run_backfill
+from pipeline.backfill import plan_backfill, run_backfill
 from scheduler.demo import STEPS, run_demo
 from storage.database import open_database
 from storage.events import EventRepository

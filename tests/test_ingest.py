@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from conftest import WORKBOOKS, workbook
-from scheduler.backfill import plan_backfill, run_backfill
-from scheduler.ingest import IncomingDocument, Ingestor
+from pipeline.backfill import plan_backfill, run_backfill
+from pipeline.ingest import IncomingDocument, Ingestor
 from storage.models import AgreementVersion, ChangeEvent, Document, Snapshot
 from storage.events import EventFilter, EventRepository
 from storage.lists import ListRepository

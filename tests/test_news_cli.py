@@ -95,8 +95,9 @@ def test_propose_rejects_a_missing_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def news_db(tmp_path_factory) -> str:
-    from scheduler.backfill import plan_backfill, run_backfill
-    from scheduler.news import load_context, record_items
+    from pipeline.backfill import plan_backfill, run_backfill
+    from pipeline.news import load_context, record_items
+    from scheduler.seeds import load_baseline
     from sqlalchemy.orm import Session
     from storage.database import open_database
 
@@ -104,7 +105,7 @@ def news_db(tmp_path_factory) -> str:
     engine = open_database(url)
     run_backfill(engine, plan_backfill([workbook("participatingAgencies12312025am.xlsx")]))
     with Session(engine) as session:
-        context = load_context(session)
+        context = load_context(session, load_baseline())
     record_items(engine, "times", [PAGE, STORY, SYNDICATED, OFF_TOPIC], context)
     engine.dispose()
     return url

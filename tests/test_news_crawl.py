@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 
 from conftest import FIXTURES, workbook
 from loopback import LoopbackServer, Reply
-from scheduler.backfill import plan_backfill, run_backfill
-from scheduler.news import crawl_news_source
+from pipeline.backfill import plan_backfill, run_backfill
+from crawler.sources import NewsSource
+from pipeline.news import crawl_news_source
+from scheduler.seeds import load_baseline
 from storage.database import open_database
 from storage.models import ChangeEvent, FetchAttempt, NewsArticle, NewsArticleAgency, NewsFigure, NewsSighting
 
@@ -70,12 +72,12 @@ def engine(tmp_path_factory):
     engine.dispose()
 
 
-def source(site, source_id: str, kind: str, path: str, **options) -> dict:
-    return {"id": source_id, "kind": kind, "url": site.url(path), "enabled": True, **options}
+def source(site, source_id: str, kind: str, path: str, **options) -> NewsSource:
+    return NewsSource.from_mapping({"id": source_id, "kind": kind, "url": site.url(path), "enabled": True, **options})
 
 
 def crawl(engine, site, source_id, kind, path, **options):
-    return crawl_news_source(engine, source(site, source_id, kind, path, **options), contact=CONTACT, settings=FAST,
+    return crawl_news_source(engine, source(site, source_id, kind, path, **options), contact=CONTACT, baseline=load_baseline(), settings=FAST,
                              timeout=60)
 
 

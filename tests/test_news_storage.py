@@ -1,4 +1,4 @@
-"""Recording news (scheduler.news.record_items) on SQLite and PostgreSQL: articles, sightings,
+"""Recording news (pipeline.news.record_items) on SQLite and PostgreSQL: articles, sightings,
 figures, agency links, events and fetch records; and the migration against the models."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from crawler.items import FetchFailure, NewsArticle as ArticleItem, NewsPage
 from diff.news import AgencyIndex, ListedAgency
 from diff.normalise import agency_key
-from scheduler.news import NewsContext, record_items
+from pipeline.news import NewsContext, record_items
 from scheduler.seeds import load_baseline
 from storage.fetches import FetchRepository
 from storage.models import Base, ChangeEvent, FetchAttempt, NewsArticle, NewsArticleAgency, NewsFigure, NewsSighting
@@ -103,7 +103,7 @@ def test_the_same_items_again_record_nothing(engine):
 
 
 def test_a_failed_article_keeps_the_feed_unconditional(engine, monkeypatch):
-    import scheduler.news as news
+    import pipeline.news as news
 
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from conftest import workbook
 from loopback import LoopbackServer, Reply
-from scheduler.backfill import plan_backfill, run_backfill
+from pipeline.backfill import plan_backfill, run_backfill
 from storage.database import open_database
 from storage.models import ChangeEvent, CrawlRun, Snapshot
 from storage.lists import ListRepository

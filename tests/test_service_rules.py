@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler.config import INTERVAL_ANCHOR, ConfigError, load_config
-from scheduler.crawl import CrawlLine, CrawlReport
+from pipeline.crawl import CrawlLine, CrawlReport
 from scheduler.service import Service, run_outcome
 from storage.models import ChangeEvent, CrawlRun, SourceState
 

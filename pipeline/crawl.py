@@ -21,9 +21,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from crawler.filenames import parse_list_file_name
-from crawler.items import FetchFailure, HtmlListTable, WorkbookDownload
+from crawler.items import CrawlItem, FetchFailure, HtmlListTable, WorkbookDownload
 from crawler.run import run_crawl
-from scheduler.ingest import IncomingDocument, Ingestor, IngestOutcome
+from pipeline.ingest import IncomingDocument, Ingestor, IngestOutcome
+from pipeline.recorder import FetchRecorder
 from storage.fetches import FetchRepository
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def crawl_and_ingest(engine: Engine, page_url: str, *, contact: str, timeout: fl
     """
     ingestor = ingestor or Ingestor(engine)
     report = CrawlReport(page_url)
-    recorder = _Recorder(engine, source_id, run_id)
+    recorder = FetchRecorder(engine, source_id, run_id)
     with Session(engine) as session:
         validators = FetchRepository(session).known_validators(source_id)
     with tempfile.TemporaryDirectory(prefix="tracker287g-crawl-") as spool:
@@ -77,7 +78,7 @@ def crawl_and_ingest(engine: Engine, page_url: str, *, contact: str, timeout: fl
                 report.stopped = True
                 return report
             log.error("crawl of %s failed: %s", page_url, error)
-            recorder.failure(page_url, "page", None, f"crawl failed: {error}")
+            recorder.failure(page_url, "page", f"crawl failed: {error}")
             report.crawl_error = str(error)
             return report
         for item in sorted(result.items, key=_processing_order):
@@ -100,25 +101,9 @@ def _processing_order(item) -> tuple:
             getattr(item, "url", None) or getattr(item, "source_page", ""))
 
 
-@dataclass(frozen=True)
-class _Recorder:
-    """Writes fetch attempts, each in its own transaction, tagged with the source and run."""
-
-    engine: Engine
-    source_id: str
-    run_id: int | None
-
-    def failure(self, url, stage, http_status, error, when: dt.datetime | None = None) -> None:
-        with Session(self.engine) as session, session.begin():
-            FetchRepository(session).record_fetch(
-                source=self.source_id, run_id=self.run_id, url=url, http_status=http_status, outcome="failed",
-                error=f"{stage}: {error}", **({"attempted_at": when} if when else {}),
-            )
-
-
-def _handle(recorder: _Recorder, ingestor: Ingestor, item) -> CrawlLine:
+def _handle(recorder: FetchRecorder, ingestor: Ingestor, item: CrawlItem) -> CrawlLine:
     if isinstance(item, FetchFailure):
-        recorder.failure(item.url, item.stage, item.http_status, item.error, item.fetched_at)
+        recorder.failure(item.url, item.stage, item.error, http_status=item.http_status, attempted_at=item.fetched_at)
         return CrawlLine(item.url, None, "failed", item.error)
     if isinstance(item, WorkbookDownload):
         return _handle_workbook(recorder, ingestor, item)
@@ -127,14 +112,14 @@ def _handle(recorder: _Recorder, ingestor: Ingestor, item) -> CrawlLine:
     raise TypeError(f"unexpected crawl item {type(item).__name__}")
 
 
-def _handle_workbook(recorder: _Recorder, ingestor: Ingestor, item: WorkbookDownload) -> CrawlLine:
+def _handle_workbook(recorder: FetchRecorder, ingestor: Ingestor, item: WorkbookDownload) -> CrawlLine:
     with Session(recorder.engine) as session, session.begin():
-        repo = FetchRepository(session)
         if item.not_modified and not (item.file_name or "").lower().endswith((".xlsx", ".xls")):
             # A 304 carries no Content-Disposition: the name is the one of the last download.
-            item = dataclasses.replace(item, file_name=repo.last_file_name(item.url) or item.file_name)
-        attempt = repo.record_fetch(
-            source=recorder.source_id, run_id=recorder.run_id, url=item.url, attempted_at=item.fetched_at, http_status=item.http_status,
+            last_name = FetchRepository(session).last_file_name(item.url)
+            item = dataclasses.replace(item, file_name=last_name or item.file_name)
+        attempt = recorder.record(
+            session, url=item.url, attempted_at=item.fetched_at, http_status=item.http_status,
             etag=item.etag, last_modified=item.last_modified, bytes=len(item.body) if item.body else None,
             sha256=item.sha256, file_name=item.file_name,
             outcome="not_modified" if item.not_modified else "downloaded",

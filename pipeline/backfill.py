@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import Engine
 
 from crawler.filenames import ListFileName, parse_list_file_name
-from scheduler.ingest import IncomingDocument, Ingestor, IngestOutcome
+from pipeline.ingest import IncomingDocument, Ingestor, IngestOutcome
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,410 @@
+"""Ingest one published document: read → classify → check → diff → write, in one transaction.
+
+Whatever happens, a document either becomes one complete snapshot (accepted, unchanged or
+quarantined, with its events) or leaves no trace: a crash rolls the transaction back.
+
+The stages, each a function below:
+
+``read``      bytes → a SourceTable (crawler's workbook and HTML readers)
+``classify``  which list the table holds, from its content (diff.guards), its rows cleaned
+``check``     the list's contract, date order and row-count drop (diff.guards)
+``diff``      against the list as it stands (diff.rowdiff, diff.transitions); everything it
+              needs is loaded from the database *before* (``load_baseline``), so the stage
+              itself is pure
+``write``     the snapshot, the agreement versions that changed, and the events (diff.events)
+
+A document identical to the list as it stands (the same bytes, or the same agreements) is
+recorded as ``unchanged`` and nothing else is written; one that fails a blocking check is
+``quarantined``: kept, never compared.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from crawler.html_table import parse_list_tables
+from crawler.workbook import UnreadableWorkbook, read_workbook
+from diff import events as ev
+from diff.guards import DEFAULT_THRESHOLDS, Anomaly, Thresholds, check_contract, check_row_count, classify
+from diff.metrics import ListMetrics, compute_metrics
+from diff.normalise import ICE_ORIGIN, Duplicate, NormalisedList, normalise_table
+from diff.records import LIST_NAMES, Agreement, SourceTable
+from diff.rowdiff import REPORTED_FIELDS, ListDiff, content_hash, diff_lists
+from diff.transitions import Promotion, find_promotions
+from storage.events import EventRepository
+from storage.lists import ListRepository, StoredAgreement
+from storage.models import Snapshot
+from storage.review import ReviewRepository
+
+log = logging.getLogger(__name__)
+
+ListState = dict[str, StoredAgreement]   # a list as it stands: key text → stored agreement
+
+
+@dataclass(frozen=True)
+class IncomingDocument:
+    """A document as it arrived, with what we know about where it came from."""
+
+    content: bytes
+    file_name: str | None
+    declared_list: str | None          # what the file name or link says it is
+    origin: str                        # backfill | crawl
+    as_of: dt.date | None
+    as_of_basis: str | None
+    source_url: str | None = None
+    fetch_id: int | None = None
+    media: str = "xlsx"                # xlsx | html | table (``table`` already parsed)
+    table: SourceTable | None = None
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    status: str                        # accepted | unchanged | quarantined | already_recorded
+    snapshot_id: int | None
+    list_name: str | None
+    reason: str | None = None
+    events: int = 0
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    thresholds: Mapping[str, Thresholds] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    rename_threshold: float = 90.0
+
+
+# -- what the stages hand on --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Classified:
+    table: SourceTable
+    rows: NormalisedList
+    list_name: str | None
+    reason: str
+
+    @property
+    def agreements(self) -> tuple[Agreement, ...]:
+        return self.rows.agreements
+
+    @property
+    def columns(self) -> list[str]:
+        return sorted({c for c in self.table.columns if c})
+
+
+@dataclass(frozen=True)
+class DiffBaseline:
+    """Everything the diff of one list needs from the database, loaded before it runs."""
+
+    current: ListState
+    previous_files: Mapping[str, str | None]      # key text → file its stored record was read from
+    aliases: frozenset[frozenset[str]]            # key pairs a reviewer confirmed as one agreement
+    recent_pending: Sequence[Agreement]           # for promotions: pending now, and just removed from it
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    new_index: dict[str, Agreement]
+    changes: ListDiff
+    promotions: Sequence[Promotion]
+    new_duplicates: Sequence[Duplicate]
+
+
+# -- the stages -----------------------------------------------------------------------------------
+
+def read_document(doc: IncomingDocument) -> SourceTable:
+    """Read: the document's list table.  Raises UnreadableWorkbook when there is none."""
+    if doc.table is not None:
+        return doc.table
+    if doc.media == "html":
+        tables = parse_list_tables(doc.content, doc.source_url or ICE_ORIGIN + "/")
+        if not tables:
+            raise UnreadableWorkbook("no_list_table", "the page holds no 287(g) list table")
+        return tables[0]
+    return read_workbook(doc.content)
+
+
+def classify_document(table: SourceTable, overlap_with: Mapping[str, ListState]) -> Classified:
+    """Classify: which list the table holds, by content; its rows cleaned.
+
+    ``overlap_with``: each list as it stands, for tables whose columns do not tell."""
+    rows = normalise_table(table)
+    keys = {a.key.as_text() for a in rows.agreements}
+    overlap = {name: len(keys & state.keys()) / len(keys) if state else 0.0
+               for name, state in overlap_with.items()} if keys else {}
+    classification = classify(table, overlap)
+    return Classified(table, rows, classification.list_name, classification.reason)
+
+
+def check_document(doc: IncomingDocument, found: Classified, previous: Snapshot | None,
+                   thresholds: Thresholds) -> list[Anomaly]:
+    """Check: a swapped name, the list's contract, its date against the last accepted list,
+    and the row count against it.  Blocking anomalies quarantine the document."""
+    assert found.list_name is not None
+    list_name = found.list_name
+    anomalies = swap_anomaly(doc.declared_list, list_name, found.reason)
+    anomalies += check_contract(list_name, found.table)
+    if previous is not None and doc.as_of and previous.as_of and doc.as_of < previous.as_of:
+        anomalies.append(Anomaly(
+            "out_of_order",
+            f"dated {doc.as_of}, older than the last accepted {list_name} list "
+            f"({previous.file_name}, {previous.as_of}); kept but not compared",
+            blocking=True,
+        ))
+    anomalies += check_row_count(list_name, len(found.agreements), previous.agreements if previous else None,
+                                 thresholds)
+    return anomalies
+
+
+def diff_document(found: Classified, previous_columns: Sequence[str] | None, baseline: DiffBaseline,
+                  rename_threshold: float) -> DiffResult:
+    """Diff: the list against the list as it stands.  Pure: everything comes in ``baseline``."""
+    new_index = {a.key.as_text(): a for a in found.agreements}
+    columns = set(found.columns)
+    # a column the previous list lacked is not reported as a change of every agreement
+    shared_columns = columns & set(previous_columns or ()) if previous_columns is not None else columns
+    changes = diff_lists(
+        {k: s.record for k, s in baseline.current.items()}, new_index, rename_threshold=rename_threshold,
+        fields=[f for f, column in REPORTED_FIELDS.items() if column in shared_columns], aliases=baseline.aliases,
+    )
+    promotions = find_promotions(changes.added, baseline.recent_pending) if changes.added else []
+    known = set(baseline.current)
+    new_duplicates = [d for d in found.rows.duplicates if _duplicate_is_new(d, known)]
+    return DiffResult(new_index, changes, promotions, new_duplicates)
+
+
+def swap_anomaly(declared: str | None, actual: str, why: str) -> list[Anomaly]:
+    """A non-blocking anomaly when a document holds another list than its name or link says."""
+    if not declared or declared == actual:
+        return []
+    return [Anomaly("swapped", f"published as the {declared} list but holds the {actual} list ({why}); "
+                               f"recorded as the {actual} list", blocking=False)]
+
+
+def _duplicate_is_new(duplicate: Duplicate, known_keys: set[str]) -> bool:
+    """Report a duplicate once: when a further occurrence of its key first appears."""
+    base = duplicate.key.as_text()
+    return any(f"{base}|#{n}" not in known_keys for n in range(2, len(duplicate.row_numbers) + 1))
+
+
+def snapshot_facts(snapshot: Snapshot) -> ev.SnapshotFacts:
+    return ev.SnapshotFacts(
+        id=snapshot.id, list_name=snapshot.list_name, file_name=snapshot.file_name, source_url=snapshot.source_url,
+        as_of=snapshot.as_of, document_sha256=snapshot.document_sha256, declared_list=snapshot.declared_list,
+        agreements=snapshot.agreements, agencies=snapshot.agencies, states=snapshot.states, columns=snapshot.columns,
+    )
+
+
+def count_fields(metrics: ListMetrics, rows: int) -> dict[str, Any]:
+    data = metrics.to_dict()
+    return {"row_count": rows, "agreements": data["agreements"], "agencies": data["agencies"],
+            "states": data["states"], "metrics": data}
+
+
+# -- the transaction --------------------------------------------------------------------------------
+
+class Ingestor:
+    """Ingests documents one after another, keeping each list's current state in memory.
+
+    The cache is only an optimisation for long backfills: it is checked against the database
+    at each ingest and rebuilt after any failure, so the result never depends on it.
+    """
+
+    def __init__(self, engine: Engine, options: IngestOptions | None = None) -> None:
+        self.engine = engine
+        self.options = options or IngestOptions()
+        # list -> (id of the accepted snapshot the state reflects, state by key text)
+        self._current: dict[str, tuple[int | None, ListState]] = {}
+        self._file_names: dict[int, str | None] = {}
+
+    def ingest(self, document: IncomingDocument) -> IngestOutcome:
+        log.info("ingesting %s (%d bytes)", document.file_name or document.source_url, len(document.content))
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                outcome, new_state = self._ingest(session, document)
+        except BaseException:
+            self._current.clear()
+            raise
+        if new_state is not None and outcome.list_name is not None:
+            self._current[outcome.list_name] = (outcome.snapshot_id, new_state)
+        log.info("ingested %s: %s as %s%s", document.file_name or document.source_url, outcome.status,
+                 outcome.list_name, f" ({outcome.reason})" if outcome.reason else "")
+        return outcome
+
+    def _ingest(self, session: Session, doc: IncomingDocument) -> tuple[IngestOutcome, ListState | None]:
+        repo = ListRepository(session)
+        repo.take_ingest_lock()
+        sha256 = hashlib.sha256(doc.content).hexdigest()
+        recorded = repo.find_recorded(sha256, doc.file_name)
+        if recorded is not None:
+            return IngestOutcome("already_recorded", recorded.id, recorded.list_name,
+                                 "this file was ingested before"), None
+        repo.ensure_document(sha256, doc.content, doc.file_name)
+        origin = dict(
+            declared_list=doc.declared_list, file_name=doc.file_name, source_url=doc.source_url,
+            origin=doc.origin, as_of=doc.as_of, as_of_basis=doc.as_of_basis, document_sha256=sha256,
+            fetch_id=doc.fetch_id,
+        )
+        same_bytes = _same_bytes_as_current(repo, sha256)
+        if same_bytes is not None:
+            # The very bytes of a list as it stands, under another name: one hash, no parsing.
+            anomalies = swap_anomaly(doc.declared_list, same_bytes.list_name,
+                                     "it is byte for byte that list's last file")
+            return self._write_unchanged(session, origin, same_bytes, "file", anomalies,
+                                         list_name=same_bytes.list_name, content_hash=same_bytes.content_hash,
+                                         columns=same_bytes.columns, row_count=same_bytes.row_count,
+                                         agreements=same_bytes.agreements, agencies=same_bytes.agencies,
+                                         states=same_bytes.states, metrics=same_bytes.metrics), None
+
+        try:
+            table = read_document(doc)
+        except UnreadableWorkbook as error:
+            anomaly = Anomaly(f"unreadable:{error.reason}", f"the file cannot be read as a list: {error}", True)
+            return self._write_quarantine(session, doc, origin, doc.declared_list or "unknown", None, [anomaly]), None
+        found = classify_document(table, {name: self._current_state(repo, name) for name in LIST_NAMES})
+        origin["columns"] = found.columns
+        if found.list_name is None:
+            anomaly = Anomaly("unrecognised", f"not a 287(g) list: {found.reason}", True)
+            return self._write_quarantine(session, doc, origin, doc.declared_list or "unknown", found.agreements,
+                                          [anomaly]), None
+        list_name = found.list_name
+
+        previous = repo.last_accepted(list_name)
+        anomalies = check_document(doc, found, previous, self.options.thresholds[list_name])
+        if any(a.blocking for a in anomalies):
+            return self._write_quarantine(session, doc, origin, list_name, found.agreements, anomalies,
+                                          previous), None
+
+        fingerprint = content_hash(found.agreements)
+        counts = count_fields(compute_metrics(found.agreements), len(found.agreements))
+        if previous is not None and previous.content_hash == fingerprint:
+            return self._write_unchanged(session, origin, previous, "agreements", anomalies, **counts,
+                                         list_name=list_name, content_hash=fingerprint), None
+
+        baseline = self._load_baseline(session, list_name)
+        result = diff_document(found, previous.columns if previous else None, baseline, self.options.rename_threshold)
+        return self._write_accepted(session, origin, list_name, fingerprint, counts, previous, anomalies, baseline,
+                                    result)
+
+    # -- load (before the diff) ---------------------------------------------------------------------
+    def _current_state(self, repo: ListRepository, list_name: str) -> ListState:
+        """The list after its last accepted snapshot; the cache is used only while it is that
+        snapshot's (another process may have ingested meanwhile)."""
+        last_id = repo.last_accepted_id(list_name)
+        cached = self._current.get(list_name)
+        if cached is None or cached[0] != last_id:
+            cached = self._current[list_name] = (last_id, repo.current_agreements(list_name))
+        return cached[1]
+
+    def _load_baseline(self, session: Session, list_name: str) -> DiffBaseline:
+        repo = ListRepository(session)
+        current = self._current_state(repo, list_name)
+        unknown = {s.version_snapshot_id for s in current.values()} - self._file_names.keys() - {None}
+        self._file_names.update(repo.file_names(i for i in unknown if i is not None))
+        recent_pending: list[Agreement] = []
+        if list_name == "participating":
+            recent_pending = ([s.record for s in self._current_state(repo, "pending").values()]
+                              + repo.removed_in_last_accepted("pending"))
+        return DiffBaseline(
+            current=current,
+            previous_files={k: self._file_names.get(s.version_snapshot_id) if s.version_snapshot_id else None
+                            for k, s in current.items()},
+            aliases=ReviewRepository(session).confirmed_aliases(list_name),
+            recent_pending=recent_pending,
+        )
+
+    # -- write --------------------------------------------------------------------------------------
+    def _write_unchanged(self, session: Session, origin: dict[str, Any], same_as: Snapshot, what: str,
+                         anomalies: list[Anomaly], **fields: Any) -> IngestOutcome:
+        """The list as it stands again: one ``unchanged`` snapshot pointing at it, nothing else."""
+        reason = "; ".join([f"same {what} as snapshot {same_as.id} ({same_as.file_name})",
+                            *(a.message for a in anomalies)])
+        snapshot = ListRepository(session).add_snapshot(**origin, **fields, status="unchanged", reason=reason,
+                                                        previous_id=same_as.id, same_as_id=same_as.id)
+        facts = snapshot_facts(snapshot)
+        events = EventRepository(session).add_events([ev.anomaly(facts, a) for a in anomalies])
+        return IngestOutcome("unchanged", snapshot.id, snapshot.list_name, snapshot.reason, events)
+
+    def _write_quarantine(self, session: Session, doc: IncomingDocument, origin: dict[str, Any], list_name: str,
+                          agreements: Sequence[Agreement] | None, anomalies: list[Anomaly],
+                          previous: Snapshot | None = None) -> IngestOutcome:
+        fields = count_fields(compute_metrics(agreements), len(agreements)) if agreements is not None else {}
+        reason = "; ".join(a.message for a in anomalies if a.blocking)
+        snapshot = ListRepository(session).add_snapshot(
+            **origin, **fields, list_name=list_name, status="quarantined", reason=reason,
+            content_hash=content_hash(agreements) if agreements is not None else None,
+            previous_id=previous.id if previous else None,
+        )
+        facts = snapshot_facts(snapshot)
+        events = EventRepository(session).add_events([ev.anomaly(facts, a) for a in anomalies])
+        log.info("quarantined %s as %s: %s", doc.file_name, list_name, reason)
+        return IngestOutcome("quarantined", snapshot.id, list_name, reason, events)
+
+    def _write_accepted(self, session: Session, origin: dict[str, Any], list_name: str, fingerprint: str,
+                        counts: dict[str, Any], previous: Snapshot | None, anomalies: list[Anomaly],
+                        baseline: DiffBaseline, result: DiffResult) -> tuple[IngestOutcome, ListState]:
+        repo = ListRepository(session)
+        snapshot = repo.add_snapshot(
+            **origin, **counts, list_name=list_name, content_hash=fingerprint, status="accepted",
+            reason="; ".join(a.message for a in anomalies) or None,
+            previous_id=previous.id if previous else None,
+        )
+        self._file_names[snapshot.id] = snapshot.file_name
+        current, changes = baseline.current, result.changes
+        updated = {current[after.key.as_text()].agreement_id: after for _, after in changes.revised}
+        appeared = [result.new_index[k] for k in result.new_index.keys() - current.keys()]
+        gone = [current[k].agreement_id for k in current.keys() - result.new_index.keys()]
+        ids = repo.write_versions(list_name, snapshot.id, appeared, updated, gone)
+        ids.update((k, s.agreement_id) for k, s in current.items() if k in result.new_index)
+        events = list_events(snapshot_facts(snapshot), snapshot_facts(previous) if previous else None, anomalies,
+                             baseline, result)
+        written = EventRepository(session).add_events(events)
+        # The cache mirrors the database: what stayed the same keeps its stored version.
+        revised = {after.key.as_text() for _, after in changes.revised}
+        new_state = {
+            k: current[k] if k in current and k not in revised else StoredAgreement(ids[k], a, snapshot.id)
+            for k, a in result.new_index.items()
+        }
+        outcome_counts = {"agreements": counts["row_count"]}   # every row, further rows of a key too
+        if previous is not None:  # a first snapshot has nothing to differ from
+            outcome_counts.update(added=len(changes.added), removed=len(changes.removed),
+                                  changed=len(changes.changed), renamed=len(changes.renamed))
+        return IngestOutcome("accepted", snapshot.id, list_name, None, written, outcome_counts), new_state
+
+
+def list_events(snapshot: ev.SnapshotFacts, previous: ev.SnapshotFacts | None, anomalies: Sequence[Anomaly],
+                baseline: DiffBaseline, result: DiffResult) -> list[ev.Event]:
+    """The events of an accepted snapshot, in the order the change log shows them."""
+    events = [ev.anomaly(snapshot, a) for a in anomalies]
+    if previous is None:
+        events.append(ev.first_snapshot(snapshot))
+    else:
+        if previous.columns is not None and set(previous.columns) != set(snapshot.columns or ()):
+            events.append(ev.columns_changed(snapshot, previous))
+        context = ev.DiffContext(snapshot, previous, baseline.previous_files)
+        changes = result.changes
+        # further rows with a known key are reported once, as duplicates, below
+        events += [ev.added(context, a) for a in changes.added if a.key.occurrence == 1]
+        events += [ev.removed(context, a) for a in changes.removed]
+        events += [ev.changed(context, c) for c in changes.changed]
+        events += [ev.renamed(context, r) for r in changes.renamed]
+        if snapshot.list_name == "participating":
+            events += [ev.promoted(context, p) for p in result.promotions]
+    events += [ev.duplicate(snapshot, d) for d in result.new_duplicates]
+    return events
+
+
+def _same_bytes_as_current(repo: ListRepository, sha256: str) -> Snapshot | None:
+    """The last accepted snapshot of a list, if it was made from exactly these bytes."""
+    for list_name in LIST_NAMES:
+        last = repo.last_accepted(list_name)
+        if last is not None and last.document_sha256 == sha256:
+            return last
+    return None
