@@ -31,7 +31,7 @@ from sqlalchemy import func, inspect, select, table  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from scheduler.config import load_config  # noqa: E402
-from scheduler.demo import DEFAULT_WORKBOOKS, Publisher, Step  # noqa: E402
+from scheduler.demo import Publisher, Step, packaged_workbooks  # noqa: E402
 from scheduler.service import Service  # noqa: E402
 from storage.database import open_database  # noqa: E402
 from storage.models import CrawlRun  # noqa: E402
@@ -143,8 +143,8 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, nargs="+", default=[50, 500])
     parser.add_argument("--unchanged-runs", type=int, default=20)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch, Publisher(DEFAULT_WORKBOOKS) as publisher:
-        publisher.step = STEP
+    with tempfile.TemporaryDirectory() as scratch, Publisher(packaged_workbooks()) as publisher:
+        publisher.publish(STEP)
         unchanged_cycles(publisher, Path(scratch), args.unchanged_runs)
         print("memory of the `tracker287g run` process:")
         memory_over_cycles(publisher, Path(scratch), args.cycles)

@@ -25,6 +25,7 @@ import json
 import re
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import urljoin, urlsplit
 from xml.etree.ElementTree import Element, ParseError
@@ -34,10 +35,10 @@ from bs4 import BeautifulSoup
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as defused_fromstring
 
+from crawler.sources import MAX_PAGE_BYTES
 from diff.news import strip_tracking
 
 MAX_FEED_BYTES = 5 * 1024 * 1024
-MAX_PAGE_BYTES = 5 * 1024 * 1024
 MAX_ENTRIES = 300
 MAX_TEXT_CHARS = 200_000
 MAX_TITLE_CHARS = 1_000
@@ -475,3 +476,31 @@ def parse_listing_date(text: str | None) -> dt.datetime | None:
 
 def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").removeprefix("www.")
+
+
+# ---------------------------------------------------------------------------------------------
+# saved articles (`tracker287g baseline propose`)
+
+@dataclass(frozen=True)
+class SavedArticle:
+    kind: str                       # html | text
+    text: str
+    title: str | None
+    published: dt.date | None
+
+
+def read_saved_article(path: Path, max_bytes: int = 20 * 1024 * 1024) -> SavedArticle:
+    """Text, title and publication date of a saved article: HTML (by name or content) or plain
+    text.  ValueError when the file is too big."""
+    data = path.read_bytes()
+    if len(data) > max_bytes:
+        raise ValueError(f"{path} is {len(data):,} bytes; the limit is {max_bytes:,}")
+    head = data[:2048].lstrip().lower()
+    if path.suffix.lower() in (".html", ".htm", ".xhtml") or head.startswith((b"<!doctype html", b"<html")):
+        page = parse_article(data, url=path.resolve().as_uri(), max_bytes=max_bytes)
+        return SavedArticle("html", page.text, page.title, page.published.date() if page.published else None)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")
+    return SavedArticle("text", text, None, None)

@@ -1,5 +1,8 @@
-"""News sources the crawler can be pointed at: their kinds, their options, and the spider and
-settings each one needs.  Validated when the configuration is loaded (scheduler.config), so a
+"""What the crawler can be pointed at.
+
+The ICE 287(g) page (source kind ``ice_287g``, spider ``ice_287g``) links the two list
+workbooks.  News sources come in the kinds below, each with its options and the spider and
+settings it needs; they are checked when the configuration is loaded (scheduler.config), so a
 wrong option is found at start, not at the source's first run.
 
 Kinds (``seeds/sources.toml``; documented in seeds/README.md):
@@ -19,7 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crawler.news import MAX_PAGE_BYTES
+from diff.normalise import ICE_ORIGIN
+
+LIST_SOURCE_KIND = "ice_287g"
+ICE_287G_PAGE_URL = ICE_ORIGIN + "/identify-and-arrest/287g"
+MAX_PAGE_BYTES = 5 * 1024 * 1024      # an article page or listing bigger than this is not read
 
 NEWS_SPIDERS: Mapping[str, str] = {"feed": "news_feed", "ice_newsroom": "ice_newsroom",
                                    "dhs_press_releases": "dhs_press_releases"}

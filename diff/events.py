@@ -266,7 +266,7 @@ def number_text(value: float | None) -> str:
     return f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
 
 
-def _figure_text(unit: str, value: float | None) -> str:
+def figure_text(unit: str, value: float | None) -> str:
     if unit == "USD":
         return f"${number_text(value)}"
     if unit == "percent":
@@ -310,13 +310,13 @@ def figure_event(article: ArticleFacts, figure: FigureFacts, link: FigureLink, l
     measured = None
     if link.measure is not None and listed.metrics is not None:
         measured = link.measure.read(listed.metrics)
-    reported = _figure_text(figure.unit, figure.value)
+    reported = figure_text(figure.unit, figure.value)
     parts = [f"{article.publisher or 'An article'} reports {figure.qualifier + ' ' if figure.qualifier else ''}"
              f"{reported} ({figure.counts}), {figure.scope}"]
     if figure.as_of_end:
         parts[0] += f", as of {figure.as_of_end.isoformat() if figure.as_of_precision == 'day' else _span(figure)}"
     if link.baseline_id:
-        parts.append(f"baseline {link.baseline_id}: {_figure_text(figure.unit, link.baseline_value)}"
+        parts.append(f"baseline {link.baseline_id}: {figure_text(figure.unit, link.baseline_value)}"
                      f" as of {link.baseline_as_of}")
     if measured is not None and link.measure is not None:
         parts.append(f"participating list {listed.snapshot_as_of}: {number_text(measured)} "

@@ -23,13 +23,14 @@ from sqlalchemy.orm import Session
 from crawler.filenames import parse_list_file_name
 from crawler.items import CrawlItem, FetchFailure, HtmlListTable, WorkbookDownload
 from crawler.run import run_crawl
+from crawler.sources import LIST_SOURCE_KIND
 from pipeline.ingest import IncomingDocument, Ingestor, IngestOutcome
 from pipeline.recorder import FetchRecorder
 from storage.fetches import FetchRepository
 
 log = logging.getLogger(__name__)
 
-SOURCE = "ice_287g"
+SOURCE = LIST_SOURCE_KIND   # the list source's id, unless the configuration names it otherwise
 
 
 @dataclass

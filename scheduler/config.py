@@ -10,68 +10,121 @@ The file is TOML (see deploy/config.example.toml for every key).  Environment va
       TRACKER287G__SOURCES__ICE_287G__URL=http://127.0.0.1:8080/287g
   Values are read as TOML values when they parse as one (numbers, booleans, inline tables),
   else as text.  Names are lower-cased.
+
+Every section is a typed dataclass, checked when the configuration is loaded: an unknown key, a
+value of the wrong type, a bad schedule or a news source option its kind does not take is a
+``ConfigError`` at start, not a surprise at a source's first run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import tomllib
+import types
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+import tomli_w
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from crawler.sources import LIST_SOURCE_KIND, NEWS_KINDS, NewsSource
 from diff.guards import DEFAULT_THRESHOLDS, Thresholds
+from publish.notify import NotificationSettings
+from scheduler.seeds import SEEDS_DIR
 
-SEEDS_SOURCES = Path(__file__).resolve().parents[1] / "seeds" / "sources.toml"
+SEEDS_SOURCES = SEEDS_DIR / "sources.toml"
 ENV_PREFIX = "TRACKER287G__"
 # Interval schedules are laid on a fixed grid, so restarts do not shift them.
-INTERVAL_ANCHOR = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
-
-DEFAULTS: dict[str, Any] = {
-    "database": {"url": None},
-    "crawler": {
-        "contact": "",
-        "run_timeout_seconds": 600,
-        "download_timeout_seconds": 30,
-        "max_download_bytes": 50_000_000,
-        "retry_times": 2,
-        "download_delay_seconds": 2.0,
-        "scrapy": {},
-    },
-    "health": {"failures_before_event": 3, "stale_after_hours": 26.0, "check_every_seconds": 60},
-    "thresholds": {name: {"max_drop_share": t.max_drop_share, "min_drop_rows": t.min_drop_rows}
-                   for name, t in DEFAULT_THRESHOLDS.items()},
-    "scheduler": {"timezone": "UTC", "max_parallel_sources": 4, "stop_timeout_seconds": 8},
-    "notifications": {
-        "kinds": ["agreement.added", "agreement.removed", "agreement.renamed", "agreement.promoted",
-                  "list.columns_changed", "source.anomaly"],
-        "states": [],
-        "webhook_url": "",
-        "webhook_token_env": "",
-        "webhook_attempts": 3,
-        "webhook_backoff_seconds": 2.0,
-        "webhook_timeout_seconds": 10.0,
-        "email_to": [],
-        "email_from": "",
-        "email_mode": "immediate",
-        "digest_hour_utc": 7,
-        "smtp_host": "",
-        "smtp_port": 587,
-        "smtp_starttls": True,
-        "smtp_user": "",
-        "smtp_password_env": "TRACKER287G_SMTP_PASSWORD",
-    },
-    "sources": {},
-}
+INTERVAL_ANCHOR = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
 
 class ConfigError(ValueError):
     """A configuration that cannot be used; the message names the key."""
 
+
+# -- sections ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class CrawlerSettings:
+    contact: str = ""
+    run_timeout_seconds: float = 600
+    download_timeout_seconds: float = 30
+    max_download_bytes: int = 50_000_000
+    retry_times: int = 2
+    download_delay_seconds: float = 2.0
+    scrapy: Mapping[str, Any] = field(default_factory=dict)   # any Scrapy setting, verbatim
+
+    def scrapy_settings(self) -> dict[str, Any]:
+        """Scrapy settings for every crawl: the named keys, then [crawler.scrapy] verbatim."""
+        return {
+            "DOWNLOAD_TIMEOUT": self.download_timeout_seconds,
+            "DOWNLOAD_MAXSIZE": self.max_download_bytes,
+            "RETRY_TIMES": self.retry_times,
+            "DOWNLOAD_DELAY": self.download_delay_seconds,
+            **self.scrapy,
+        }
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    failures_before_event: int = 3
+    stale_after_hours: float = 26.0
+    check_every_seconds: float = 60
+
+    def __post_init__(self) -> None:
+        if self.failures_before_event < 1 or self.stale_after_hours <= 0:
+            raise ValueError("failures_before_event must be >= 1 and stale_after_hours > 0")
+
+    @property
+    def stale_after(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.stale_after_hours)
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    timezone: str = "UTC"
+    max_parallel_sources: int = 4
+    stop_timeout_seconds: float = 8
+
+
+SECTIONS: Mapping[str, type] = {
+    "database": DatabaseSettings, "crawler": CrawlerSettings, "health": HealthSettings,
+    "scheduler": SchedulerSettings, "notifications": NotificationSettings,
+}
+
+
+def _defaults(section: type) -> dict[str, Any]:
+    return {f.name: (list(value) if isinstance(value := getattr(section(), f.name), tuple) else
+                     dict(value) if isinstance(value, Mapping) else value)
+            for f in dataclasses.fields(section)}
+
+
+# The built-in layer, as a tree (also what `config show` starts from).
+DEFAULTS: dict[str, Any] = {
+    "database": _defaults(DatabaseSettings),
+    "crawler": _defaults(CrawlerSettings),
+    "health": _defaults(HealthSettings),
+    "thresholds": {name: {"max_drop_share": t.max_drop_share, "min_drop_rows": t.min_drop_rows}
+                   for name, t in DEFAULT_THRESHOLDS.items()},
+    "scheduler": _defaults(SchedulerSettings),
+    "notifications": _defaults(NotificationSettings),
+    "sources": {},
+}
+
+
+# -- sources ------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Schedule:
@@ -79,7 +132,7 @@ class Schedule:
     cron: str | None = None
     jitter_seconds: float = 0
 
-    def trigger(self, timezone: str):
+    def trigger(self, timezone: str) -> BaseTrigger:
         jitter = int(self.jitter_seconds) or None
         if self.cron:
             fields = self.cron.split()
@@ -104,48 +157,48 @@ class SourceConfig:
     enabled: bool
     schedule: Schedule
     options: Mapping[str, Any] = field(default_factory=dict)   # kind-specific keys, as given
+    news: NewsSource | None = None                              # the checked options of a news source
 
     def as_mapping(self) -> dict[str, Any]:
-        """The source as a plain mapping (what collectors receive)."""
+        """The source as a plain mapping."""
         return {"id": self.id, "kind": self.kind, "url": self.url, "enabled": self.enabled, **self.options}
 
 
 @dataclass(frozen=True)
 class Config:
     raw: Mapping[str, Any]                 # the merged tree, for `config show`
-    sources: tuple[SourceConfig, ...]
     origin: Mapping[str, str]              # where each overridden value came from (dotted key -> origin)
-
-    def section(self, name: str) -> Mapping[str, Any]:
-        return self.raw[name]
+    database: DatabaseSettings
+    crawler: CrawlerSettings
+    health: HealthSettings
+    thresholds: Mapping[str, Thresholds]
+    scheduler: SchedulerSettings
+    notifications: NotificationSettings
+    sources: tuple[SourceConfig, ...]
 
     @property
     def database_url(self) -> str | None:
-        return self.raw["database"]["url"]
+        return self.database.url
 
     @property
     def contact(self) -> str:
-        return self.raw["crawler"]["contact"]
-
-    @property
-    def thresholds(self) -> dict[str, Thresholds]:
-        return {name: Thresholds(float(t["max_drop_share"]), int(t["min_drop_rows"]))
-                for name, t in self.raw["thresholds"].items()}
-
-    def crawler_settings(self) -> dict[str, Any]:
-        """Scrapy settings for every crawl: the named keys, then [crawler.scrapy] verbatim."""
-        crawler = self.raw["crawler"]
-        return {
-            "DOWNLOAD_TIMEOUT": crawler["download_timeout_seconds"],
-            "DOWNLOAD_MAXSIZE": crawler["max_download_bytes"],
-            "RETRY_TIMES": crawler["retry_times"],
-            "DOWNLOAD_DELAY": crawler["download_delay_seconds"],
-            **crawler["scrapy"],
-        }
+        return self.crawler.contact
 
     def enabled_sources(self) -> tuple[SourceConfig, ...]:
         return tuple(s for s in self.sources if s.enabled)
 
+    def source(self, source_id: str) -> SourceConfig | None:
+        return next((s for s in self.sources if s.id == source_id), None)
+
+    def news_sources(self) -> tuple[SourceConfig, ...]:
+        return tuple(s for s in self.sources if s.news is not None)
+
+    def to_toml(self, **replace: Mapping[str, Any]) -> str:
+        """The effective configuration as TOML (``replace``: whole sections to show instead)."""
+        return to_toml({**self.raw, **replace})
+
+
+# -- loading ------------------------------------------------------------------------------------------
 
 def load_config(path: Path | str | None = None, environ: Mapping[str, str] | None = None,
                 sources_file: Path = SEEDS_SOURCES) -> Config:
@@ -157,6 +210,11 @@ def load_config(path: Path | str | None = None, environ: Mapping[str, str] | Non
     path = path or environ.get("TRACKER287G_CONFIG")
     if path:
         _merge(tree, _read_toml(Path(path)), origin, f"file {path}")
+    _merge(tree, _environment_tree(environ), origin, "environment")
+    return _typed(tree, origin)
+
+
+def _environment_tree(environ: Mapping[str, str]) -> dict[str, Any]:
     env_tree: dict[str, Any] = {}
     if environ.get("TRACKER287G_DB"):
         env_tree.setdefault("database", {})["url"] = environ["TRACKER287G_DB"]
@@ -169,12 +227,123 @@ def load_config(path: Path | str | None = None, environ: Mapping[str, str] | Non
             for key in keys[:-1]:
                 node = node.setdefault(key, {})
             node[keys[-1]] = _env_value(value)
-    _merge(tree, env_tree, origin, "environment")
-    _check_known(tree)
-    return Config(raw=tree, sources=_sources(tree["sources"]), origin=origin)
+    return env_tree
 
 
-def _read_toml(path: Path) -> dict:
+def _typed(tree: dict[str, Any], origin: dict[str, str]) -> Config:
+    unknown = sorted(set(tree) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"unknown configuration section [{unknown[0]}]")
+    sections = {name: _section(cls, tree[name], name) for name, cls in SECTIONS.items()}
+    return Config(raw=tree, origin=origin, thresholds=_thresholds(tree["thresholds"]),
+                  sources=_sources(tree["sources"]), **sections)
+
+
+def _section(cls: type, values: Any, where: str) -> Any:
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"[{where}] must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"unknown key {key!r} in [{where}]")
+    try:
+        return cls(**{key: _checked(value, hints[key], f"[{where}] {key}") for key, value in values.items()})
+    except ValueError as error:
+        if isinstance(error, ConfigError):
+            raise
+        raise ConfigError(f"[{where}] {error}") from error
+
+
+def _checked(value: Any, expected: Any, where: str) -> Any:
+    """``value`` as the field's type wants it, or a ConfigError naming the key."""
+    origin, args = typing.get_origin(expected), typing.get_args(expected)
+    if origin in (types.UnionType, typing.Union):       # X | None
+        if value is None:
+            return None
+        expected = next(a for a in args if a is not type(None))
+        origin, args = typing.get_origin(expected), typing.get_args(expected)
+    if expected is bool:
+        ok = isinstance(value, bool)
+    elif expected is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif expected is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif expected is str:
+        ok = isinstance(value, str)
+    elif origin is tuple:
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+        value = tuple(value) if ok else value
+    elif origin in (Mapping, dict) or expected is Mapping:
+        ok = isinstance(value, Mapping)
+    else:  # pragma: no cover - a section field of a type this function does not know
+        raise TypeError(f"{where}: no check for {expected!r}")
+    if not ok:
+        raise ConfigError(f"{where}: {value!r} is not {_type_name(expected)}")
+    return value
+
+
+def _type_name(expected: Any) -> str:
+    names = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+    return names.get(expected, "a list of texts" if typing.get_origin(expected) is tuple else "a table")
+
+
+def _thresholds(entries: Mapping[str, Any]) -> dict[str, Thresholds]:
+    thresholds = {}
+    for name, rule in entries.items():
+        if name not in DEFAULT_THRESHOLDS:
+            raise ConfigError(f"[thresholds] {name}: not a list name (participating or pending)")
+        try:
+            thresholds[name] = Thresholds(float(rule["max_drop_share"]), int(rule["min_drop_rows"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ConfigError(f"[thresholds] {name}: {error}") from error
+    return thresholds
+
+
+def _sources(entries: Mapping[str, Any]) -> tuple[SourceConfig, ...]:
+    sources = []
+    for source_id, entry in entries.items():
+        where = f"[sources.{source_id}]"
+        missing = [k for k in ("kind", "url", "schedule") if k not in entry]
+        if missing:
+            raise ConfigError(f"{where} lacks {', '.join(missing)}")
+        options = {k: v for k, v in entry.items() if k not in ("id", "kind", "url", "enabled", "schedule")}
+        kind, url = str(entry["kind"]), str(entry["url"])
+        news = None
+        if kind in NEWS_KINDS:
+            try:
+                news = NewsSource.from_mapping({**options, "id": source_id, "kind": kind, "url": url})
+            except ValueError as error:
+                raise ConfigError(f"{where} {error}") from error
+        elif kind == LIST_SOURCE_KIND and options:
+            raise ConfigError(f"{where} unknown key {sorted(options)[0]!r} for kind {kind!r}")
+        sources.append(SourceConfig(source_id, kind, url, bool(entry.get("enabled", True)),
+                                    _schedule(entry["schedule"], where), options, news))
+    return tuple(sources)
+
+
+def _schedule(schedule: Any, where: str) -> Schedule:
+    if not isinstance(schedule, Mapping):
+        raise ConfigError(f"{where} schedule must be a table")
+    kinds = [k for k in ("interval_minutes", "interval_seconds", "cron") if k in schedule]
+    if len(kinds) != 1:
+        raise ConfigError(f"{where} schedule needs exactly one of interval_minutes, interval_seconds, cron")
+    interval = None
+    if "interval_minutes" in schedule:
+        interval = float(schedule["interval_minutes"]) * 60
+    elif "interval_seconds" in schedule:
+        interval = float(schedule["interval_seconds"])
+    if interval is not None and interval <= 0:
+        raise ConfigError(f"{where} schedule interval must be positive")
+    parsed = Schedule(interval, schedule.get("cron"), float(schedule.get("jitter_seconds", 0)))
+    try:
+        parsed.trigger("UTC")
+    except ValueError as error:
+        raise ConfigError(f"{where} schedule: {error}") from error
+    return parsed
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
@@ -184,10 +353,13 @@ def _read_toml(path: Path) -> dict:
 
 
 def _copy(tree: Any) -> Any:
-    return {k: _copy(v) for k, v in tree.items()} if isinstance(tree, dict) else tree
+    if isinstance(tree, dict):
+        return {k: _copy(v) for k, v in tree.items()}
+    return list(tree) if isinstance(tree, list) else tree
 
 
-def _merge(base: dict, override: Mapping, origin: dict, label: str, prefix: str = "") -> None:
+def _merge(base: dict[str, Any], override: Mapping[str, Any], origin: dict[str, str], label: str,
+           prefix: str = "") -> None:
     for key, value in override.items():
         dotted = f"{prefix}{key}"
         # a schedule is replaced whole: merging {interval_seconds} into {interval_minutes} means nothing
@@ -205,93 +377,10 @@ def _env_value(text: str) -> Any:
         return text
 
 
-def _check_known(tree: Mapping) -> None:
-    for section, values in tree.items():
-        if section not in DEFAULTS:
-            raise ConfigError(f"unknown configuration section [{section}]")
-        if section in ("sources", "thresholds"):
-            continue
-        for key in values:
-            if key not in DEFAULTS[section] and not (section == "crawler" and key == "scrapy"):
-                raise ConfigError(f"unknown key {key!r} in [{section}]")
-    for name, rule in tree["thresholds"].items():
-        if name not in DEFAULT_THRESHOLDS:
-            raise ConfigError(f"[thresholds] {name}: not a list name (participating or pending)")
-        try:
-            Thresholds(float(rule["max_drop_share"]), int(rule["min_drop_rows"]))
-        except (KeyError, TypeError, ValueError) as error:
-            raise ConfigError(f"[thresholds] {name}: {error}") from error
-    if tree["notifications"]["email_mode"] not in ("immediate", "digest"):
-        raise ConfigError("[notifications] email_mode must be immediate or digest")
-    health = tree["health"]
-    if int(health["failures_before_event"]) < 1 or float(health["stale_after_hours"]) <= 0:
-        raise ConfigError("[health] failures_before_event must be >= 1 and stale_after_hours > 0")
-
-
-def _sources(entries: Mapping[str, Mapping]) -> tuple[SourceConfig, ...]:
-    sources = []
-    for source_id, entry in entries.items():
-        where = f"[sources.{source_id}]"
-        missing = [k for k in ("kind", "url", "schedule") if k not in entry]
-        if missing:
-            raise ConfigError(f"{where} lacks {', '.join(missing)}")
-        schedule = entry["schedule"]
-        if not isinstance(schedule, Mapping):
-            raise ConfigError(f"{where} schedule must be a table")
-        kinds = [k for k in ("interval_minutes", "interval_seconds", "cron") if k in schedule]
-        if len(kinds) != 1:
-            raise ConfigError(f"{where} schedule needs exactly one of interval_minutes, interval_seconds, cron")
-        interval = None
-        if "interval_minutes" in schedule:
-            interval = float(schedule["interval_minutes"]) * 60
-        elif "interval_seconds" in schedule:
-            interval = float(schedule["interval_seconds"])
-        cron = schedule.get("cron")
-        if interval is not None and interval <= 0:
-            raise ConfigError(f"{where} schedule interval must be positive")
-        parsed = Schedule(interval, cron, float(schedule.get("jitter_seconds", 0)))
-        try:
-            parsed.trigger("UTC")
-        except ValueError as error:
-            raise ConfigError(f"{where} schedule: {error}") from error
-        options = {k: v for k, v in entry.items() if k not in ("id", "kind", "url", "enabled", "schedule")}
-        sources.append(SourceConfig(source_id, str(entry["kind"]), str(entry["url"]), bool(entry.get("enabled", True)),
-                                    parsed, options))
-    return tuple(sources)
-
-
 def to_toml(tree: Mapping[str, Any]) -> str:
-    """A small TOML writer for `config show` (tables, scalars, arrays, inline tables)."""
-    lines: list[str] = []
+    """The tree as TOML (tomli-w); keys without a value (None) are left out, as TOML has no null."""
+    return tomli_w.dumps(_without_none(tree))
 
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if isinstance(v, Mapping):
-            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
-        if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return '""' if v is None else value(str(v))
 
-    def table(name: str, node: Mapping[str, Any]) -> None:
-        # each source and [crawler.scrapy] get a table of their own; other mappings read best inline
-        def own_table(key: str, v: Any) -> bool:
-            return isinstance(v, Mapping) and (name == "sources" or key == "scrapy")
-
-        lines.append(f"[{name}]")
-        for k, v in node.items():
-            if not own_table(k, v):
-                lines.append(f"# {k} = (not set)" if v is None else f"{k} = {value(v)}")
-        lines.append("")
-        for k, v in node.items():
-            if own_table(k, v):
-                table(f"{name}.{k}", v)
-
-    for name, node in tree.items():
-        table(name, node)
-    return "\n".join(lines)
-
+def _without_none(tree: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _without_none(v) if isinstance(v, Mapping) else v for k, v in tree.items() if v is not None}

@@ -17,7 +17,6 @@ Design:
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import logging
 import os
@@ -26,32 +25,32 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from apscheduler.events import EVENT_JOB_ERROR
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from scheduler.config import Config, SourceConfig
-from crawler.sources import NEWS_KINDS, NewsSource
+from crawler.sources import LIST_SOURCE_KIND, NEWS_KINDS
 from diff import events as ev
 from diff.health import SourceHealth, after_run, check_stale
 from pipeline.crawl import CrawlReport, crawl_and_ingest
 from pipeline.ingest import IngestOptions, Ingestor
 from pipeline.news import crawl_news_source
+from publish.notify import notify_after_run
+from scheduler.config import Config, SourceConfig
+from scheduler.logs import current_run, current_source
 from scheduler.seeds import load_baseline
-from scheduler.notify import notify_after_run
 from storage.events import EventRepository
 from storage.fetches import FetchRepository
 from storage.runs import RunRepository
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
-
-current_source: contextvars.ContextVar[str] = contextvars.ContextVar("source", default="-")
-current_run: contextvars.ContextVar[str] = contextvars.ContextVar("run", default="-")
 
 # What a collector line's outcome means for the run, most serious first.
 LINE_OUTCOMES = {
@@ -60,27 +59,6 @@ LINE_OUTCOMES = {
     "not_modified": "not_modified",
 }
 RUN_OUTCOME_ORDER = ("failed", "quarantined", "changed", "unchanged", "not_modified")
-
-
-class ContextFilter(logging.Filter):
-    """Adds ``source`` and ``run`` to every log record (one event per line, greppable)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.source = current_source.get()
-        record.run = current_run.get()
-        return True
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler()
-    handler.addFilter(ContextFilter())
-    handler.setFormatter(logging.Formatter(
-        "%(asctime)s %(levelname)s source=%(source)s run=%(run)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    # APScheduler narrates every job at INFO; our own run lines say the same with source and run.
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
 
 
 def run_outcome(report: CrawlReport) -> str:
@@ -95,21 +73,22 @@ def run_outcome(report: CrawlReport) -> str:
 Collector = Callable[..., CrawlReport]
 
 
-def _collect_ice_287g(engine: Engine, source: SourceConfig, *, contact, settings, timeout, stop, run_id,
-                      ingestor) -> CrawlReport:
+def _collect_ice_287g(engine: Engine, source: SourceConfig, *, contact: str, settings: dict[str, Any],
+                      timeout: float, stop: threading.Event, run_id: int, ingestor: Ingestor) -> CrawlReport:
     return crawl_and_ingest(engine, source.url, contact=contact, timeout=timeout, settings=settings,
                             ingestor=ingestor, stop=stop, run_id=run_id, source_id=source.id)
 
 
 def collectors() -> dict[str, Collector]:
     """Source kind -> collector."""
-    return {"ice_287g": _collect_ice_287g, **dict.fromkeys(NEWS_KINDS, _news_collector)}
+    return {LIST_SOURCE_KIND: _collect_ice_287g, **dict.fromkeys(NEWS_KINDS, _news_collector)}
 
 
-def _news_collector(engine: Engine, source: SourceConfig, *, contact, settings, timeout, stop, run_id,
-                    ingestor) -> CrawlReport:
-    return crawl_news_source(engine, NewsSource.from_mapping(source.as_mapping()), contact=contact,
-                             baseline=load_baseline(), settings=settings, timeout=timeout, run_id=run_id, stop=stop)
+def _news_collector(engine: Engine, source: SourceConfig, *, contact: str, settings: dict[str, Any], timeout: float,
+                    stop: threading.Event, run_id: int, ingestor: Ingestor) -> CrawlReport:
+    assert source.news is not None   # a news kind: its options were checked when the configuration loaded
+    return crawl_news_source(engine, source.news, contact=contact, baseline=load_baseline(), settings=settings,
+                             timeout=timeout, run_id=run_id, stop=stop)
 
 
 @dataclass
@@ -120,11 +99,10 @@ class Service:
     collectors: dict[str, Collector] | None = None     # source kind -> collector (default: collectors())
 
     def __post_init__(self) -> None:
-        scheduler_config = self.config.section("scheduler")
-        self.timezone = scheduler_config["timezone"]
+        self.timezone = self.config.scheduler.timezone
         self.scheduler = BackgroundScheduler(
             timezone=self.timezone,
-            executors={"default": ThreadPoolExecutor(int(scheduler_config["max_parallel_sources"]))},
+            executors={"default": ThreadPoolExecutor(self.config.scheduler.max_parallel_sources)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self.scheduler.add_listener(self._job_error, EVENT_JOB_ERROR)
@@ -133,9 +111,8 @@ class Service:
         unknown = [f"{s.id} ({s.kind})" for s in self.sources.values() if s.kind not in self.collectors]
         if unknown:
             raise ValueError(f"no collector for source kind of: {', '.join(unknown)}")
-        health = self.config.section("health")
-        self.failures_before_event = int(health["failures_before_event"])
-        self.stale_after = dt.timedelta(hours=float(health["stale_after_hours"]))
+        self.failures_before_event = self.config.health.failures_before_event
+        self.stale_after = self.config.health.stale_after
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -151,8 +128,8 @@ class Service:
                 **({"next_run_time": first} if first is not None else {}),
             )
             log.info("scheduled %s: %s", source.id, source.schedule.describe())
-        self.scheduler.add_job(self.check_health, IntervalTrigger(
-            seconds=float(self.config.section("health")["check_every_seconds"])), id="health", name="health")
+        self.scheduler.add_job(self.check_health, IntervalTrigger(seconds=self.config.health.check_every_seconds),
+                               id="health", name="health")
         self.scheduler.start()
         self._record_next_runs()
 
@@ -164,7 +141,7 @@ class Service:
             runs.close_interrupted_runs("the service stopped before this run finished; nothing of it was half-written")
             runs.ensure_source_states(self.sources)
 
-    def _first_run(self, source: SourceConfig, trigger, now: dt.datetime) -> dt.datetime | None:
+    def _first_run(self, source: SourceConfig, trigger: BaseTrigger, now: dt.datetime) -> dt.datetime | None:
         """Now when a run was due while the service was down (or never ran), else None: the trigger decides."""
         with Session(self.engine) as session:
             state = RunRepository(session).find_source_state(source.id)
@@ -179,7 +156,7 @@ class Service:
         self.stop.set()
         if not self.scheduler.running:
             return
-        deadline = float(self.config.section("scheduler")["stop_timeout_seconds"])
+        deadline = self.config.scheduler.stop_timeout_seconds
         waiter = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True)
         waiter.start()
         waiter.join(deadline)
@@ -199,8 +176,8 @@ class Service:
         try:
             log.info("run started")
             report = self.collectors[source.kind](
-                self.engine, source, contact=self.config.contact, settings=self.config.crawler_settings(),
-                timeout=float(self.config.section("crawler")["run_timeout_seconds"]), stop=self.stop,
+                self.engine, source, contact=self.config.contact, settings=self.config.crawler.scrapy_settings(),
+                timeout=self.config.crawler.run_timeout_seconds, stop=self.stop,
                 run_id=run_id, ingestor=Ingestor(self.engine, IngestOptions(thresholds=self.config.thresholds)),
             )
             outcome = "stopped" if report.stopped else run_outcome(report)
@@ -217,7 +194,7 @@ class Service:
             log.info("run finished: %s in %d ms", outcome, duration)
             current_source.reset(source_token)
             current_run.reset(run_token)
-        notify_after_run(self.engine, self.config.section("notifications"))  # logs failures, never raises
+        notify_after_run(self.engine, self.config.notifications)  # logs failures, never raises
 
     def check_health(self) -> None:
         """One ``source.stale`` event when a source has had no success for too long."""
@@ -273,7 +250,7 @@ class Service:
                 if job.id in self.sources:
                     runs.source_state(job.id).next_run_at = job.next_run_time
 
-    def _job_error(self, event) -> None:  # pragma: no cover - run_source catches everything
+    def _job_error(self, event: JobExecutionEvent) -> None:  # pragma: no cover - run_source catches everything
         log.error("job %s raised: %s", event.job_id, event.exception)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import REVIEW_STATUSES, NotificationSent, ReviewDecision
+from storage.models import REVIEW_STATUSES, ChangeEvent, NotificationSent, ReviewDecision
 from storage.types import utcnow
 
 
@@ -22,6 +22,21 @@ class ReviewRepository:
         self.session = session
 
     # -- decisions ------------------------------------------------------------------------------
+    def decide(self, event_id: int, status: str, *, note: str | None = None, reviewer: str | None = None,
+               from_key: str | None = None, to_key: str | None = None) -> ReviewDecision:
+        """A reviewer's decision on a change event; a rename links the two keys the event names
+        (or the ones given).  ValueError says what is wrong."""
+        event = self.session.get(ChangeEvent, event_id)
+        if event is None:
+            raise ValueError(f"no change event {event_id}")
+        if status != "rename":
+            return self.add_decision(event_id, status, note=note, reviewer=reviewer)
+        if not event.list_name:
+            raise ValueError(f"event {event_id} ({event.kind}) concerns no list: it cannot be a rename")
+        chosen_from, chosen_to = rename_keys(event, from_key, to_key)
+        return self.add_decision(event_id, status, note=note, reviewer=reviewer, list_name=event.list_name,
+                                 from_key=chosen_from, to_key=chosen_to)
+
     def add_decision(self, event_id: int, status: str, *, note: str | None = None, reviewer: str | None = None,
                      list_name: str | None = None, from_key: str | None = None,
                      to_key: str | None = None) -> ReviewDecision:
@@ -64,3 +79,21 @@ class ReviewRepository:
         now = utcnow()
         self.session.add_all(NotificationSent(channel=channel, event_id=i, sent_at=now) for i in event_ids)
         self.session.flush()
+
+
+def rename_keys(event: ChangeEvent, from_key: str | None, to_key: str | None) -> tuple[str, str]:
+    """The two keys a rename links: given ones first, else what the event names.
+
+    A proposed rename names both (previous key → subject key); an added agreement names the
+    new key and a removed one the old key, so the other must be given.
+    """
+    if event.kind == "agreement.renamed":
+        default_from, default_to = (event.evidence or {}).get("previous_key"), event.subject_key
+    elif event.kind == "agreement.added":
+        default_from, default_to = None, event.subject_key
+    else:
+        default_from, default_to = event.subject_key, None
+    chosen_from, chosen_to = from_key or default_from, to_key or default_to
+    if not (chosen_from and chosen_to):
+        raise ValueError(f"event {event.id} ({event.kind}) names one key only: give --from-key and --to-key")
+    return chosen_from, chosen_to

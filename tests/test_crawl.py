@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conftest import FIXTURES, workbook
-from loopback import LoopbackServer, Reply
+from scheduler.demo.loopback import LoopbackServer, Reply
 from pipeline.crawl import crawl_and_ingest
 from storage.database import open_database
 from storage.models import FetchAttempt

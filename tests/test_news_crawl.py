@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conftest import FIXTURES, workbook
-from loopback import LoopbackServer, Reply
+from scheduler.demo.loopback import LoopbackServer, Reply
 from pipeline.backfill import plan_backfill, run_backfill
 from crawler.sources import NewsSource
 from pipeline.news import crawl_news_source

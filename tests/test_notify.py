@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from conftest import workbook
 from scheduler.cli import main
 from scheduler.config import DEFAULTS
-from scheduler.notify import digest_due, notify, notify_after_run
-from scheduler.reports import change_rows
+from publish.notify import NotificationSettings, digest_due, notify, notify_after_run
+from publish.changes import change_rows
 from test_review import run, shared_engine  # noqa: F401  (fixture)
 
 # aiosmtpd warns, for each connection, that AUTH without TLS is unsafe: the test server listens
@@ -39,15 +39,16 @@ def events(db_url, shared_engine):
     return shared_engine
 
 
-def settings(**overrides) -> dict:
-    return {**DEFAULTS["notifications"], "webhook_backoff_seconds": 0.01, **overrides}
+def settings(**overrides) -> NotificationSettings:
+    values = {"webhook_backoff_seconds": 0.01, **overrides}
+    return NotificationSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 def expected_ids(engine, **overrides) -> list[int]:
-    from scheduler.notify import wanted
+    from publish.notify import wanted
 
     with Session(engine) as session:
-        return [r["id"] for r in change_rows(session, None, None, (), None, None) if wanted(r, settings(**overrides))]
+        return [r["id"] for r in change_rows(session) if wanted(r, settings(**overrides))]
 
 
 class Webhook:
@@ -123,7 +124,7 @@ def test_a_webhook_that_keeps_failing_is_tried_again_next_time(events, monkeypat
 def test_kinds_and_states_choose_what_is_sent(events):
     texas = expected_ids(events, kinds=["agreement."], states=["tx"])
     with Session(events) as session:
-        rows = {r["id"]: r for r in change_rows(session, None, None, (), None, None)}
+        rows = {r["id"]: r for r in change_rows(session)}
     assert texas and {rows[i]["state"] for i in texas} == {"TX"}
     assert {rows[i]["kind"] for i in texas} <= {"agreement.added", "agreement.removed", "agreement.changed",
                                                 "agreement.renamed", "agreement.promoted"}

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from conftest import WORKBOOKS, workbook
-from scheduler.report import build_pages
+from publish.report import build_pages
 from scheduler.seeds import load_baseline
-from scheduler.serve import make_server
+from publish.serve import make_server
 from storage.models import NewsArticle, NewsFigure
 from test_review import edited_workbook, run, shared_engine  # noqa: F401  (fixture)
 
@@ -35,7 +35,7 @@ def backfilled(db_url, shared_engine):
 
 
 def accepted_participating(engine) -> list:
-    from scheduler.report import accepted_participating as chosen
+    from publish.report import accepted_participating as chosen
 
     with Session(engine) as session:
         return chosen(session)
@@ -82,7 +82,7 @@ def test_scraped_markup_shows_as_text(backfilled, tmp_path):
     hostile = edited_workbook(workbook("participatingAgencies05142026am.xlsx"),
                               tmp_path / "participatingAgencies06012026am.xlsx",
                               {"Texas Office of the Attorney General": HOSTILE})
-    assert run(str(tmp_path / "not-used.sqlite"), "backfill", str(hostile)).exit_code == 0
+    assert run(backfilled.url.render_as_string(hide_password=False), "backfill", str(hostile)).exit_code == 0
     with Session(backfilled) as session, session.begin():
         article = NewsArticle(source="test", via="file", url="https://example.org/a", canonical_url="javascript:alert(1)",
                               url_key="example.org/a", title=HOSTILE, title_key="x", publisher="<b>Paper</b>",
@@ -104,7 +104,7 @@ def test_scraped_markup_shows_as_text(backfilled, tmp_path):
 
 
 def test_report_writes_the_same_page_that_serve_serves(backfilled, tmp_path):
-    result = run(str(tmp_path / "not-used.sqlite"), "report", "--out", str(tmp_path / "site"))
+    result = run(backfilled.url.render_as_string(hide_password=False), "report", "--out", str(tmp_path / "site"))
     assert result.exit_code == 0, result.output
     written = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     with serving(backfilled) as base:
@@ -176,7 +176,7 @@ def test_the_report_renders_in_chromium(backfilled, browser, tmp_path):
     hostile = edited_workbook(workbook("participatingAgencies05142026am.xlsx"),
                               tmp_path / "participatingAgencies06012026am.xlsx",
                               {"Texas Office of the Attorney General": HOSTILE})
-    assert run(str(tmp_path / "not-used.sqlite"), "backfill", str(hostile)).exit_code == 0
+    assert run(backfilled.url.render_as_string(hide_password=False), "backfill", str(hostile)).exit_code == 0
     snapshots = accepted_participating(backfilled)
     latest, previous = snapshots[-1], snapshots[-2]
     with serving(backfilled) as base:

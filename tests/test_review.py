@@ -43,10 +43,8 @@ def run(db: str, *args: str, **kwargs):
 
 
 @pytest.fixture
-def shared_engine(engine, monkeypatch):
-    """CLI commands in these tests use the test's own engine object, so that what a test writes
-    through it and what the commands read are one database handle."""
-    monkeypatch.setattr("scheduler.cli.open_database", lambda url: engine)
+def shared_engine(engine):
+    """The test's own engine on the database that the commands open with --db."""
     return engine
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from conftest import workbook
-from loopback import LoopbackServer, Reply
+from scheduler.demo.loopback import LoopbackServer, Reply
 from pipeline.backfill import plan_backfill, run_backfill
 from storage.database import open_database
 from storage.models import ChangeEvent, CrawlRun, Snapshot

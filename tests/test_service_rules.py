@@ -101,7 +101,7 @@ schedule = { cron = "*/15 * * * *" }
                                         "TRACKER287G__HEALTH__FAILURES_BEFORE_EVENT": "5",
                                         "TRACKER287G_DB": "sqlite:////tmp/x.sqlite"})
     assert config.contact == "env@example.org"                       # environment beats the file
-    assert config.section("health")["failures_before_event"] == 5
+    assert config.health.failures_before_event == 5
     assert config.database_url == "sqlite:////tmp/x.sqlite"
     [source] = config.sources
     assert (source.schedule.cron, source.url) == ("*/15 * * * *", "https://www.ice.gov/identify-and-arrest/287g")

@@ -27,7 +27,7 @@ from crawler.settings import RetryBackoffMiddleware, crawler_settings, user_agen
 from crawler.filenames import file_name_from_content_disposition
 from crawler.spiders.ice_287g import DEFAULT_PAGE_URL, Ice287gSpider
 from diff.records import AGENCY, MOA, SIGNED, RawRow, SourceTable
-from loopback import LoopbackServer, Reply, replies
+from scheduler.demo.loopback import LoopbackServer, Reply, replies
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAGES = FIXTURES / "pages"

@@ -26,9 +26,10 @@ from crawler.filenames import file_name_from_content_disposition
 from crawler.html_table import parse_list_tables
 from crawler.items import FetchFailure, HtmlListTable, WorkbookDownload
 from crawler.settings import PAGE_URL_SETTING
+from crawler.sources import ICE_287G_PAGE_URL
 from diff.records import SIGNED, ListName, SourceTable
 
-DEFAULT_PAGE_URL = "https://www.ice.gov/identify-and-arrest/287g"
+DEFAULT_PAGE_URL = ICE_287G_PAGE_URL
 
 # /doclib/about/offices/ero/287g/participatingAgencies05292025am.xlsx
 _DOCLIB_XLSX = re.compile(r"/doclib/.*\.xlsx$", re.IGNORECASE)

@@ -8,10 +8,15 @@ the serialiser, never concatenated into markup.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from itertools import groupby
-from typing import Sequence
+from typing import Any
 
 from lxml import etree
+
+from publish.changes import ChangeRow
+from publish.evidence import evidence_lines, safe_url
+from storage.models import Snapshot
 
 ATOM = "http://www.w3.org/2005/Atom"
 TAG_AUTHORITY = "tag:tracker287g,2025"
@@ -31,57 +36,47 @@ def _stamp(value: dt.date | None) -> str:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).isoformat()
 
 
-def _add(parent, name: str, text: str | None = None, **attributes):
+def _add(parent: etree._Element, name: str, text: str | None = None, **attributes: Any) -> etree._Element:
     element = etree.SubElement(parent, f"{{{ATOM}}}{name}", {k: v for k, v in attributes.items() if v})
     if text is not None:
         element.text = text
     return element
 
 
-def _evidence_lines(row: dict) -> list[str]:
-    evidence = row["evidence"]
-    lines = [row["summary"]]
-    if evidence.get("file"):
-        lines.append(f"File: {evidence['file']}" + (f", row {evidence['row']}" if evidence.get("row") else ""))
-    for label, key in (("MOA", "moa_url"), ("Source", "url")):
-        if evidence.get(key):
-            lines.append(f"{label}: {evidence[key]}")
+def _entry_text(row: ChangeRow) -> str:
+    lines = [row["summary"], *(line.plain() for line in evidence_lines(row["evidence"]))]
     if row.get("review"):
         lines.append(f"Review: {row['review']['status']}")
-    return lines
+    return "\n".join(lines)
 
 
-def _safe_link(url: str | None) -> str | None:
-    return url if url and url.lower().startswith(("http://", "https://")) else None
-
-
-def _change_entry(feed, row: dict) -> None:
+def _change_entry(feed: etree._Element, row: ChangeRow) -> None:
     entry = _add(feed, "entry")
     _add(entry, "id", change_entry_id(row["id"]))
     _add(entry, "title", f"{row['kind']}: {row['summary']}")
     _add(entry, "updated", _stamp(row["occurred_on"]))
     _add(entry, "category", term=row["kind"])
-    link = _safe_link(row["evidence"].get("moa_url") or row["evidence"].get("url"))
+    link = safe_url(row["evidence"].get("moa_url") or row["evidence"].get("url"))
     if link:
         _add(entry, "link", href=link, rel="related")
-    _add(entry, "content", "\n".join(_evidence_lines(row)), type="text")
+    _add(entry, "content", _entry_text(row), type="text")
 
 
-def _snapshot_entry(feed, snapshot, rows: Sequence[dict]) -> None:
+def _snapshot_entry(feed: etree._Element, snapshot: Snapshot, rows: Sequence[ChangeRow]) -> None:
     entry = _add(feed, "entry")
     _add(entry, "id", snapshot_entry_id(snapshot.id))
-    counts = {}
+    counts: dict[str, int] = {}
     for row in rows:
         counts[row["kind"]] = counts.get(row["kind"], 0) + 1
     tally = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
     _add(entry, "title", f"{snapshot.list_name} list of {snapshot.as_of} ({snapshot.file_name}): {tally}")
     _add(entry, "updated", _stamp(snapshot.as_of))
-    _add(entry, "content", "\n\n".join("\n".join(_evidence_lines(r)) for r in rows), type="text")
+    _add(entry, "content", "\n\n".join(_entry_text(r) for r in rows), type="text")
 
 
-def build_feed(rows: Sequence[dict], *, per: str = "change", snapshots: dict | None = None,
+def build_feed(rows: Sequence[ChangeRow], *, per: str = "change", snapshots: Mapping[int, Snapshot] | None = None,
                title: str = "tracker287g: changes to the 287(g) lists") -> bytes:
-    """The feed document.  ``rows`` are change rows (reports.change_rows);
+    """The feed document.  ``rows`` are change rows (publish.changes.change_rows);
     ``per="snapshot"`` groups them by snapshot (``snapshots``: id -> Snapshot); changes that
     belong to no snapshot (news) keep an entry of their own."""
     feed = etree.Element(f"{{{ATOM}}}feed", nsmap={None: ATOM})
@@ -99,10 +94,10 @@ def build_feed(rows: Sequence[dict], *, per: str = "change", snapshots: dict | N
     else:
         by_snapshot = sorted(newest_first, key=lambda r: -(r["snapshot_id"] or 0))
         for snapshot_id, group in groupby(by_snapshot, key=lambda r: r["snapshot_id"]):
-            group = sorted(group, key=lambda r: r["id"])
-            if snapshot_id is None:
-                for row in group:
+            ordered = sorted(group, key=lambda r: r["id"])
+            if snapshot_id is None or snapshots is None:
+                for row in ordered:
                     _change_entry(feed, row)
             else:
-                _snapshot_entry(feed, snapshots[snapshot_id], group)
+                _snapshot_entry(feed, snapshots[snapshot_id], ordered)
     return etree.tostring(feed, xml_declaration=True, encoding="utf-8", pretty_print=True)

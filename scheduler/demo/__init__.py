@@ -10,25 +10,24 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import html
+import importlib.resources
 import shutil
-import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from rich.console import Console
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from pipeline.crawl import crawl_and_ingest
 from pipeline.ingest import Ingestor
-from scheduler.output import print_table
+from publish.render import print_table
+from scheduler.demo.loopback import LoopbackServer, Reply
 from storage.database import open_database
 from storage.events import EventRepository
 from storage.lists import ListRepository
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_WORKBOOKS = PROJECT_ROOT / "tests" / "fixtures" / "ice-287g"
 PAGE_PATH = "/identify-and-arrest/287g"
 DOCLIB = "/doclib/about/offices/ero/287g/"
 # Loopback needs no politeness delay; everything else stays as in production.
@@ -57,27 +56,46 @@ STEPS = (
 )
 
 
+def packaged_workbooks() -> Path:
+    """The real workbooks packaged with tracker287g for the demo (scheduler/demo/workbooks)."""
+    return Path(str(importlib.resources.files("scheduler.demo") / "workbooks"))
+
+
 class Publisher:
-    """A tiny stand-in for www.ice.gov on 127.0.0.1: the 287(g) page and the files it links."""
+    """A stand-in for www.ice.gov on 127.0.0.1: the 287(g) page of the current step and the
+    files it links, served by the loopback server (with ETags, so an unchanged file is a 304)."""
 
     def __init__(self, workbooks: Path) -> None:
         self.workbooks = workbooks
-        self.step: Step | None = None
-        self._started = time.time()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.server = LoopbackServer()
+        self._published_at = email.utils.formatdate(time.time(), usegmt=True)
 
     @property
     def page_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}{PAGE_PATH}"
+        return self.server.url(PAGE_PATH)
 
-    def __enter__(self) -> "Publisher":
-        self.thread.start()
+    def __enter__(self) -> Publisher:
+        self.server.start()
+        self.server.route("/robots.txt", Reply.robots("User-agent: *\nDisallow: /admin/\n"))
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
+    def publish(self, step: Step) -> None:
+        """Make ``step`` what the page shows: its two files, and the page linking them."""
+        self.server.routes.clear()
+        self.server.route("/robots.txt", Reply.robots("User-agent: *\nDisallow: /admin/\n"))
+        links = []
+        for label, name in (("Participating Agencies", step.participating), ("Pending Agencies", step.pending)):
+            path = self._link(step, name)
+            links.append(f'<li><a href="{html.escape(path)}">{label}</a></li>')
+            self.server.route(path, Reply.file(self._file(name), last_modified=self._published_at,
+                                               content_disposition=name if step.via_file_download else None))
+        self.server.route(PAGE_PATH, Reply.html(
+            f"<html><head><title>287(g)</title></head><body><main><h1>Delegation of Immigration Authority "
+            f"Section 287(g)</h1><h2>Participating and pending agencies</h2><ul>{''.join(links)}</ul></main>"
+            f"</body></html>"))
 
     def _file(self, name: str) -> Path:
         for folder in ("participating", "pending"):
@@ -85,71 +103,16 @@ class Publisher:
                 return self.workbooks / folder / name
         raise FileNotFoundError(name)
 
-    def _link(self, name: str) -> str:
-        if self.step and self.step.via_file_download:
+    @staticmethod
+    def _link(step: Step, name: str) -> str:
+        if step.via_file_download:
             return f"/file-download/download/public/{int(hashlib.sha256(name.encode()).hexdigest()[:6], 16)}"
         return DOCLIB + name
-
-    def page(self) -> bytes:
-        step = self.step
-        items = "".join(
-            f'<li><a href="{html.escape(self._link(name))}">{label}</a></li>'
-            for label, name in (("Participating Agencies", step.participating), ("Pending Agencies", step.pending))
-        )
-        return (f"<html><head><title>287(g)</title></head><body><main><h1>Delegation of Immigration Authority "
-                f"Section 287(g)</h1><h2>Participating and pending agencies</h2><ul>{items}</ul></main>"
-                f"</body></html>").encode()
-
-    def resolve(self, path: str) -> tuple[Path, str] | None:
-        for name in (self.step.participating, self.step.pending):
-            if path == self._link(name):
-                return self._file(name), name
-        return None
-
-    def _handler(self):
-        publisher = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:  # the demo prints its own summary
-                pass
-
-            def do_GET(self) -> None:
-                if self.path == "/robots.txt":
-                    return self._send(200, b"User-agent: *\nDisallow: /admin/\n", "text/plain")
-                if self.path == PAGE_PATH:
-                    return self._send(200, publisher.page(), "text/html; charset=utf-8")
-                found = publisher.resolve(self.path)
-                if found is None:
-                    return self._send(404, b"not found", "text/plain")
-                path, name = found
-                body = path.read_bytes()
-                etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-                if self.headers.get("If-None-Match") == etag:
-                    self.send_response(304)
-                    self.send_header("ETag", etag)
-                    self.end_headers()
-                    return None
-                headers = {"ETag": etag, "Last-Modified": email.utils.formatdate(publisher._started, usegmt=True)}
-                if publisher.step.via_file_download:
-                    headers["Content-Disposition"] = f'attachment; filename="{name}"'
-                return self._send(200, body, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                                  headers)
-
-            def _send(self, status: int, body: bytes, content_type: str, headers: dict | None = None) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-        return Handler
 
 
 def run_demo(console: Console, *, db: str | None = None, workbooks: Path | None = None) -> str:
     """Run the demo; returns the database URL it wrote to."""
-    workbooks = workbooks or DEFAULT_WORKBOOKS
+    workbooks = workbooks or packaged_workbooks()
     if not (workbooks / "participating").is_dir():
         raise FileNotFoundError(f"no workbooks in {workbooks} (expected participating/ and pending/ folders)")
     if db is None:
@@ -162,7 +125,7 @@ def run_demo(console: Console, *, db: str | None = None, workbooks: Path | None 
     with Publisher(workbooks) as publisher:
         console.print(f"Publishing real ICE workbooks at {publisher.page_url}", highlight=False)
         for number, step in enumerate(STEPS, start=1):
-            publisher.step = step
+            publisher.publish(step)
             report = crawl_and_ingest(engine, publisher.page_url, contact="offline-demo@127.0.0.1",
                                       settings=DEMO_CRAWL_SETTINGS, ingestor=ingestor)
             console.print(f"\n[bold]Step {number}: {step.title}[/bold]")
@@ -184,7 +147,7 @@ def run_demo(console: Console, *, db: str | None = None, workbooks: Path | None 
     return db
 
 
-def _summarise(console: Console, engine, db: str) -> None:
+def _summarise(console: Console, engine: Engine, db: str) -> None:
     with Session(engine) as session:
         snapshots = ListRepository(session).snapshots()
         events = EventRepository(session).events()

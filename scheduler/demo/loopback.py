@@ -1,4 +1,7 @@
-"""A real HTTP server on 127.0.0.1 for tests: scripted routes, conditional GETs, a request log.
+"""A real HTTP server on 127.0.0.1: scripted routes, conditional GETs, a request log.
+
+The demo's stand-in for www.ice.gov (scheduler.demo), and the server the tests point spiders,
+the service and notifications at (tests/conftest.py's ``loopback`` fixture).
 
 Usage::
 

@@ -1,0 +1,12 @@
+"""The history goes out to readers.
+
+changes   the change-rows query behind every output, and its filters
+evidence  the words for an event's evidence, one formatter for every output
+render    table, JSON, CSV and Markdown renderings (the JSON is a stable contract)
+snapshots snapshots, metrics and baseline comparisons as rows
+news      collected news as rows
+feed      the Atom feed
+report    the HTML report (Jinja2 templates in publish/templates), with charts (charts)
+serve     the report on 127.0.0.1
+notify    webhook and e-mail notifications of new changes
+"""

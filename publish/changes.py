@@ -1,0 +1,81 @@
+"""The change log as rows for readers: the one query behind `changes`, the feed, the report,
+notifications and the review prompt."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from storage.events import EventFilter, EventRepository
+from storage.models import ReviewDecision
+from storage.review import ReviewRepository
+
+# tracker287g.changes/1: the fields of each item, in order (the README documents them)
+CHANGE_FIELDS = ("id", "occurred_on", "kind", "list", "state", "subject_key", "field", "old_value", "new_value",
+                 "summary", "snapshot_id", "previous_snapshot_id", "evidence")
+UNREVIEWED = "unreviewed"
+
+ChangeRow = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ChangeFilter:
+    """Which changes: the options of `changes` (and of `feed`)."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+    kinds: tuple[str, ...] = ()          # kinds, or prefixes ending in a dot ("agreement.")
+    state: str | None = None
+    list_name: str | None = None
+    review_status: str | None = None     # a review status, or "unreviewed"
+
+
+def kind_matches(kind: str, kinds: Sequence[str]) -> bool:
+    """``kinds`` names kinds exactly, or by a prefix ending in a dot; none names every kind."""
+    if not kinds:
+        return True
+    return kind in kinds or kind.startswith(tuple(k for k in kinds if k.endswith(".")))
+
+
+def change_rows(session: Session, where: ChangeFilter = ChangeFilter()) -> list[ChangeRow]:
+    """The change log, oldest first, each row with its review decision (or None)."""
+    exact = tuple(k for k in where.kinds if not k.endswith("."))
+    prefixes = tuple(k for k in where.kinds if k.endswith("."))
+    events = EventRepository(session).events(EventFilter(
+        since=where.since, until=where.until, kinds=() if prefixes else exact,
+        state=where.state.upper() if where.state else None, list_name=where.list_name))
+    if prefixes:
+        events = [e for e in events if kind_matches(e.kind, where.kinds)]
+    decisions = ReviewRepository(session).latest_decisions()
+    if where.review_status:
+        events = [e for e in events if _status(decisions.get(e.id)) == where.review_status]
+    return [
+        {
+            "id": e.id, "occurred_on": e.occurred_on, "kind": e.kind, "list": e.list_name, "state": e.state,
+            "subject_key": e.subject_key, "field": e.field, "old_value": e.old_value, "new_value": e.new_value,
+            "summary": e.summary, "snapshot_id": e.snapshot_id, "previous_snapshot_id": e.previous_snapshot_id,
+            "evidence": e.evidence or {}, "review": _review_item(decisions.get(e.id)),
+        }
+        for e in events
+    ]
+
+
+def state_matches(state: str | None, states: Iterable[str]) -> bool:
+    """Events with a state must be in ``states`` when any is given; list-wide events always pass."""
+    wanted = {s.upper() for s in states}
+    return not (wanted and state and state not in wanted)
+
+
+def _status(decision: ReviewDecision | None) -> str:
+    return decision.status if decision is not None else UNREVIEWED
+
+
+def _review_item(decision: ReviewDecision | None) -> dict[str, Any] | None:
+    if decision is None:
+        return None
+    return {"status": decision.status, "note": decision.note, "reviewer": decision.reviewer,
+            "decided_at": decision.decided_at, "from_key": decision.from_key, "to_key": decision.to_key}

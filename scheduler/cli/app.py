@@ -1,0 +1,81 @@
+"""What every command shares: the database, the layered configuration, and the consoles."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from diff.guards import Thresholds
+from scheduler.config import Config, ConfigError, load_config
+from storage.database import open_database, resolve_database_url
+
+if TYPE_CHECKING:
+    from pipeline.ingest import Ingestor
+
+
+@dataclass
+class App:
+    db: str | None
+    thresholds: dict[str, Thresholds] = field(default_factory=dict)
+    config_path: Path | None = None
+    # Piped output gets a fixed, wide layout instead of rich's 80 columns.
+    console: Console = field(default_factory=lambda: Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160))
+    err: Console = field(default_factory=lambda: Console(stderr=True))
+    _engine: Engine | None = None
+    _config: Config | None = None
+
+    def config(self) -> Config:
+        """The service configuration (defaults, seeds/sources.toml, --config file, environment)."""
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path)
+            except ConfigError as error:
+                raise click.ClickException(f"configuration: {error}") from error
+        return self._config
+
+    @property
+    def database_url(self) -> str:
+        # --db, then TRACKER287G_DB, then [database] url of the configuration, then the default
+        return resolve_database_url(self.db or self.config().database_url)
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            try:
+                self._engine = open_database(self.database_url)
+            except Exception as error:  # a wrong URL or an unreachable server is a failure, not a trace
+                raise click.ClickException(f"cannot open database {safe_url(self.database_url)}: {error}") from error
+        return self._engine
+
+    def session(self) -> Session:
+        return Session(self.engine(), expire_on_commit=False)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def ingestor(self) -> Ingestor:
+        from pipeline.ingest import IngestOptions, Ingestor   # the readers (bs4, calamine) only when ingesting
+
+        # defaults < configuration file < environment < --drop-threshold
+        return Ingestor(self.engine(), IngestOptions(thresholds={**self.config().thresholds, **self.thresholds}))
+
+    def emit(self, text: str) -> None:
+        """Output for programs (JSON, CSV, Markdown, TOML), written as is."""
+        self.console.file.write(text if text.endswith("\n") else text + "\n")
+
+
+def safe_url(url: str) -> str:
+    """A database URL without its password, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+pass_app = click.make_pass_decorator(App)

@@ -1,0 +1,176 @@
+"""The lists' history: backfill and crawl bring documents in; snapshots, changes and metrics
+show what they became."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from rich.markup import escape
+
+from crawler.sources import ICE_287G_PAGE_URL, LIST_SOURCE_KIND
+from publish.changes import CHANGE_FIELDS, ChangeFilter, change_rows
+from publish.evidence import evidence_text
+from publish.render import print_table, render_csv, render_json, render_markdown
+from publish.snapshots import metrics_items, snapshot_rows
+from scheduler.cli.app import App, pass_app
+from scheduler.cli.options import (
+    DATE,
+    FORMATS_ALL,
+    LISTS,
+    change_filter_options,
+    contact_option,
+    format_option,
+    require_contact,
+)
+
+if TYPE_CHECKING:
+    from pipeline.backfill import BackfillResult
+    from pipeline.crawl import CrawlReport
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--as-of", type=DATE, help="Date for files whose name carries none (YYYY-MM-DD).")
+@format_option()
+@pass_app
+def backfill(app: App, paths: tuple[Path, ...], as_of: dt.date | None, fmt: str) -> None:
+    """Import archived workbooks (files or folders), oldest first.
+
+    The date of each file comes from its name (ICE's typos are handled) or from --as-of.
+    Files already imported are skipped, so running the same backfill twice changes nothing.
+    """
+    from pipeline.backfill import plan_backfill, run_backfill   # the pipeline only for commands that ingest
+
+    try:
+        plan = plan_backfill(paths, as_of=as_of)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
+    results = run_backfill(app.engine(), plan, progress_console=app.err, ingestor=app.ingestor())
+    _print_backfill(app, results, fmt)
+    if any(r.error for r in results):
+        raise SystemExit(1)
+
+
+def _print_backfill(app: App, results: Sequence[BackfillResult], fmt: str) -> None:
+    rows = []
+    for r in results:
+        o = r.outcome
+        rows.append({
+            "file": r.planned.path.name, "as_of": r.planned.as_of, "as_of_basis": r.planned.as_of_basis,
+            "list": o.list_name if o else None, "status": o.status if o else "error",
+            "snapshot_id": o.snapshot_id if o else None,
+            "added": o.counts.get("added") if o else None, "removed": o.counts.get("removed") if o else None,
+            "changed": o.counts.get("changed") if o else None, "renamed": o.counts.get("renamed") if o else None,
+            "events": o.events if o else 0, "reason": (o.reason if o else r.error),
+        })
+    if fmt == "json":
+        app.emit(render_json("tracker287g.backfill/1", "files", rows))
+        return
+    print_table(app.console, "Backfill", ("file", "as_of", "list", "status", "snapshot_id", "added", "removed",
+                                          "changed", "renamed", "events", "reason"), rows)
+    totals = {s: sum(1 for r in rows if r["status"] == s) for s in
+              ("accepted", "unchanged", "quarantined", "already_recorded", "error")}
+    app.console.print(", ".join(f"{n} {s.replace('_', ' ')}" for s, n in totals.items() if n) or "nothing to import",
+                      highlight=False)
+
+
+@click.command()
+@click.option("--page-url", envvar="TRACKER287G_PAGE_URL", help="The ICE 287(g) page that links the lists "
+              f"(default: [sources.{LIST_SOURCE_KIND}] url of the configuration, {ICE_287G_PAGE_URL}).")
+@contact_option
+@click.option("--timeout", type=float, default=None,
+              help="Seconds before the crawl is abandoned (default: [crawler] run_timeout_seconds, 600).")
+@pass_app
+def crawl(app: App, page_url: str | None, contact: str | None, timeout: float | None) -> None:
+    """One crawl of the ICE 287(g) page now, then the diff stage."""
+    from pipeline.crawl import crawl_and_ingest
+
+    config = app.config()
+    contact = require_contact(contact or config.contact)
+    source = config.source(LIST_SOURCE_KIND)
+    page_url = page_url or (source.url if source else ICE_287G_PAGE_URL)
+    report = crawl_and_ingest(app.engine(), page_url, contact=contact, settings=config.crawler.scrapy_settings(),
+                              timeout=timeout or config.crawler.run_timeout_seconds, ingestor=app.ingestor())
+    _print_crawl(app, report)
+    if report.failed:
+        raise SystemExit(1)
+
+
+def _print_crawl(app: App, report: CrawlReport) -> None:
+    rows = [{"url": line.url, "list": line.list_name, "outcome": line.outcome, "snapshot_id": line.snapshot_id,
+             "detail": line.detail} for line in report.lines]
+    print_table(app.console, f"Crawl of {report.page_url}", ("url", "list", "outcome", "snapshot_id", "detail"), rows)
+    if report.crawl_error:
+        app.console.print(f"[red]crawl failed:[/red] {escape(report.crawl_error)}")
+
+
+@click.command()
+@click.option("--list", "list_name", type=LISTS)
+@format_option()
+@pass_app
+def snapshots(app: App, list_name: str | None, fmt: str) -> None:
+    """One row per snapshot: list, file, as-of, status (and why), agreements, agencies, states."""
+    with app.session() as session:
+        rows = snapshot_rows(session, list_name)
+    if fmt == "json":
+        app.emit(render_json("tracker287g.snapshots/1", "snapshots", rows))
+        return
+    print_table(app.console, "Snapshots", ("id", "list", "file_name", "as_of", "status", "agreements", "agencies",
+                                           "states", "reason"), rows)
+
+
+@click.command()
+@change_filter_options
+@format_option(FORMATS_ALL)
+@pass_app
+def changes(app: App, where: ChangeFilter, fmt: str) -> None:
+    """The change log, oldest first, with evidence (file and row)."""
+    if where.since and where.until and where.since > where.until:
+        raise click.UsageError("--since is after --until")
+    with app.session() as session:
+        rows = change_rows(session, where)
+    if fmt == "json":
+        app.emit(render_json("tracker287g.changes/1", "changes", rows))
+        return
+    flat = [{**r, "evidence": evidence_text(r["evidence"])} for r in rows]
+    if fmt == "csv":
+        app.emit(render_csv(CHANGE_FIELDS, flat))
+    elif fmt == "markdown":
+        app.emit(render_markdown(("occurred_on", "kind", "state", "summary", "evidence"), flat))
+    else:
+        print_table(app.console, f"Changes ({len(rows)})", ("id", "occurred_on", "kind", "state", "summary",
+                                                            "evidence"), flat)
+
+
+@click.command()
+@click.option("--as-of", type=DATE, help="Use the last accepted snapshots on or before this day.")
+@format_option()
+@pass_app
+def metrics(app: App, as_of: dt.date | None, fmt: str) -> None:
+    """Counts of the current lists: agreements, agencies, states, by model and by state."""
+    with app.session() as session:
+        items = metrics_items(session, as_of)
+    if fmt == "json":
+        app.emit(render_json("tracker287g.metrics/1", "lists", items, as_of=as_of))
+        return
+    if not items:
+        app.console.print("No accepted snapshot yet: run `tracker287g backfill` or `tracker287g crawl`.")
+        return
+    for item in items:
+        m = item["metrics"]
+        app.console.print(f"[bold]{item['list']}[/bold] list, snapshot {item['snapshot_id']} "
+                          f"({item['file_name']}, as of {item['as_of']})", highlight=False)
+        summary = [{"measure": k, "value": m.get(k)} for k in
+                   ("agreements", "agencies", "local_agencies", "states", "territories", "jurisdictions")]
+        summary += [{"measure": f"model {k}", "value": v} for k, v in m.get("by_model", {}).items()]
+        print_table(app.console, None, ("measure", "value"), summary)
+        by_state = m.get("by_state_model", {})
+        state_rows = [
+            {"state": code, "agreements": m["by_state"].get(code), **by_state.get(code, {})}
+            for code in sorted(m.get("by_state", {}), key=lambda c: -m["by_state"][c])
+        ]
+        print_table(app.console, "By state", ("state", "agreements", "JEM", "TFM", "WSO", "UNKNOWN"), state_rows)
