@@ -10,12 +10,12 @@ from python_calamine import CalamineWorkbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from conftest import WORKBOOKS, workbook
 from pipeline.backfill import plan_backfill, run_backfill
 from pipeline.ingest import IncomingDocument, Ingestor
-from storage.models import AgreementVersion, ChangeEvent, Document, Snapshot
 from storage.events import EventFilter, EventRepository
 from storage.lists import ListRepository
+from storage.models import AgreementVersion, ChangeEvent, Document, Snapshot
+from tests.files import WORKBOOKS, workbook
 
 
 def data_rows(path) -> list[list]:
@@ -37,10 +37,9 @@ def snapshots_by_file(session) -> dict[str, Snapshot]:
 
 
 @pytest.fixture
-def backfilled(engine):
-    results = run_backfill(engine, plan_backfill([WORKBOOKS]))
-    assert not [r.error for r in results if r.error]
-    return engine, results
+def backfilled(backfilled_engine, backfill_results):
+    """The session's backfill of the 22 real workbooks (conftest), this test's own copy."""
+    return backfilled_engine, backfill_results
 
 
 def test_backfill_of_every_real_workbook(backfilled):

@@ -4,13 +4,12 @@ Content-Disposition headers."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 
 from crawler.filenames import file_name_from_content_disposition, parse_list_file_name
+from tests.files import WORKBOOKS
 
-WORKBOOKS = Path(__file__).parent / "fixtures" / "ice-287g"
 TODAY = dt.date(2026, 6, 1)
 UTC = dt.timezone.utc
 

@@ -24,8 +24,8 @@ from python_calamine import CalamineWorkbook
 
 from crawler.workbook import UnreadableWorkbook, canonical_column, read_workbook
 from diff.records import SourceTable
+from tests.files import WORKBOOKS
 
-WORKBOOKS = Path(__file__).parent / "fixtures" / "ice-287g"
 FEB_2025 = ("state", "agency", "type", "model", "signed", "moa")
 MAR_2025 = ("state", "agency", "type", "county", "model", "signed", "moa")
 JUL_2025 = ("state", "agency", "type", "county", "model", "signed", "moa", "addendum")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from crawler.html_table import canonical_column, parse_list_tables
-from diff.records import AGENCY, MODEL, MOA, SIGNED, STATE
+from diff.records import AGENCY, MOA, MODEL, SIGNED, STATE
+from tests.files import PAGES
 
-PAGES = Path(__file__).parent / "fixtures" / "pages"
 PAGE_URL = "https://www.ice.gov/identify-and-arrest/287g"
 
 # Parsed once for the module, one small test per property (city-scrapers style).

@@ -9,14 +9,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from sqlalchemy.orm import Session
 
-from conftest import FIXTURES, workbook
-from scheduler.cli import main
-from test_news_storage import OFF_TOPIC, PAGE, STORY, SYNDICATED
+from pipeline.backfill import plan_backfill, run_backfill
+from pipeline.news import load_context, record_items
+from scheduler.seeds import load_baseline
+from storage.database import open_database
+from tests.commands import run
+from tests.files import NEWS, ROOT, workbook
+from tests.news_items import OFF_TOPIC, PAGE, STORY, SYNDICATED
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_cf7c87887e75a535.txt"
-NEWS = FIXTURES / "news"
+SEED = ROOT.parent / "shared" / "seed" / "000_cf7c87887e75a535.txt"
 
 # What a careful reader lists from the seed article: value, unit, scope.
 SEED_FIGURES = [
@@ -26,10 +29,6 @@ SEED_FIGURES = [
     (324, "agreements", "state:FL"), (296, "agreements", "state:TX"), (63, "agreements", "state:TN"),
     (52, "agreements", "state:AL"), (58, "agreements", "state:PA"),
 ]
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, list(args))
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +41,7 @@ def seed_copy(tmp_path_factory) -> Path:
 
 
 def test_propose_on_the_seed_article_finds_what_a_reader_would(seed_copy):
-    result = run("baseline", "propose", str(seed_copy), "--format", "json")
+    result = run(None, "baseline", "propose", str(seed_copy), "--format", "json")
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
     assert document["schema"] == "tracker287g.baseline-proposals/1" and document["kind"] == "text"
@@ -69,7 +68,7 @@ def test_propose_on_the_seed_article_finds_what_a_reader_would(seed_copy):
 
 
 def test_propose_table_for_people(seed_copy):
-    result = run("baseline", "propose", str(seed_copy))
+    result = run(None, "baseline", "propose", str(seed_copy))
     assert result.exit_code == 0
     assert "Proposed baseline entries from article.txt (17)" in result.output
     assert "city:Dallas" in result.output and "25,000,000" in result.output
@@ -78,7 +77,7 @@ def test_propose_table_for_people(seed_copy):
 def test_propose_on_a_saved_html_page(tmp_path):
     page = tmp_path / "release.html"
     page.write_bytes((NEWS / "ice_release_tennessee.html").read_bytes())
-    document = json.loads(run("baseline", "propose", str(page), "--format", "json").output)
+    document = json.loads(run(None, "baseline", "propose", str(page), "--format", "json").output)
     assert document["kind"] == "html" and document["published"] == "2026-02-03"
     assert [(p["value"], p["unit"], p["scope"], p["as_of"]) for p in document["proposals"]] == [
         (12, "agencies", "state:TN", "2026-01-30"), (75, "agreements", "state:TN", "2026-02-03"),
@@ -89,18 +88,12 @@ def test_propose_on_a_saved_html_page(tmp_path):
 
 
 def test_propose_rejects_a_missing_file(tmp_path):
-    result = run("baseline", "propose", str(tmp_path / "nothing.txt"))
+    result = run(None, "baseline", "propose", str(tmp_path / "nothing.txt"))
     assert result.exit_code == 2
 
 
 @pytest.fixture(scope="module")
 def news_db(tmp_path_factory) -> str:
-    from pipeline.backfill import plan_backfill, run_backfill
-    from pipeline.news import load_context, record_items
-    from scheduler.seeds import load_baseline
-    from sqlalchemy.orm import Session
-    from storage.database import open_database
-
     url = f"sqlite:///{tmp_path_factory.mktemp('newscli') / 'news.sqlite'}"
     engine = open_database(url)
     run_backfill(engine, plan_backfill([workbook("participatingAgencies12312025am.xlsx")]))
@@ -112,7 +105,7 @@ def news_db(tmp_path_factory) -> str:
 
 
 def test_news_json_lists_relevant_articles_with_figures(news_db):
-    result = run("--db", news_db, "news", "--format", "json")
+    result = run(news_db, "news", "--format", "json")
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
     assert document["schema"] == "tracker287g.news/1"
@@ -126,25 +119,25 @@ def test_news_json_lists_relevant_articles_with_figures(news_db):
 
 
 def test_news_since_csv_and_markdown(news_db):
-    assert json.loads(run("--db", news_db, "news", "--since", "2026-02-04", "--format", "json").output)[
+    assert json.loads(run(news_db, "news", "--since", "2026-02-04", "--format", "json").output)[
         "articles"] == []
-    rows = list(csv.DictReader(io.StringIO(run("--db", news_db, "news", "--format", "csv").output)))
+    rows = list(csv.DictReader(io.StringIO(run(news_db, "news", "--format", "csv").output)))
     assert [r["title"] for r in rows] == [STORY.title]
     assert rows[0]["figures"] == "341 agreements (agreements), state:FL; 60 officers (deputies), state:FL"
-    markdown = run("--db", news_db, "news", "--format", "markdown").output
+    markdown = run(news_db, "news", "--format", "markdown").output
     assert markdown.startswith("| dated_on | publisher | title | url | figures |")
-    table = run("--db", news_db, "news").output
+    table = run(news_db, "news").output
     assert "Reported figures beside the baseline" in table and "339" in table
 
 
 def test_news_on_an_empty_database_says_how_to_collect(tmp_path):
-    result = run("--db", str(tmp_path / "empty.sqlite"), "news")
+    result = run(str(tmp_path / "empty.sqlite"), "news")
     assert result.exit_code == 0 and "news crawl --contact" in result.output
 
 
 def test_news_crawl_needs_a_contact_and_a_known_source(tmp_path, monkeypatch):
     monkeypatch.delenv("TRACKER287G_CONTACT", raising=False)
     db = str(tmp_path / "x.sqlite")
-    assert run("--db", db, "news", "crawl").exit_code == 2
-    result = run("--db", db, "news", "crawl", "--contact", "me@example.org", "--source", "nope")
+    assert run(db, "news", "crawl").exit_code == 2
+    result = run(db, "news", "crawl", "--contact", "me@example.org", "--source", "nope")
     assert result.exit_code == 2 and "unknown news source" in result.output

@@ -7,12 +7,12 @@ from collections import Counter
 from rich.console import Console
 from sqlalchemy.orm import Session
 
-from conftest import workbook
 from pipeline.backfill import plan_backfill, run_backfill
 from scheduler.demo import STEPS, run_demo
 from storage.database import open_database
 from storage.events import EventRepository
 from storage.lists import ListRepository
+from tests.files import workbook
 
 DIFF_KINDS = ("agreement.added", "agreement.removed", "agreement.changed", "agreement.renamed")
 

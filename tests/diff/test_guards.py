@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from diff.guards import DEFAULT_THRESHOLDS, Thresholds, check_contract, check_row_count, classify
+from diff.guards import (
+    DEFAULT_THRESHOLDS,
+    Thresholds,
+    check_contract,
+    check_row_count,
+    classify,
+)
 from diff.records import SourceTable
 
 # Header eras as ICE published them (tests/fixtures/ice-287g/SOURCES.md).

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 from diff.normalise import normalise_table
 from diff.records import RawRow, SourceTable
 from storage.database import migrate, resolve_database_url
-from storage.models import AgreementVersion, Snapshot
 from storage.events import EventFilter, EventRepository
 from storage.fetches import FetchRepository
 from storage.lists import ListRepository
+from storage.models import AgreementVersion, Snapshot
 
 HEADER = ("STATE", "LAW ENFORCEMENT AGENCY", "SUPPORT TYPE", "SIGNED")
 COLUMNS = ("state", "agency", "model", "signed")

@@ -16,12 +16,12 @@ from aiosmtpd.smtp import AuthResult
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from conftest import workbook
+from publish.changes import change_rows
+from publish.notify import NotificationSettings, digest_due, notify, notify_after_run
 from scheduler.cli import main
 from scheduler.config import DEFAULTS
-from publish.notify import NotificationSettings, digest_due, notify, notify_after_run
-from publish.changes import change_rows
-from test_review import run, shared_engine  # noqa: F401  (fixture)
+from tests.commands import run
+from tests.files import workbook
 
 # aiosmtpd warns, for each connection, that AUTH without TLS is unsafe: the test server listens
 # on 127.0.0.1 only and exists to check the login, so that one warning is ignored.
@@ -33,10 +33,10 @@ FILES = ("participatingAgencies-20250221214937.xlsx", "participatingAgencies-202
 
 
 @pytest.fixture
-def events(db_url, shared_engine):
+def events(db_url, engine):
     """Three real participating lists: a first snapshot, then additions, removals and a rename."""
     assert run(db_url, "backfill", *(str(workbook(f)) for f in FILES)).exit_code == 0
-    return shared_engine
+    return engine
 
 
 def settings(**overrides) -> NotificationSettings:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import pytest
 from python_calamine import CalamineWorkbook
@@ -12,10 +11,10 @@ from python_calamine import CalamineWorkbook
 from diff.baseline import WORKBOOK_ERA_START, compare, parse_baseline
 from diff.metrics import compute_metrics
 from diff.records import Agreement, AgreementKey
+from tests.files import ROOT, workbook
 
-ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "seeds" / "baseline.toml"
-PARTICIPATING_2026_01_26 = ROOT / "tests/fixtures/ice-287g/participating/participatingAgencies01262026pm.xlsx"
+PARTICIPATING_2026_01_26 = workbook("participatingAgencies01262026pm.xlsx")
 
 
 def agreement(state: str, agency: str, model: str = "TFM", agency_type: str | None = "County") -> Agreement:

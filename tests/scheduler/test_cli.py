@@ -9,21 +9,16 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from conftest import WORKBOOKS
 from scheduler.cli import main
+from tests.commands import run
+from tests.files import WORKBOOKS
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory) -> str:
-    """A database holding the backfill of all 22 real workbooks (made once for this module)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'cli.sqlite'}"
-    result = CliRunner().invoke(main, ["--db", url, "backfill", str(WORKBOOKS), "--format", "json"])
-    assert result.exit_code == 0, result.output
-    return url
-
-
-def run(db: str, *args: str):
-    return CliRunner().invoke(main, ["--db", db, *args])
+def db(backfill_templates, tmp_path_factory) -> str:
+    """A copy of the session's backfill of the 22 real workbooks (conftest), one for this module:
+    its tests only read it."""
+    return backfill_templates.sqlite_copy(tmp_path_factory.mktemp("cli") / "cli.sqlite")
 
 
 def test_backfill_reports_every_file(db):

@@ -16,16 +16,22 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from conftest import FIXTURES, workbook
-from scheduler.demo.loopback import LoopbackServer, Reply
-from pipeline.backfill import plan_backfill, run_backfill
 from crawler.sources import NewsSource
+from pipeline.backfill import plan_backfill, run_backfill
 from pipeline.news import crawl_news_source
+from scheduler.demo.loopback import LoopbackServer, Reply
 from scheduler.seeds import load_baseline
 from storage.database import open_database
-from storage.models import ChangeEvent, FetchAttempt, NewsArticle, NewsArticleAgency, NewsFigure, NewsSighting
+from storage.models import (
+    ChangeEvent,
+    FetchAttempt,
+    NewsArticle,
+    NewsArticleAgency,
+    NewsFigure,
+    NewsSighting,
+)
+from tests.files import NEWS, workbook
 
-NEWS = FIXTURES / "news"
 CONTACT = "tests@example.org"
 FAST = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "RETRY_TIMES": 0, "DOWNLOAD_TIMEOUT": 10}
 RSS = "application/rss+xml; charset=utf-8"
@@ -77,7 +83,8 @@ def source(site, source_id: str, kind: str, path: str, **options) -> NewsSource:
 
 
 def crawl(engine, site, source_id, kind, path, **options):
-    return crawl_news_source(engine, source(site, source_id, kind, path, **options), contact=CONTACT, baseline=load_baseline(), settings=FAST,
+    return crawl_news_source(engine, source(site, source_id, kind, path, **options), contact=CONTACT,
+                             baseline=load_baseline(), settings=FAST,
                              timeout=60)
 
 

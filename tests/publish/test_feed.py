@@ -8,17 +8,16 @@ import feedparser
 import pytest
 from lxml import etree
 
-from conftest import WORKBOOKS, workbook
-from test_review import changes, edited_workbook, run, shared_engine  # noqa: F401  (fixture)
+from tests.commands import changes, run
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 HOSTILE = "<script>alert('x')</script> Sheriff & Co"
 
 
 @pytest.fixture
-def backfilled(db_url, shared_engine) -> str:
-    assert run(db_url, "backfill", str(WORKBOOKS)).exit_code == 0
-    return db_url
+def backfilled(backfilled_url) -> str:
+    """A copy of the session's backfill of the 22 real workbooks (conftest)."""
+    return backfilled_url
 
 
 def build(db: str, out, *args: str) -> bytes:
@@ -56,10 +55,9 @@ def test_per_snapshot_digests(backfilled, tmp_path):
     assert f"{len(added)} agreement.added" in may.title
 
 
-def test_scraped_markup_is_text_in_the_feed(backfilled, tmp_path):
-    hostile = edited_workbook(workbook("participatingAgencies05142026am.xlsx"),
-                              tmp_path / "participatingAgencies06012026am.xlsx",
-                              {"Texas Office of the Attorney General": HOSTILE})
+def test_scraped_markup_is_text_in_the_feed(backfilled, edit_workbook, tmp_path):
+    hostile = edit_workbook("participatingAgencies05142026am.xlsx", "participatingAgencies06012026am.xlsx",
+                            {"Texas Office of the Attorney General": HOSTILE})
     assert run(backfilled, "backfill", str(hostile)).exit_code == 0
     document = build(backfilled, tmp_path / "h.xml", "--since", "2026-06-01")
     tree = etree.fromstring(document)

@@ -10,13 +10,13 @@ from bs4 import BeautifulSoup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from conftest import FIXTURES, workbook
-from scheduler.demo.loopback import LoopbackServer, Reply
 from pipeline.crawl import crawl_and_ingest
+from scheduler.demo.loopback import LoopbackServer, Reply
 from storage.database import open_database
-from storage.models import FetchAttempt
 from storage.events import EventFilter, EventRepository
 from storage.lists import ListRepository
+from storage.models import FetchAttempt
+from tests.files import PAGES, workbook
 
 PAGE = "/identify-and-arrest/287g"
 DOCLIB = "/doclib/about/offices/ero/287g/"
@@ -25,10 +25,9 @@ CONTACT = "tests@example.org"
 
 
 @pytest.fixture
-def server():
-    with LoopbackServer() as loopback:
-        loopback.route("/robots.txt", Reply.robots("User-agent: *\nDisallow: /admin/\n"))
-        yield loopback
+def server(loopback):
+    loopback.route("/robots.txt", Reply.robots("User-agent: *\nDisallow: /admin/\n"))
+    return loopback
 
 
 @pytest.fixture
@@ -54,7 +53,7 @@ def fetches(engine) -> list[FetchAttempt]:
 
 
 def test_the_old_html_table_becomes_a_snapshot_once(engine, server):
-    html = (FIXTURES / "pages" / "ice_287g_2024_table.html").read_text()
+    html = (PAGES / "ice_287g_2024_table.html").read_text()
     soup = BeautifulSoup(html, "lxml")
     [listing] = [t for t in soup.select("table.table") if t.find("th", string="STATE")]
     data_rows = [tr for tr in listing.find_all("tr") if tr.find("td")]
@@ -116,7 +115,7 @@ def test_a_saved_html_page_can_be_backfilled(tmp_path):
     from pipeline.backfill import plan_backfill, run_backfill
 
     saved = tmp_path / "287g-page-saved-2025-01-10.html"
-    saved.write_bytes((FIXTURES / "pages" / "ice_287g_2024_table.html").read_bytes())
+    saved.write_bytes((PAGES / "ice_287g_2024_table.html").read_bytes())
     engine = open_database(f"sqlite:///{tmp_path / 'b.sqlite'}")
     [result] = run_backfill(engine, plan_backfill([Path(saved)], as_of=dt.date(2025, 1, 10)))
     engine.dispose()

@@ -4,61 +4,26 @@ confirmed rename carries forward into later diffs."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import openpyxl
 import pytest
-from click.testing import CliRunner
+from sqlalchemy.orm import Session
 
-from conftest import WORKBOOKS, workbook
+from crawler.workbook import read_workbook
 from diff.normalise import normalise_table
 from diff.rowdiff import diff_lists
-from crawler.workbook import read_workbook
-from scheduler.cli import main
-from sqlalchemy.orm import Session
 from storage.lists import ListRepository
+from tests.commands import changes, run
+from tests.files import workbook
 
 OLD_KEY = "TX|OFFICE OF THE ATTORNEY GENERAL|TFM"
 NEW_KEY = "TX|TEXAS OFFICE OF THE ATTORNEY GENERAL|TFM"
 LATEST = "participatingAgencies05142026am.xlsx"
 
 
-def edited_workbook(source: Path, target: Path, replacements: dict[str, str]) -> Path:
-    """A copy of a real workbook with some cell texts replaced (each must be found once)."""
-    book = openpyxl.load_workbook(source)
-    found = []
-    for row in book.active.iter_rows():
-        for cell in row:
-            if cell.value in replacements:
-                found.append(cell.value)
-                cell.value = replacements[cell.value]
-    assert sorted(found) == sorted(replacements), found
-    target.parent.mkdir(parents=True, exist_ok=True)
-    book.save(target)
-    return target
-
-
-def run(db: str, *args: str, **kwargs):
-    return CliRunner().invoke(main, ["--db", db, *args], **kwargs)
-
-
 @pytest.fixture
-def shared_engine(engine):
-    """The test's own engine on the database that the commands open with --db."""
-    return engine
-
-
-def changes(db: str, *args: str) -> list[dict]:
-    result = run(db, "changes", "--format", "json", *args)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)["changes"]
-
-
-@pytest.fixture
-def backfilled(db_url, shared_engine) -> str:
-    result = run(db_url, "backfill", str(WORKBOOKS), "--format", "json")
-    assert result.exit_code == 0, result.output
-    return db_url
+def backfilled(backfilled_url) -> str:
+    """A copy of the session's backfill of the 22 real workbooks (conftest)."""
+    return backfilled_url
 
 
 def test_a_decision_persists_and_filters_the_change_log(backfilled):
@@ -104,13 +69,13 @@ def test_interactive_review_prompts_per_event(backfilled):
     assert decided[0]["review"]["reviewer"] == "desk"
 
 
-def test_a_confirmed_rename_is_applied_to_later_diffs(backfilled, shared_engine, tmp_path):
+def test_a_confirmed_rename_is_applied_to_later_diffs(backfilled, backfilled_engine, edit_workbook):
     target = next(c for c in changes(backfilled, "--kind", "agreement.renamed") if c["subject_key"] == NEW_KEY)
     assert run(backfilled, "review", str(target["id"]), "--status", "rename").exit_code == 0
     # ICE flips the name back, then forward again
-    back = edited_workbook(workbook(LATEST), tmp_path / "participatingAgencies06012026am.xlsx",
-                           {"Texas Office of the Attorney General": "Office of the Attorney General"})
-    forth = edited_workbook(workbook(LATEST), tmp_path / "participatingAgencies06152026am.xlsx", {})
+    back = edit_workbook(LATEST, "participatingAgencies06012026am.xlsx",
+                         {"Texas Office of the Attorney General": "Office of the Attorney General"})
+    forth = edit_workbook(LATEST, "participatingAgencies06152026am.xlsx", {})
     for path, listed in ((back, OLD_KEY), (forth, NEW_KEY)):
         before = {c["id"] for c in changes(backfilled)}
         result = run(backfilled, "backfill", str(path), "--format", "json")
@@ -119,7 +84,7 @@ def test_a_confirmed_rename_is_applied_to_later_diffs(backfilled, shared_engine,
         new = [c for c in changes(backfilled) if c["id"] not in before]
         about_pair = [c for c in new if {c["subject_key"], c["evidence"].get("previous_key")} & {OLD_KEY, NEW_KEY}]
         assert about_pair == [], about_pair
-        with Session(shared_engine) as session:
+        with Session(backfilled_engine) as session:
             current = ListRepository(session).current_agreements("participating")
         assert listed in current and ({OLD_KEY, NEW_KEY} - {listed}).isdisjoint(current)
 

@@ -44,16 +44,17 @@ from diff.records import (
     AGENCY,
     AGENCY_TYPE,
     COUNTY,
-    MODEL,
     MOA,
+    MODEL,
     SIGNED,
     STATE,
     AgreementKey,
     RawRow,
     SourceTable,
 )
+from tests.files import WORKBOOKS
 
-FIXTURES = Path(__file__).parent / "fixtures" / "ice-287g"
+FIXTURES = WORKBOOKS
 ALL_FIXTURES = sorted(str(p.relative_to(FIXTURES)) for p in FIXTURES.glob("*/*.xlsx"))
 HEADER_COLUMNS = {
     "STATE": STATE, "LAW ENFORCEMENT AGENCY": AGENCY, "TYPE": AGENCY_TYPE, "COUNTY": COUNTY,

@@ -9,13 +9,21 @@ import tracemalloc
 
 import pytest
 
-from conftest import FIXTURES
 from crawler.items import NewsArticle, NewsPage
 from crawler.news import FeedError, parse_article, parse_date, parse_feed
 from crawler.run import item_from_json, item_to_json, run_crawl
-from diff.news import AgencyIndex, ListedAgency, StoryKey, find_duplicate, relevance, title_key, url_key
+from diff.news import (
+    AgencyIndex,
+    ListedAgency,
+    StoryKey,
+    find_duplicate,
+    relevance,
+    title_key,
+    url_key,
+)
 from diff.normalise import agency_key
 from scheduler.demo.loopback import LoopbackServer, Reply
+from tests.files import FIXTURES
 
 NEWS = FIXTURES / "news"
 UTC = dt.timezone.utc

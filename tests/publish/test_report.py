@@ -15,23 +15,23 @@ import lxml.html
 import pytest
 from sqlalchemy.orm import Session
 
-from conftest import WORKBOOKS, workbook
 from publish.report import build_pages
-from scheduler.seeds import load_baseline
 from publish.serve import make_server
+from scheduler.seeds import load_baseline
 from storage.models import NewsArticle, NewsFigure
-from test_review import edited_workbook, run, shared_engine  # noqa: F401  (fixture)
+from tests.commands import run
+from tests.files import ROOT
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = ROOT / "test-artifacts"
 HOSTILE = "<script>document.title='owned'</script> Sheriff"
 REQUIRE_BROWSER = os.environ.get("TRACKER287G_REQUIRE_BROWSER") == "1"
 FIGURES = load_baseline()
 
 
 @pytest.fixture
-def backfilled(db_url, shared_engine):
-    assert run(db_url, "backfill", str(WORKBOOKS)).exit_code == 0
-    return shared_engine
+def backfilled(backfilled_engine):
+    """An engine on a copy of the session's backfill of the 22 real workbooks (conftest)."""
+    return backfilled_engine
 
 
 def accepted_participating(engine) -> list:
@@ -78,11 +78,10 @@ def test_recent_changes_show_evidence_and_moa_links(backfilled):
     assert any(".xlsx, row " in r.text_content() for r in rows)
 
 
-def test_scraped_markup_shows_as_text(backfilled, tmp_path):
-    hostile = edited_workbook(workbook("participatingAgencies05142026am.xlsx"),
-                              tmp_path / "participatingAgencies06012026am.xlsx",
-                              {"Texas Office of the Attorney General": HOSTILE})
-    assert run(backfilled.url.render_as_string(hide_password=False), "backfill", str(hostile)).exit_code == 0
+def test_scraped_markup_shows_as_text(backfilled, backfilled_url, edit_workbook):
+    hostile = edit_workbook("participatingAgencies05142026am.xlsx", "participatingAgencies06012026am.xlsx",
+                            {"Texas Office of the Attorney General": HOSTILE})
+    assert run(backfilled_url, "backfill", str(hostile)).exit_code == 0
     with Session(backfilled) as session, session.begin():
         article = NewsArticle(source="test", via="file", url="https://example.org/a", canonical_url="javascript:alert(1)",
                               url_key="example.org/a", title=HOSTILE, title_key="x", publisher="<b>Paper</b>",
@@ -103,8 +102,8 @@ def test_scraped_markup_shows_as_text(backfilled, tmp_path):
     assert "296 <i>agreements</i>: 296 agreements (state:TX)" in news.cssselect("li.figure")[0].text_content()
 
 
-def test_report_writes_the_same_page_that_serve_serves(backfilled, tmp_path):
-    result = run(backfilled.url.render_as_string(hide_password=False), "report", "--out", str(tmp_path / "site"))
+def test_report_writes_the_same_page_that_serve_serves(backfilled, backfilled_url, tmp_path):
+    result = run(backfilled_url, "report", "--out", str(tmp_path / "site"))
     assert result.exit_code == 0, result.output
     written = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     with serving(backfilled) as base:
@@ -170,13 +169,12 @@ def browser():
     driver.quit()
 
 
-def test_the_report_renders_in_chromium(backfilled, browser, tmp_path):
+def test_the_report_renders_in_chromium(backfilled, backfilled_url, browser, edit_workbook):
     from selenium.webdriver.common.by import By
 
-    hostile = edited_workbook(workbook("participatingAgencies05142026am.xlsx"),
-                              tmp_path / "participatingAgencies06012026am.xlsx",
-                              {"Texas Office of the Attorney General": HOSTILE})
-    assert run(backfilled.url.render_as_string(hide_password=False), "backfill", str(hostile)).exit_code == 0
+    hostile = edit_workbook("participatingAgencies05142026am.xlsx", "participatingAgencies06012026am.xlsx",
+                            {"Texas Office of the Attorney General": HOSTILE})
+    assert run(backfilled_url, "backfill", str(hostile)).exit_code == 0
     snapshots = accepted_participating(backfilled)
     latest, previous = snapshots[-1], snapshots[-2]
     with serving(backfilled) as base:

@@ -20,16 +20,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from conftest import workbook
-from scheduler.demo.loopback import LoopbackServer, Reply
 from pipeline.backfill import plan_backfill, run_backfill
+from scheduler.demo.loopback import LoopbackServer, Reply
 from storage.database import open_database
-from storage.models import ChangeEvent, CrawlRun, Snapshot
 from storage.lists import ListRepository
+from storage.models import ChangeEvent, CrawlRun, Snapshot
+from tests.files import ROOT, workbook
 
 PAGE = "/identify-and-arrest/287g"
 DOCLIB = "/doclib/about/offices/ero/287g/"
-ROOT = Path(__file__).resolve().parents[1]
 LIST_KINDS = ("agreement.", "list.", "data.", "source.anomaly")
 
 
@@ -157,10 +156,9 @@ def backfill_log(tmp_path: Path, names: list[str]) -> Counter:
 
 
 @pytest.fixture
-def server():
-    with LoopbackServer() as loopback:
-        loopback.route("/robots.txt", Reply.robots("User-agent: *\nDisallow: /admin/\n"))
-        yield loopback
+def server(loopback):
+    loopback.route("/robots.txt", Reply.robots("User-agent: *\nDisallow: /admin/\n"))
+    return loopback
 
 
 def serve(server: LoopbackServer, *names: str, broken: dict | None = None) -> None:

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scheduler.config import INTERVAL_ANCHOR, ConfigError, load_config
 from pipeline.crawl import CrawlLine, CrawlReport
+from scheduler.config import INTERVAL_ANCHOR, ConfigError, load_config
 from scheduler.service import Service, run_outcome
 from storage.models import ChangeEvent, CrawlRun, SourceState
-
+from tests.files import ROOT
 
 ICE_ONLY = """
 [[sources]]
@@ -224,11 +224,10 @@ def test_a_source_not_yet_due_at_start_is_scheduled_not_paused(tmp_path, engine)
 
 def test_the_example_configuration_loads_and_documents_every_key():
     import tomllib
-    from pathlib import Path
 
     from scheduler.config import DEFAULTS
 
-    example = Path(__file__).resolve().parents[1] / "deploy" / "config.example.toml"
+    example = ROOT / "deploy" / "config.example.toml"
     text = example.read_text()
     load_config(example, environ={})
     parsed = tomllib.loads(text)

@@ -21,17 +21,15 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 from twisted.python.failure import Failure
 
+from crawler.filenames import file_name_from_content_disposition
 from crawler.items import FetchFailure, HtmlListTable, WorkbookDownload
 from crawler.run import CrawlError, _Collector, item_from_json, item_to_json, run_crawl
 from crawler.settings import RetryBackoffMiddleware, crawler_settings, user_agent
-from crawler.filenames import file_name_from_content_disposition
 from crawler.spiders.ice_287g import DEFAULT_PAGE_URL, Ice287gSpider
 from diff.records import AGENCY, MOA, SIGNED, RawRow, SourceTable
 from scheduler.demo.loopback import LoopbackServer, Reply, replies
+from tests.files import PAGES, WORKBOOKS
 
-FIXTURES = Path(__file__).parent / "fixtures"
-PAGES = FIXTURES / "pages"
-WORKBOOKS = FIXTURES / "ice-287g"
 PAGE_PATH = "/identify-and-arrest/287g"
 DOCLIB = "/doclib/about/offices/ero/287g/"
 CONTACT = "mailto:tracker287g-operator@example.org"
@@ -41,13 +39,6 @@ FAST = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "RETRY_BACKOFF_BASE"
 
 
 # -- fixtures -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def loopback():
-    """A fresh loopback HTTP server per test (see tests/loopback.py)."""
-    with LoopbackServer() as server:
-        yield server
 
 
 def page_html(name: str, server: LoopbackServer | None = None) -> str:
