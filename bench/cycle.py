@@ -91,7 +91,8 @@ def unchanged_cycles(publisher: Publisher, scratch: Path, runs: int) -> None:
         outcomes = [r.outcome for r in session.scalars(select(CrawlRun).order_by(CrawlRun.id))][1:]
     print(f"unchanged cycle ({runs} runs, outcomes {sorted(set(outcomes))}):")
     total = [a + b for a, b in zip(own_costs, child_costs)]
-    print(f"  CPU per cycle      : median {statistics.median(total):.0f} ms (min {min(total):.0f}, max {max(total):.0f})"
+    print(f"  CPU per cycle      : median {statistics.median(total):.0f} ms "
+          f"(min {min(total):.0f}, max {max(total):.0f})"
           f" = service process {statistics.median(own_costs):.0f} ms + crawl child process "
           f"{statistics.median(child_costs):.0f} ms")
     print(f"  rows written/cycle : {writes[-1]}  (identical in every run: {all(w == writes[0] for w in writes)})")

@@ -27,7 +27,7 @@ MAX_ERROR_CHARS = 300
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def describe_error(exc: BaseException) -> str:

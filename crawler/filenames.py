@@ -78,7 +78,7 @@ class ListFileName:
 def parse_list_file_name(name: str, *, today: dt.date | None = None) -> ListFileName:
     """Read an ICE list file name (a bare name; directories are ignored)."""
     file_name = re.split(r"[/\\]", name)[-1]
-    today = today or dt.datetime.now(dt.timezone.utc).date()
+    today = today or dt.datetime.now(dt.UTC).date()
     match = _NAME.fullmatch(file_name.strip())
     if match is None:
         return ListFileName(file_name, None, None, None, "", f"{file_name!r} is not an ICE list file name")
@@ -96,7 +96,7 @@ def parse_list_file_name(name: str, *, today: dt.date | None = None) -> ListFile
 
 def _capture_time(digits: str, today: dt.date) -> tuple[dt.datetime | None, str | None]:
     try:
-        captured_at = dt.datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=dt.timezone.utc)
+        captured_at = dt.datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
     except ValueError:
         return None, f"capture time {digits!r} is not a valid YYYYMMDDhhmmss"
     if captured_at.date() > today + _FUTURE_SLACK:

@@ -24,9 +24,10 @@ import email.utils
 import json
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 from xml.etree.ElementTree import Element, ParseError
 
@@ -243,7 +244,7 @@ def parse_date(text: str | None) -> dt.datetime | None:
                 parsed = dt.datetime.combine(dt.date.fromisoformat(text[:10]), dt.time())
             except ValueError:
                 return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,7 +382,7 @@ def _published(soup: BeautifulSoup) -> tuple[str | None, dt.datetime | None]:
     for element in soup.find_all(class_=re.compile(r"date", re.I))[:20]:
         match = _VISIBLE_DATE.search(element.get_text(" "))
         if match:
-            parsed = dt.datetime.strptime(match.group(), "%B %d, %Y").replace(tzinfo=dt.timezone.utc)
+            parsed = dt.datetime.strptime(match.group(), "%B %d, %Y").replace(tzinfo=dt.UTC)
             return match.group(), parsed
     return None, None
 
@@ -470,7 +471,7 @@ def parse_listing_date(text: str | None) -> dt.datetime | None:
         return parsed
     match = _VISIBLE_DATE.search(text)
     if match:
-        return dt.datetime.strptime(match.group(), "%B %d, %Y").replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.strptime(match.group(), "%B %d, %Y").replace(tzinfo=dt.UTC)
     return None
 
 

@@ -10,7 +10,8 @@ The child writes into DIR:
 
 * ``<sha256>``: each downloaded body, in a file named by the hex SHA-256 of its bytes;
 * ``items.jsonl``: one JSON object per item, ``{"type": "WorkbookDownload" | "HtmlListTable" |
-  "FetchFailure" | "NewsPage" | "NewsArticle", <every field>}``; datetimes are ISO 8601 with offset; a download's ``body`` is
+  "FetchFailure" | "NewsPage" | "NewsArticle", <every field>}``; datetimes are ISO 8601 with offset;
+  a download's ``body`` is
   the name of its file in DIR (None for a 304); ``table`` is a SourceTable as JSON (see
   ``_table_to_json``);
 * ``stats.json``: Scrapy's crawl stats (finish_reason, counts), for diagnosis;
@@ -337,7 +338,7 @@ class _Collector:
                 stage=stage,
                 http_status=response.status,
                 error=f"parse error: {type(failure.value).__name__}: {failure.value}"[:300],
-                fetched_at=dt.datetime.now(dt.timezone.utc),
+                fetched_at=dt.datetime.now(dt.UTC),
             )
         )
 

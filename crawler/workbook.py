@@ -38,12 +38,12 @@ import re
 import threading
 import zipfile
 import zlib
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
 from types import MappingProxyType
-from typing import Iterator, Mapping, Sequence
 
 from lxml import etree
 from python_calamine import CalamineWorkbook, SheetTypeEnum

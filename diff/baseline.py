@@ -13,8 +13,9 @@ import calendar
 import datetime as dt
 import re
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from diff.metrics import MODELS, ListMetrics, is_territory
 from diff.normalise import is_state
@@ -88,7 +89,7 @@ class Measure:
 
     def read(self, metrics: ListMetrics) -> int:
         if self.metric != "agreements":
-            return getattr(metrics, self.metric)
+            return int(getattr(metrics, self.metric))
         if self.state and self.model:
             return metrics.by_state_model.get(self.state, {}).get(self.model, 0)
         if self.state:
@@ -322,10 +323,12 @@ def _parse_measure(where: str, raw: Any, unit: str, scope: str) -> Measure | Non
     if list_name not in LIST_NAMES:
         raise ValueError(f"{where}: field 'measure.list': {list_name!r} is not one of {', '.join(LIST_NAMES)}")
     metric = raw.get("metric")
-    if metric not in METRIC_UNITS:
-        raise ValueError(f"{where}: field 'measure.metric': unknown metric {metric!r} (known: {', '.join(METRIC_UNITS)})")
+    if not isinstance(metric, str) or metric not in METRIC_UNITS:
+        raise ValueError(f"{where}: field 'measure.metric': unknown metric {metric!r} "
+                         f"(known: {', '.join(METRIC_UNITS)})")
     if METRIC_UNITS[metric] != unit:
-        raise ValueError(f"{where}: field 'measure.metric': {metric!r} counts {METRIC_UNITS[metric]}, but unit is {unit!r}")
+        raise ValueError(f"{where}: field 'measure.metric': {metric!r} counts {METRIC_UNITS[metric]}, "
+                         f"but unit is {unit!r}")
     state, model = raw.get("state"), raw.get("model")
     if (state is not None or model is not None) and metric not in FILTERABLE_METRICS:
         raise ValueError(f"{where}: field 'measure': state/model filters apply only to metric 'agreements'")

@@ -123,8 +123,8 @@ def columns_changed(snapshot: SnapshotFacts, previous: SnapshotFacts) -> Event:
     columns, previous_columns = snapshot.columns or (), previous.columns or ()
     gained = sorted(set(columns) - set(previous_columns))
     lost = sorted(set(previous_columns) - set(columns))
-    parts = ([f"new column{'s' if len(gained) > 1 else ''} {', '.join(c.upper() for c in gained)}"] if gained else []) + (
-        [f"column{'s' if len(lost) > 1 else ''} {', '.join(c.upper() for c in lost)} gone"] if lost else [])
+    parts = [f"new column{'s' if len(gained) > 1 else ''} {', '.join(c.upper() for c in gained)}"] if gained else []
+    parts += [f"column{'s' if len(lost) > 1 else ''} {', '.join(c.upper() for c in lost)} gone"] if lost else []
     return _base(
         snapshot, "list.columns_changed", f"The {snapshot.list_name} list changed shape: {'; '.join(parts)}",
         old_value=", ".join(previous_columns), new_value=", ".join(columns),
@@ -197,7 +197,8 @@ def duplicate(snapshot: SnapshotFacts, found: Duplicate) -> Event:
     kind = "exact duplicates" if found.exact else "same agency, state and model with different details"
     return _base(
         snapshot, "data.duplicate_row",
-        f"{len(found.row_numbers)} rows for {found.key.agency} ({found.key.state}, {found.key.model}): {kind}, rows {rows}; all kept",
+        f"{len(found.row_numbers)} rows for {found.key.agency} ({found.key.state}, {found.key.model}): {kind}, "
+        f"rows {rows}; all kept",
         subject_key=found.key.as_text(), state=found.key.state, field="exact" if found.exact else "differing",
         new_value=rows, evidence={"file": snapshot.file_name, "rows": list(found.row_numbers), "exact": found.exact},
     )

@@ -34,8 +34,8 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from rapidfuzz import fuzz
 
@@ -51,7 +51,7 @@ MAX_FIGURES = 200            # per text: a page full of numbers is not a news st
 # -- lexicon ----------------------------------------------------------------------------------
 
 _UNIT_NOUNS: dict[str, str] = {}
-for _unit, _nouns in {
+for _unit_name, _nouns in {
     "agencies": "agency agencies department departments partners jurisdictions",
     "agreements": "agreement agreements moa moas mou mous memorandum memoranda memorandums program programs "
                   "partnership partnerships",
@@ -62,7 +62,7 @@ for _unit, _nouns in {
     "states": "state states",
 }.items():
     for _noun in _nouns.split():
-        _UNIT_NOUNS[_noun] = _unit
+        _UNIT_NOUNS[_noun] = _unit_name
 # "N sheriff's offices": "offices" counts agencies only after "sheriff's"/"sheriffs'".
 _OFFICES = re.compile(r"^(?:sheriff'?s'?|sheriffs')$")
 
@@ -96,8 +96,8 @@ _CHANGE_BEFORE = re.compile(
     r"\b(?:rose|risen|rise|increased|increase|grown|grew|jumped|climbed|surged|soared|fell|fallen|dropped|"
     r"declined|decreased|up|down)\s+(?:by\s+)?(?:(?:more than|nearly|almost|about|roughly|some)\s+)?$", re.I)
 _CHANGE_AFTER = re.compile(r"^\s*(?:an?\s+)?(?:increase|rise|jump|surge|drop|decline|decrease|growth|spike)\b", re.I)
-_LIST_LINK = re.compile(r"(?:\bwith|\bat|\band|\bor|\bto|\bhas|\bhave|\bhad|\bholds?|\breported|,|;)\s*(?:(?:just|only|another|about|nearly|over|"
-                        r"more than|some)\s+)?$", re.I)
+_LIST_LINK = re.compile(r"(?:\bwith|\bat|\band|\bor|\bto|\bhas|\bhave|\bhad|\bholds?|\breported|,|;)\s*"
+                        r"(?:(?:just|only|another|about|nearly|over|more than|some)\s+)?$", re.I)
 _LIST_NAME = re.compile(r"(?:\band|\bor|,|;)\s+(?:[A-Z][a-z]+\s){1,3}$")    # "..., and Iowa 9"
 _UP_FROM = re.compile(r"\b(?:from|compared (?:with|to)|versus|vs\.?)\s+(?:(?:just|only|about|nearly|roughly|"
                       r"some|fewer than|less than|more than)\s+)?$", re.I)
@@ -325,11 +325,14 @@ def _as_of(kind: str, match: re.Match[str], reference: dt.date | None) -> AsOf |
         year = int(groups["year"]) if groups.get("year") else None
         if year is not None and year < 100:
             year += 2000
+        day: int | None
         if kind in ("iso", "numeric"):
             month, day = int(groups["month"]), int(groups["day"])
-        elif kind == "fy":
-            return AsOf(dt.date(year - 1, 10, 1), dt.date(year, 9, 30), "period", text)
-        elif kind == "y":
+        elif kind in ("fy", "y"):
+            if year is None:
+                return None
+            if kind == "fy":
+                return AsOf(dt.date(year - 1, 10, 1), dt.date(year, 9, 30), "period", text)
             return AsOf(dt.date(year, 1, 1), dt.date(year, 12, 31), "period", text)
         else:
             month = _MONTHS[groups["month"].lower()]
@@ -712,5 +715,6 @@ def link_figure(figure: Figure, baseline: Sequence[BaselineFigure]) -> FigureLin
     if not candidates:
         return FigureLink(None, None, None, measure, None)
     not_same, minus_alike, _, chosen = min(candidates, key=lambda c: c[:3])
-    basis = "same value, unit and scope" if not not_same else f"same unit and scope, description {-minus_alike:.0f}% alike"
+    basis = ("same value, unit and scope" if not not_same
+             else f"same unit and scope, description {-minus_alike:.0f}% alike")
     return FigureLink(chosen.id, chosen.value, chosen.as_of, measure, basis)

@@ -6,8 +6,8 @@ bad download or a swapped or empty file can never be recorded as agreements remo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from diff.records import AGENCY, MODEL, SIGNED, STATE, SourceTable
 
@@ -66,7 +66,8 @@ def classify(table: SourceTable, overlap: Mapping[str, float] | None = None) -> 
         return Classification("participating", "has a SIGNED column, which only the participating list carries")
     if MODEL in columns:
         if overlap and overlap.get("participating", 0) >= 0.9 > overlap.get("pending", 0) + 0.5:
-            return Classification("participating", "no SIGNED column, but its agreements are those of the participating list")
+            return Classification("participating",
+                                  "no SIGNED column, but its agreements are those of the participating list")
         return Classification("pending", "has no SIGNED column, like every pending list")
     return Classification(None, "no SUPPORT TYPE column")
 

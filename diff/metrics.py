@@ -27,9 +27,10 @@ non-zero counts; ``by_type`` files a ``None`` type under ``NO_TYPE``.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from diff.normalise import TERRITORIES, is_state
 from diff.records import MODEL_NAMES, Agreement
@@ -78,7 +79,7 @@ class ListMetrics:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ListMetrics":
+    def from_dict(cls, data: Mapping[str, Any]) -> ListMetrics:
         expected = {f.name for f in fields(cls)}
         missing = sorted(expected - data.keys())
         unknown = sorted(data.keys() - expected)
@@ -104,7 +105,7 @@ class ListMetrics:
 def compute_metrics(agreements: Iterable[Agreement]) -> ListMetrics:
     rows = 0
     by_state: Counter[str] = Counter()
-    by_model: Counter[str] = Counter({model: 0 for model in MODELS})
+    by_model: Counter[str] = Counter(dict.fromkeys(MODELS, 0))
     by_state_model: defaultdict[str, Counter[str]] = defaultdict(Counter)
     by_type: Counter[str] = Counter()
     agency_types: defaultdict[tuple[str, str], set[str | None]] = defaultdict(set)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from rapidfuzz import fuzz
@@ -66,7 +66,7 @@ def title_key(title: str, publisher: str | None = None) -> str:
     text = " ".join((title or "").split())
     if publisher and text.lower().endswith(publisher.lower()) and len(text) > len(publisher) + 3:
         text = re.sub(r"[\s\-–—|:]+$", "", text[: -len(publisher)])
-    elif _PUBLISHER_SUFFIX.search(text) and len(_PUBLISHER_SUFFIX.search(text).group().split()) <= 6:
+    elif (suffix := _PUBLISHER_SUFFIX.search(text)) and len(suffix.group().split()) <= 6:
         head = _PUBLISHER_SUFFIX.sub("", text)
         if len(head.split()) >= MIN_TITLE_WORDS:
             text = head
@@ -206,4 +206,4 @@ def relevance(text: str, agencies: AgencyIndex | None = None) -> Relevance:
 def story_day(published: dt.datetime | None, fetched: dt.datetime) -> dt.date:
     """The day an item is dated by for dedup: its publication (UTC), else when it was fetched."""
     moment = published or fetched
-    return moment.astimezone(dt.timezone.utc).date() if moment.tzinfo else moment.date()
+    return moment.astimezone(dt.UTC).date() if moment.tzinfo else moment.date()

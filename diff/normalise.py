@@ -39,9 +39,9 @@ from diff.records import (
     AGENCY,
     AGENCY_TYPE,
     COUNTY,
+    MOA,
     MODEL,
     MODEL_NAMES,
-    MOA,
     SIGNED,
     STATE,
     Agreement,
@@ -121,9 +121,9 @@ _STATE_ALIASES: dict[str, str] = {
 _STATE_SPELLINGS: dict[str, str] = {}
 for _code, _name in STATE_NAMES.items():
     _STATE_SPELLINGS[_name.replace(".", "")] = _code
-    for _long, _short in (("NORTH ", "N "), ("SOUTH ", "S "), ("WEST ", "W ")):
-        if _name.startswith(_long):
-            _STATE_SPELLINGS[_short + _name[len(_long):]] = _code
+    for _long_word, _short_word in (("NORTH ", "N "), ("SOUTH ", "S "), ("WEST ", "W ")):
+        if _name.startswith(_long_word):
+            _STATE_SPELLINGS[_short_word + _name[len(_long_word):]] = _code
 _STATE_SPELLINGS.update(_STATE_ALIASES)
 _STATE_CHOICES = tuple(_STATE_SPELLINGS)
 

@@ -8,8 +8,9 @@ compares lists of agreements.  Nothing here does I/O.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Literal
 
 # Canonical column names.  The reader maps every header spelling ICE has used onto these.
 STATE = "state"
@@ -83,7 +84,7 @@ class AgreementKey:
         return base if self.occurrence == 1 else f"{base}|#{self.occurrence}"
 
     @classmethod
-    def from_text(cls, text: str) -> "AgreementKey":
+    def from_text(cls, text: str) -> AgreementKey:
         parts = text.split("|")
         if len(parts) not in (3, 4):
             raise ValueError(f"not an agreement key: {text!r}")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Collection, Iterable, Mapping
 
 from diff.records import ADDENDUM, AGENCY, AGENCY_TYPE, COUNTY, MOA, SIGNED, Agreement, AgreementKey
 from diff.renames import Rename, propose_renames
-
 
 # Fields reported in the change log, and the source column each one is read from.  A link
 # cell's status and target are reported as one field: "link pending" → the MOA's URL.
@@ -126,7 +125,8 @@ def diff_lists(
     )
 
 
-def _aliased_pairs(removed, added, aliases: Collection[frozenset[str]]) -> list[tuple[Agreement, Agreement]]:
+def _aliased_pairs(removed: Iterable[Agreement], added: Iterable[Agreement],
+                   aliases: Collection[frozenset[str]]) -> list[tuple[Agreement, Agreement]]:
     """(removed, added) pairs whose keys a reviewer linked; each agreement is in one pair at most."""
     unpaired = {a.key.as_text(): a for a in added}
     pairs = []

@@ -16,6 +16,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -92,13 +93,13 @@ def crawl_and_ingest(engine: Engine, page_url: str, *, contact: str, timeout: fl
     return report
 
 
-def _processing_order(item) -> tuple:
+def _processing_order(item: CrawlItem) -> tuple[Any, ...]:
     """Failures first, then the participating list before the pending one, as a backfill orders
     files of one day, so that a crawl and a backfill of the same files give the same log."""
     if isinstance(item, FetchFailure):
         return (0, item.url)
     declared = getattr(item, "declared_list", None) or getattr(item, "list_name", None)
-    return (1, {"participating": 0, "pending": 1}.get(declared, 2), getattr(item, "file_name", None) or "",
+    return (1, {"participating": 0, "pending": 1}.get(declared or "", 2), getattr(item, "file_name", None) or "",
             getattr(item, "url", None) or getattr(item, "source_page", ""))
 
 

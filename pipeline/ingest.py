@@ -247,7 +247,7 @@ class Ingestor:
             return IngestOutcome("already_recorded", recorded.id, recorded.list_name,
                                  "this file was ingested before"), None
         repo.ensure_document(sha256, doc.content, doc.file_name)
-        origin = dict(
+        origin: dict[str, Any] = dict(
             declared_list=doc.declared_list, file_name=doc.file_name, source_url=doc.source_url,
             origin=doc.origin, as_of=doc.as_of, as_of_basis=doc.as_of_basis, document_sha256=sha256,
             fetch_id=doc.fetch_id,

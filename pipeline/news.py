@@ -279,4 +279,4 @@ def _measure_json(link: FigureLink) -> dict | None:
 
 def _facts(kind: type[Facts], row: object) -> Facts:
     """The plain values an event builder takes, read off a stored row."""
-    return kind(**{f.name: getattr(row, f.name) for f in dataclasses.fields(kind)})  # type: ignore[arg-type]
+    return kind(**{f.name: getattr(row, f.name) for f in dataclasses.fields(kind)})

@@ -8,8 +8,8 @@ a reader sees can be checked against the database.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 from xml.etree import ElementTree as ET
 
 WIDTH, HEIGHT = 760, 340
@@ -27,7 +27,7 @@ class Marker:
     label: str
 
 
-def _sub(parent, tag: str, text: str | None = None, **attributes) -> ET.Element:
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attributes: object) -> ET.Element:
     element = ET.SubElement(parent, tag, {k.rstrip("_").replace("_", "-"): str(v) for k, v in attributes.items()})
     if text is not None:
         element.text = text
@@ -77,7 +77,8 @@ def line_chart(chart_id: str, title: str, series: Mapping[str, Sequence[tuple[dt
     return ET.tostring(svg, encoding="unicode")
 
 
-def _axes(svg, first: dt.date, last: dt.date, top_value: float, x, y) -> None:
+def _axes(svg: ET.Element, first: dt.date, last: dt.date, top_value: float, x: Callable[[dt.date], float],
+          y: Callable[[float], float]) -> None:
     axis = _sub(svg, "g", class_="axes", stroke="#999", font_size=11)
     _sub(axis, "line", x1=LEFT, y1=HEIGHT - BOTTOM, x2=WIDTH - RIGHT, y2=HEIGHT - BOTTOM)
     _sub(axis, "line", x1=LEFT, y1=TOP, x2=LEFT, y2=HEIGHT - BOTTOM)

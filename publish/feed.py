@@ -33,7 +33,7 @@ def snapshot_entry_id(snapshot_id: int) -> str:
 
 def _stamp(value: dt.date | None) -> str:
     day = value or dt.date(2025, 1, 1)
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).isoformat()
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).isoformat()
 
 
 def _add(parent: etree._Element, name: str, text: str | None = None, **attributes: Any) -> etree._Element:
@@ -100,4 +100,5 @@ def build_feed(rows: Sequence[ChangeRow], *, per: str = "change", snapshots: Map
                     _change_entry(feed, row)
             else:
                 _snapshot_entry(feed, snapshots[snapshot_id], ordered)
-    return etree.tostring(feed, xml_declaration=True, encoding="utf-8", pretty_print=True)
+    document: bytes = etree.tostring(feed, xml_declaration=True, encoding="utf-8", pretty_print=True)
+    return document

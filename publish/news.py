@@ -21,7 +21,8 @@ ARTICLE_FIELDS = ("id", "dated_on", "published_at", "publisher", "title", "url",
                   "relevance", "sightings", "agencies", "figures")
 
 
-def news_rows(session: Session, baseline: Sequence[BaselineFigure], since: dt.date | None = None) -> list[dict[str, Any]]:
+def news_rows(session: Session, baseline: Sequence[BaselineFigure],
+              since: dt.date | None = None) -> list[dict[str, Any]]:
     repo = NewsRepository(session)
     articles = repo.articles(since)
     ids = [a.id for a in articles]

@@ -207,5 +207,5 @@ def notify_after_run(engine: Engine, settings: NotificationSettings) -> None:
     """The service's call after each run: a notification problem never breaks a run."""
     try:
         notify(engine, settings)
-    except Exception:  # noqa: BLE001  (logged; the run itself has already been recorded)
+    except Exception:
         log.exception("notifications failed")

@@ -10,7 +10,8 @@ import csv
 import datetime as dt
 import io
 import json
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -23,7 +24,7 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def render_json(schema: str, name: str, items: Sequence[dict], **extra) -> str:
+def render_json(schema: str, name: str, items: Sequence[Mapping[str, Any]], **extra: Any) -> str:
     document = {"schema": schema, **extra, name: items}
     return json.dumps(document, default=jsonable, ensure_ascii=False, indent=2)
 

@@ -4,8 +4,8 @@ at each request, so they are the pages `tracker287g report` writes."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +31,13 @@ def make_server(build_pages: Callable[[], Mapping[str, str]], port: int = 8287) 
             if with_body:
                 self.wfile.write(body)
 
-        def do_GET(self) -> None:  # noqa: N802  (http.server's naming)
+        def do_GET(self) -> None:
             self._send(True)
 
-        def do_HEAD(self) -> None:  # noqa: N802
+        def do_HEAD(self) -> None:
             self._send(False)
 
-        def log_message(self, format: str, *args) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             log.info("%s %s", self.address_string(), format % args)
 
     # other methods get http.server's 501 (no do_POST etc.)

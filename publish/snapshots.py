@@ -70,7 +70,7 @@ def baseline_snapshots(session: Session, figures: Sequence[BaselineFigure], as_o
 
 
 def baseline_comparisons(session: Session, figures: Sequence[BaselineFigure], as_of_dates: Sequence[dt.date],
-                         every: bool = False) -> list[tuple[Snapshot, list[Comparison]]]:
+                         every: bool = False) -> list[tuple[Snapshot, tuple[Comparison, ...]]]:
     """Each chosen participating snapshot with every baseline figure compared to it."""
     earliest = min((s.as_of for s in ListRepository(session).snapshots("participating")
                     if s.status == "accepted" and s.as_of), default=None)
@@ -78,4 +78,5 @@ def baseline_comparisons(session: Session, figures: Sequence[BaselineFigure], as
         (snapshot, compare(figures, ListMetrics.from_dict(snapshot.metrics or {}), list_name="participating",
                            snapshot_as_of=snapshot.as_of, **({"earliest_list": earliest} if earliest else {})))
         for snapshot in baseline_snapshots(session, figures, as_of_dates, every)
+        if snapshot.as_of is not None    # baseline_snapshots chooses dated snapshots only
     ]

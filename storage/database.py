@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -25,14 +27,14 @@ def default_database_path() -> Path:
     return Path(data_home) / "tracker287g" / "tracker287g.sqlite"
 
 
-def resolve_database_url(explicit: str | None = None, environ: dict | None = None) -> str:
+def resolve_database_url(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
     """``--db`` wins, then ``TRACKER287G_DB``, then the default SQLite file.
 
     A bare file path is accepted and turned into a SQLite URL; ``postgresql://`` URLs are
     given the psycopg 3 driver.
     """
-    environ = os.environ if environ is None else environ
-    value = explicit or environ.get(ENV_VAR) or str(default_database_path())
+    variables = os.environ if environ is None else environ
+    value = explicit or variables.get(ENV_VAR) or str(default_database_path())
     if "://" not in value:
         return f"sqlite:///{Path(value).expanduser().resolve()}"
     url = make_url(value)
@@ -41,7 +43,7 @@ def resolve_database_url(explicit: str | None = None, environ: dict | None = Non
     return url.render_as_string(hide_password=False)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     # WAL lets people read the change log while the service writes.

@@ -5,8 +5,9 @@ The caller owns the transaction: nothing here commits.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, aliased
@@ -33,8 +34,9 @@ class ListRepository:
 
     def take_ingest_lock(self) -> None:
         """Serialise ingests: call first in the transaction (released at commit or rollback)."""
-        result = self.session.execute(update(IngestLock).where(IngestLock.id == 1).values(ingests=IngestLock.ingests + 1))
-        if result.rowcount != 1:
+        result = self.session.execute(
+            update(IngestLock).where(IngestLock.id == 1).values(ingests=IngestLock.ingests + 1))
+        if getattr(result, "rowcount", None) != 1:   # an UPDATE's result is a CursorResult
             raise RuntimeError("the ingest_lock row is missing: run the migrations (storage.database.migrate)")
 
     # -- documents --------------------------------------------------------------------------
@@ -54,7 +56,7 @@ class ListRepository:
         return self.session.scalars(query.order_by(Snapshot.id).limit(1)).first()
 
     # -- snapshots --------------------------------------------------------------------------
-    def add_snapshot(self, **fields) -> Snapshot:
+    def add_snapshot(self, **fields: Any) -> Snapshot:
         snapshot = Snapshot(**fields)
         self.session.add(snapshot)
         self.session.flush()
@@ -86,7 +88,7 @@ class ListRepository:
         """The file name of each snapshot, by id."""
         ids = sorted(set(snapshot_ids))
         rows = self.session.execute(select(Snapshot.id, Snapshot.file_name).where(Snapshot.id.in_(ids)))
-        return {snapshot_id: file_name for snapshot_id, file_name in rows}
+        return dict(rows.all())
 
     # -- agreements -------------------------------------------------------------------------
     def current_agreements(self, list_name: str) -> dict[str, StoredAgreement]:

@@ -6,7 +6,8 @@ commits.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable, TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session

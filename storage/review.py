@@ -55,7 +55,8 @@ class ReviewRepository:
     def latest_decisions(self, event_ids: Iterable[int] | None = None) -> dict[int, ReviewDecision]:
         """The decision in force for each reviewed event (the newest), by event id."""
         newest = select(func.max(ReviewDecision.id)).group_by(ReviewDecision.event_id)
-        decisions = {d.event_id: d for d in self.session.scalars(select(ReviewDecision).where(ReviewDecision.id.in_(newest)))}
+        query = select(ReviewDecision).where(ReviewDecision.id.in_(newest))
+        decisions = {d.event_id: d for d in self.session.scalars(query)}
         if event_ids is None:
             return decisions
         return {i: decisions[i] for i in event_ids if i in decisions}
@@ -73,7 +74,8 @@ class ReviewRepository:
         return set(self.session.scalars(select(NotificationSent.event_id).where(NotificationSent.channel == channel)))
 
     def last_sent_at(self, channel: str) -> dt.datetime | None:
-        return self.session.scalar(select(func.max(NotificationSent.sent_at)).where(NotificationSent.channel == channel))
+        return self.session.scalar(
+            select(func.max(NotificationSent.sent_at)).where(NotificationSent.channel == channel))
 
     def record_sent(self, channel: str, event_ids: Iterable[int]) -> None:
         now = utcnow()

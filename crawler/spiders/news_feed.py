@@ -28,10 +28,10 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from crawler.failures import ReportsFailures, utc_now
 from crawler.items import FailureStage, FetchFailure, NewsArticle, NewsPage
 from crawler.news import GOOGLE_NEWS_HOST, FeedError, parse_article, parse_feed
 from crawler.sources import MAX_PAGE_BYTES
-from crawler.failures import ReportsFailures, utc_now
 from crawler.spiders.ice_287g import _header
 from diff.news import strip_tracking, url_key
 

@@ -1,4 +1,5 @@
-"""``python -m scheduler.cli``: the command line, as the service's child-free entry point."""
+"""``python -m scheduler.cli``: the command line without the console script (the service tests and
+bench/cycle.py start `run` this way)."""
 
 from scheduler.cli.main import main
 

@@ -27,7 +27,8 @@ class App:
     thresholds: dict[str, Thresholds] = field(default_factory=dict)
     config_path: Path | None = None
     # Piped output gets a fixed, wide layout instead of rich's 80 columns.
-    console: Console = field(default_factory=lambda: Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160))
+    console: Console = field(
+        default_factory=lambda: Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160))
     err: Console = field(default_factory=lambda: Console(stderr=True))
     _engine: Engine | None = None
     _config: Config | None = None
@@ -63,7 +64,7 @@ class App:
             self._engine = None
 
     def ingestor(self) -> Ingestor:
-        from pipeline.ingest import IngestOptions, Ingestor   # the readers (bs4, calamine) only when ingesting
+        from pipeline.ingest import IngestOptions, Ingestor  # the readers (bs4, calamine) only when ingesting
 
         # defaults < configuration file < environment < --drop-threshold
         return Ingestor(self.engine(), IngestOptions(thresholds={**self.config().thresholds, **self.thresholds}))

@@ -108,7 +108,7 @@ def propose(ctx: click.Context, file: Path, fmt: str) -> None:
     Each proposal gives value, unit, what it counts, scope, as-of date and where the sentence
     stands; nothing is written to seeds/.
     """
-    from crawler.news import read_saved_article      # HTML parsing only for this command
+    from crawler.news import read_saved_article  # HTML parsing only for this command
     from diff.proposals import PROPOSALS_SCHEMA, propose_entries
 
     app = ctx.find_object(App)

@@ -43,7 +43,7 @@ def backfill(app: App, paths: tuple[Path, ...], as_of: dt.date | None, fmt: str)
     The date of each file comes from its name (ICE's typos are handled) or from --as-of.
     Files already imported are skipped, so running the same backfill twice changes nothing.
     """
-    from pipeline.backfill import plan_backfill, run_backfill   # the pipeline only for commands that ingest
+    from pipeline.backfill import plan_backfill, run_backfill  # the pipeline only for commands that ingest
 
     try:
         plan = plan_backfill(paths, as_of=as_of)

@@ -88,5 +88,6 @@ def parse_drop_threshold(ctx: click.Context, param: click.Parameter, values: tup
                 raise ValueError(f"unknown list {list_name!r}")
             parsed[list_name] = Thresholds(max_drop_share=float(share), min_drop_rows=int(rows))
         except ValueError as error:
-            raise click.BadParameter(f"{value!r}: expected LIST=SHARE:MIN_ROWS, e.g. participating=0.10:25 ({error})")
+            raise click.BadParameter(
+                f"{value!r}: expected LIST=SHARE:MIN_ROWS, e.g. participating=0.10:25 ({error})") from error
     return parsed

@@ -22,7 +22,7 @@ def run(app: App) -> None:
     Sources come from seeds/sources.toml, overridden by --config FILE and the environment
     (see `tracker287g config show`).  Logs go to stderr, one event per line, with source and run.
     """
-    from scheduler.service import run_service   # APScheduler only for the service
+    from scheduler.service import run_service  # APScheduler only for the service
 
     config = app.config()
     require_contact(config.contact)

@@ -43,12 +43,18 @@ class Step:
 
 
 STEPS = (
-    Step("ICE publishes its lists of 2025-05-28", "participatingAgencies05282025am.xlsx", "pendingAgencies05292025am.xlsx"),
-    Step("A new participating list the next morning", "participatingAgencies05292025am.xlsx", "pendingAgencies05292025am.xlsx"),
-    Step("Nothing new (conditional requests answer 304)", "participatingAgencies05292025am.xlsx", "pendingAgencies05292025am.xlsx"),
-    Step("The lists of 2025-09-22, morning", "participatingAgencies09222025am.xlsx", "pendingAgencies09222025am.xlsx"),
-    Step("The afternoon files, which ICE swapped", "participatingAgencies09222025pm.xlsx", "pendingAgencies09222025pm.xlsx"),
-    Step("An empty pending list (header only)", "participatingAgencies12312025am.xlsx", "pendingAgencies11142025pm.xlsx"),
+    Step("ICE publishes its lists of 2025-05-28",
+         "participatingAgencies05282025am.xlsx", "pendingAgencies05292025am.xlsx"),
+    Step("A new participating list the next morning",
+         "participatingAgencies05292025am.xlsx", "pendingAgencies05292025am.xlsx"),
+    Step("Nothing new (conditional requests answer 304)",
+         "participatingAgencies05292025am.xlsx", "pendingAgencies05292025am.xlsx"),
+    Step("The lists of 2025-09-22, morning",
+         "participatingAgencies09222025am.xlsx", "pendingAgencies09222025am.xlsx"),
+    Step("The afternoon files, which ICE swapped",
+         "participatingAgencies09222025pm.xlsx", "pendingAgencies09222025pm.xlsx"),
+    Step("An empty pending list (header only)",
+         "participatingAgencies12312025am.xlsx", "pendingAgencies11142025pm.xlsx"),
     Step("Links in the newer /file-download/ form", "participatingAgencies01262026pm.xlsx",
          "pendingAgencies01262026pm.xlsx", via_file_download=True),
     Step("A week later", "participatingAgencies02022026am.xlsx", "pendingAgencies01262026pm.xlsx",
@@ -161,7 +167,8 @@ def _summarise(console: Console, engine: Engine, db: str) -> None:
         kinds[event.kind] = kinds.get(event.kind, 0) + 1
     print_table(console, "Change log by kind", ("kind", "events"),
                 [{"kind": k, "events": n} for k, n in sorted(kinds.items())])
-    shown = [e for e in events if e.kind != "agreement.added"][:12] + [e for e in events if e.kind == "agreement.added"][:5]
+    added = [e for e in events if e.kind == "agreement.added"]
+    shown = [e for e in events if e.kind != "agreement.added"][:12] + added[:5]
     print_table(console, "Some entries", ("date", "kind", "summary"),
                 [{"date": e.occurred_on, "kind": e.kind, "summary": e.summary} for e in shown])
     console.print(f"\nExplore it: tracker287g --db {db} changes --kind agreement.changed\n"

@@ -228,7 +228,7 @@ def _conditional(reply: Reply, request: RecordedRequest) -> Reply:
 
 def _http_date(value: str | dt.datetime) -> str:
     if isinstance(value, dt.datetime):
-        return email.utils.format_datetime(value.astimezone(dt.timezone.utc), usegmt=True)
+        return email.utils.format_datetime(value.astimezone(dt.UTC), usegmt=True)
     return value
 
 
@@ -246,7 +246,7 @@ class _Server(ThreadingHTTPServer):
         self.owner = owner
         super().__init__(address, handler)
 
-    def handle_error(self, request, client_address) -> None:  # noqa: ANN001
+    def handle_error(self, request, client_address) -> None:
         # A client that hung up (timeout tests) is expected, not an error worth a traceback.
         pass
 
@@ -291,6 +291,6 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up first
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002
+    def log_message(self, format: str, *args) -> None:
         pass  # the request log is self.server.owner.requests
 

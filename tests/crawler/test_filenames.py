@@ -11,7 +11,7 @@ from crawler.filenames import file_name_from_content_disposition, parse_list_fil
 from tests.files import WORKBOOKS
 
 TODAY = dt.date(2026, 6, 1)
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 # (name, declared list, as of, suffix): every real fixture name.
 REAL_NAMES = [

@@ -26,7 +26,7 @@ from scheduler.demo.loopback import LoopbackServer, Reply
 from tests.files import FIXTURES
 
 NEWS = FIXTURES / "news"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 EST = dt.timezone(dt.timedelta(hours=-5))
 
 

@@ -175,7 +175,7 @@ def test_user_agent_names_project_and_contact():
 
 @pytest.mark.parametrize("contact", ["", "  ", "a\r\nX-Injected: 1", "me (really)"])
 def test_user_agent_refuses_bad_contact(contact):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="contact must"):
         user_agent(contact)
 
 
@@ -195,7 +195,7 @@ def test_backoff_doubles_up_to_ceiling(retry_times, seconds):
 
 
 def test_items_round_trip_through_json(tmp_path):
-    fetched_at = dt.datetime(2025, 5, 29, 13, 0, tzinfo=dt.timezone.utc)
+    fetched_at = dt.datetime(2025, 5, 29, 13, 0, tzinfo=dt.UTC)
     table = SourceTable(
         sheet_name="Participating Agencies",
         header=("STATE", "LAW ENFORCEMENT AGENCY", "SIGNED"),

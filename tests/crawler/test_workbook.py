@@ -13,10 +13,10 @@ import string
 import struct
 import time
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
-from typing import Callable
 
 import openpyxl
 import pytest

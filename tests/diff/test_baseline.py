@@ -275,7 +275,7 @@ def test_compare_rejects_unknown_list_name():
 
 
 def test_workbook_era_start():
-    assert WORKBOOK_ERA_START == dt.date(2025, 2, 1)
+    assert dt.date(2025, 2, 1) == WORKBOOK_ERA_START
 
 
 # --- compare on the real list of 26 January 2026 ----------------------------------------------

@@ -12,9 +12,9 @@ NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
 DAY = dt.timedelta(hours=26)
 
 
-def runs(outcomes: list[str], health: SourceHealth = SourceHealth(), threshold: int = 3) -> list[str | None]:
-    """The event each run's outcome gives, one run an hour."""
-    events = []
+def runs(outcomes: list[str], threshold: int = 3) -> list[str | None]:
+    """The event each run's outcome gives, one run an hour, from a healthy source."""
+    health, events = SourceHealth(), []
     for n, outcome in enumerate(outcomes):
         verdict = after_run(health, outcome, f"run {n}", NOW + dt.timedelta(hours=n), failures_before_event=threshold)
         health = verdict.health

@@ -173,7 +173,7 @@ def test_state_code(raw, code, noted):
 
 def test_state_tables():
     assert len(STATE_NAMES) == 56
-    assert TERRITORIES == {"GU", "MP", "PR", "VI", "AS"}
+    assert {"GU", "MP", "PR", "VI", "AS"} == TERRITORIES
     assert sum(is_state(code) for code in STATE_NAMES) == 50
     assert not is_state("DC") and "DC" not in TERRITORIES
     assert not any(is_state(code) for code in TERRITORIES)
@@ -589,7 +589,7 @@ def test_every_real_row_normalises(name):
             assert (row.cells.get(AGENCY_TYPE) or "").strip() in ("", "#NA", "#N/A"), where
         if row.cells.get(SIGNED) is not None:
             assert agreement.signed is not None, where
-        for column, url in row.links.items():
+        for column in row.links:
             clean = getattr(agreement, f"{column}_url")
             assert clean is not None and re.match(r"https?://www\.ice\.gov/doclib/", clean), where
         assert all(EXPECTED_NOTES.fullmatch(note) for note in agreement.notes), (where, agreement.notes)

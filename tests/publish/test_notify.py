@@ -59,7 +59,7 @@ class Webhook:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 status = 500 if len(receiver.requests) < failures else 200
                 receiver.requests.append((status, dict(self.headers), body))
@@ -190,12 +190,12 @@ def test_the_daily_digest_waits_for_its_hour_and_goes_once_a_day(events, smtp_se
     mailbox, port = smtp_server
     monkeypatch.setenv("TEST_SMTP_PASSWORD", SECRET)
     config = mail_settings(port, email_mode="digest", digest_hour_utc=7)
-    early = dt.datetime(2026, 6, 1, 6, 0, tzinfo=dt.timezone.utc)
+    early = dt.datetime(2026, 6, 1, 6, 0, tzinfo=dt.UTC)
     assert notify(events, config, now=early)[0].skipped == "the daily digest is not due yet"
     later = early.replace(hour=8)
     assert notify(events, config, now=later)[0].sent > 0
     assert "daily digest" in mailbox.messages[0].content.decode()
-    sent_at = dt.datetime.now(dt.timezone.utc)
+    sent_at = dt.datetime.now(dt.UTC)
     assert not digest_due(sent_at, sent_at.replace(hour=23), 7)
     assert digest_due(sent_at, sent_at + dt.timedelta(days=1, hours=7 - sent_at.hour), 7)
 

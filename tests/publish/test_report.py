@@ -122,7 +122,7 @@ def local_fetch(url: str, **request):
     return urllib.request.urlopen(urllib.request.Request(url, **request))  # http://127.0.0.1 only (asserted)
 
 
-class serving:
+class serving:  # noqa: N801  (read as a verb: ``with serving(engine) as base``)
     """The report served on 127.0.0.1 (a free port) in a thread, for the duration of a with block."""
 
     def __init__(self, engine) -> None:

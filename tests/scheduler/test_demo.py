@@ -29,9 +29,8 @@ def _log_by_file(url: str) -> Counter:
 
 def test_demo_crawls_every_step_and_its_log_matches_a_backfill_of_the_same_files(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    output = Console(file=open(tmp_path / "demo.txt", "w"), width=200)
-    url = run_demo(output)
-    output.file.close()
+    with open(tmp_path / "demo.txt", "w") as file:
+        url = run_demo(Console(file=file, width=200))
     text = (tmp_path / "demo.txt").read_text()
     assert text.count("Step ") == len(STEPS)
     assert "crawl error" not in text

@@ -121,9 +121,9 @@ schedule = { cron = "*/15 * * * *" }
 def test_interval_schedules_lie_on_a_grid_that_survives_restarts(tmp_path):
     config = load(tmp_path, "[sources.ice_287g]\nschedule = { interval_minutes = 120 }")
     trigger_a, trigger_b = (config.sources[0].schedule.trigger("UTC") for _ in range(2))
-    now = dt.datetime(2026, 11, 25, 10, 7, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 11, 25, 10, 7, tzinfo=dt.UTC)
     fire_a, fire_b = trigger_a.get_next_fire_time(None, now), trigger_b.get_next_fire_time(None, now)
-    assert fire_a == fire_b == dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.timezone.utc)
+    assert fire_a == fire_b == dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
     assert (fire_a - INTERVAL_ANCHOR).total_seconds() % 7200 == 0
 
 
@@ -132,7 +132,7 @@ def test_a_run_missed_while_down_happens_once_at_start(tmp_path, engine):
     service = Service(config, engine, threading.Event())
     source = config.sources[0]
     trigger = source.schedule.trigger("UTC")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     assert service._first_run(source, trigger, now) == now                 # never ran: run now
     with Session(engine) as session, session.begin():
         session.add(SourceState(source_id=source.id, consecutive_failures=0, failure_reported=False,
@@ -206,7 +206,7 @@ def test_stale_is_reported_once_and_recovery_after_it(tmp_path, engine):
 
 def test_a_source_not_yet_due_at_start_is_scheduled_not_paused(tmp_path, engine):
     config = load(tmp_path, "[sources.ice_287g]\nschedule = { interval_minutes = 120 }")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with Session(engine) as session, session.begin():
         session.add(SourceState(source_id="ice_287g", consecutive_failures=0, failure_reported=False,
                                 stale_reported=False, last_attempt_at=now - dt.timedelta(minutes=1)))

@@ -118,13 +118,12 @@ def test_events_filter_by_date_kind_state_and_list(engine):
 
 
 def test_a_failed_transaction_leaves_nothing(engine):
-    with pytest.raises(RuntimeError):
-        with Session(engine, expire_on_commit=False) as session, session.begin():
-            repo = ListRepository(session)
-            s = add_snapshot(repo, "half.xlsx")
-            repo.write_versions("participating", s.id, agreements(("FLORIDA", "X Police Department", "TFM", None)),
-                                {}, [])
-            raise RuntimeError("crash in the middle of an ingest")
+    with pytest.raises(RuntimeError), Session(engine, expire_on_commit=False) as session, session.begin():  # noqa: PT012
+        repo = ListRepository(session)
+        s = add_snapshot(repo, "half.xlsx")
+        repo.write_versions("participating", s.id, agreements(("FLORIDA", "X Police Department", "TFM", None)),
+                            {}, [])
+        raise RuntimeError("crash in the middle of an ingest")
     with Session(engine) as session:
         assert session.scalar(select(func.count(Snapshot.id))) == 0
         assert session.scalar(select(func.count(AgreementVersion.id))) == 0
