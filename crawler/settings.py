@@ -1,4 +1,4 @@
-"""Polite Scrapy settings for tracker287g, and the retry back-off they rely on.
+"""Polite Scrapy settings for tracker287g (the retry back-off they rely on is in crawler.middlewares).
 
 We fetch one public government page and two small files a few times a day: one request at a
 time, slowly, with an honest user agent that says who we are and how to reach us, obeying
@@ -8,16 +8,8 @@ pass overrides as keyword arguments instead of editing this module.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from scrapy import Request
-    from scrapy.crawler import Crawler
-
-logger = logging.getLogger(__name__)
+from typing import Any
 
 PROJECT_NAME = "tracker287g"
 
@@ -72,7 +64,7 @@ def crawler_settings(contact: str, **overrides: Any) -> dict[str, Any]:
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
         RETRY_BACKOFF_BASE: 5.0,
         RETRY_BACKOFF_MAX: 60.0,
-        "DOWNLOADER_MIDDLEWARES": {"crawler.settings.RetryBackoffMiddleware": 545},
+        "DOWNLOADER_MIDDLEWARES": {"crawler.middlewares.RetryBackoffMiddleware": 545},
         # A failed retry is a FetchFailure item, not an error in the log.
         "RETRY_GIVE_UP_LOG_LEVEL": "WARNING",
         # Stateless: no cookies, no HTTP cache (a stale cached list would hide a change).
@@ -89,33 +81,3 @@ def crawler_settings(contact: str, **overrides: Any) -> dict[str, Any]:
     }
     settings.update(overrides)
     return settings
-
-
-class RetryBackoffMiddleware:
-    """Waits before each retry: base, 2 x base, 4 x base ... capped at ``RETRY_BACKOFF_MAX``.
-
-    Scrapy's RetryMiddleware re-schedules a failed request at once; against a struggling
-    server that is the wrong thing to do.  Retried requests carry ``meta["retry_times"]``.
-    """
-
-    def __init__(self, base: float, ceiling: float):
-        self.base = base
-        self.ceiling = ceiling
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> RetryBackoffMiddleware:
-        return cls(
-            crawler.settings.getfloat(RETRY_BACKOFF_BASE, 5.0),
-            crawler.settings.getfloat(RETRY_BACKOFF_MAX, 60.0),
-        )
-
-    def backoff_seconds(self, retry_times: int) -> float:
-        if retry_times <= 0 or self.base <= 0:
-            return 0.0
-        return min(self.base * 2 ** (retry_times - 1), self.ceiling)
-
-    async def process_request(self, request: Request) -> None:
-        wait = self.backoff_seconds(request.meta.get("retry_times", 0))
-        if wait:
-            logger.info("Backing off %.1f s before retry of %s", wait, request.url)
-            await asyncio.sleep(wait)

@@ -23,8 +23,9 @@ from twisted.python.failure import Failure
 
 from crawler.filenames import file_name_from_content_disposition
 from crawler.items import FetchFailure, HtmlListTable, WorkbookDownload
+from crawler.middlewares import RetryBackoffMiddleware
 from crawler.run import CrawlError, _Collector, item_from_json, item_to_json, run_crawl
-from crawler.settings import RetryBackoffMiddleware, crawler_settings, user_agent
+from crawler.settings import crawler_settings, user_agent
 from crawler.spiders.ice_287g import DEFAULT_PAGE_URL, Ice287gSpider
 from diff.records import AGENCY, MOA, SIGNED, RawRow, SourceTable
 from scheduler.demo.loopback import LoopbackServer, Reply, replies
