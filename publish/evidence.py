@@ -14,7 +14,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class EvidenceLine:
-    label: str                # File, Previous, MOA, Source
+    label: str                # File, Previous, Read from, MOA, Source
     text: str                 # "participatingAgencies05292025am.xlsx, row 12", or the address
     url: str | None = None    # the address of the MOA and Source lines
 
@@ -33,13 +33,20 @@ def _where(file: Any, row: Any) -> str:
 
 
 def evidence_lines(evidence: Mapping[str, Any]) -> list[EvidenceLine]:
-    """The file and row an event was read from, the previous file and row, the MOA document,
-    and the source address when there is no file (news, source health)."""
+    """The file and row an event was read from; the previous list's file, and the file and row
+    the previous values were read from when that is an older file (the row numbers of one file
+    say nothing about another); the MOA document; the source address when there is no file
+    (news, source health)."""
     lines = []
     if evidence.get("file"):
         lines.append(EvidenceLine("File", _where(evidence["file"], evidence.get("row"))))
-    if evidence.get("previous_file"):
-        lines.append(EvidenceLine("Previous", _where(evidence["previous_file"], evidence.get("previous_row"))))
+    previous, row_file = evidence.get("previous_file"), evidence.get("previous_row_file")
+    if previous and row_file and row_file != previous:
+        # The agreement was last read from an older file, unchanged since: its row number is that file's.
+        lines.append(EvidenceLine("Previous", str(previous)))
+        lines.append(EvidenceLine("Read from", _where(row_file, evidence.get("previous_row"))))
+    elif previous:
+        lines.append(EvidenceLine("Previous", _where(previous, evidence.get("previous_row"))))
     if evidence.get("moa_url"):
         lines.append(EvidenceLine("MOA", evidence["moa_url"], evidence["moa_url"]))
     if evidence.get("url") and not evidence.get("file"):
