@@ -9,8 +9,8 @@ The stages, each a function below:
 ``classify``  which list the table holds, from its content (diff.guards), its rows cleaned
 ``check``     the list's contract, date order and row-count drop (diff.guards)
 ``diff``      against the list as it stands (diff.rowdiff, diff.transitions); everything it
-              needs is loaded from the database *before* (``load_baseline``), so the stage
-              itself is pure
+              needs is loaded from the database first (``Ingestor._load_diff_inputs``), so
+              the stage itself is pure
 ``write``     the snapshot, the agreement versions that changed, and the events (diff.events)
 
 A document identical to the list as it stands (the same bytes, or the same agreements) is
@@ -100,7 +100,7 @@ class Classified:
 
 
 @dataclass(frozen=True)
-class DiffBaseline:
+class DiffInputs:
     """Everything the diff of one list needs from the database, loaded before it runs."""
 
     current: ListState
@@ -163,19 +163,19 @@ def check_document(doc: IncomingDocument, found: Classified, previous: Snapshot 
     return anomalies
 
 
-def diff_document(found: Classified, previous_columns: Sequence[str] | None, baseline: DiffBaseline,
+def diff_document(found: Classified, previous_columns: Sequence[str] | None, inputs: DiffInputs,
                   rename_threshold: float) -> DiffResult:
-    """Diff: the list against the list as it stands.  Pure: everything comes in ``baseline``."""
+    """Diff: the list against the list as it stands.  Pure: everything comes in ``inputs``."""
     new_index = {a.key.as_text(): a for a in found.agreements}
     columns = set(found.columns)
     # a column the previous list lacked is not reported as a change of every agreement
     shared_columns = columns & set(previous_columns or ()) if previous_columns is not None else columns
     changes = diff_lists(
-        {k: s.record for k, s in baseline.current.items()}, new_index, rename_threshold=rename_threshold,
-        fields=[f for f, column in REPORTED_FIELDS.items() if column in shared_columns], aliases=baseline.aliases,
+        {k: s.record for k, s in inputs.current.items()}, new_index, rename_threshold=rename_threshold,
+        fields=[f for f, column in REPORTED_FIELDS.items() if column in shared_columns], aliases=inputs.aliases,
     )
-    promotions = find_promotions(changes.added, baseline.recent_pending) if changes.added else []
-    known = set(baseline.current)
+    promotions = find_promotions(changes.added, inputs.recent_pending) if changes.added else []
+    known = set(inputs.current)
     new_duplicates = [d for d in found.rows.duplicates if _duplicate_is_new(d, known)]
     return DiffResult(new_index, changes, promotions, new_duplicates)
 
@@ -288,9 +288,10 @@ class Ingestor:
             return self._write_unchanged(session, origin, previous, "agreements", anomalies, **counts,
                                          list_name=list_name, content_hash=fingerprint), None
 
-        baseline = self._load_baseline(session, list_name)
-        result = diff_document(found, previous.columns if previous else None, baseline, self.options.rename_threshold)
-        return self._write_accepted(session, origin, list_name, fingerprint, counts, previous, anomalies, baseline,
+        inputs = self._load_diff_inputs(session, list_name)
+        previous_columns = (previous.columns or ()) if previous else None   # None: no list to compare with
+        result = diff_document(found, previous_columns, inputs, self.options.rename_threshold)
+        return self._write_accepted(session, origin, list_name, fingerprint, counts, previous, anomalies, inputs,
                                     result)
 
     # -- load (before the diff) ---------------------------------------------------------------------
@@ -303,7 +304,7 @@ class Ingestor:
             cached = self._current[list_name] = (last_id, repo.current_agreements(list_name))
         return cached[1]
 
-    def _load_baseline(self, session: Session, list_name: str) -> DiffBaseline:
+    def _load_diff_inputs(self, session: Session, list_name: str) -> DiffInputs:
         repo = ListRepository(session)
         current = self._current_state(repo, list_name)
         unknown = {s.version_snapshot_id for s in current.values()} - self._file_names.keys() - {None}
@@ -312,7 +313,7 @@ class Ingestor:
         if list_name == "participating":
             recent_pending = ([s.record for s in self._current_state(repo, "pending").values()]
                               + repo.removed_in_last_accepted("pending"))
-        return DiffBaseline(
+        return DiffInputs(
             current=current,
             previous_files={k: self._file_names.get(s.version_snapshot_id) if s.version_snapshot_id else None
                             for k, s in current.items()},
@@ -349,7 +350,7 @@ class Ingestor:
 
     def _write_accepted(self, session: Session, origin: dict[str, Any], list_name: str, fingerprint: str,
                         counts: dict[str, Any], previous: Snapshot | None, anomalies: list[Anomaly],
-                        baseline: DiffBaseline, result: DiffResult) -> tuple[IngestOutcome, ListState]:
+                        inputs: DiffInputs, result: DiffResult) -> tuple[IngestOutcome, ListState]:
         repo = ListRepository(session)
         snapshot = repo.add_snapshot(
             **origin, **counts, list_name=list_name, content_hash=fingerprint, status="accepted",
@@ -357,14 +358,14 @@ class Ingestor:
             previous_id=previous.id if previous else None,
         )
         self._file_names[snapshot.id] = snapshot.file_name
-        current, changes = baseline.current, result.changes
+        current, changes = inputs.current, result.changes
         updated = {current[after.key.as_text()].agreement_id: after for _, after in changes.revised}
         appeared = [result.new_index[k] for k in result.new_index.keys() - current.keys()]
         gone = [current[k].agreement_id for k in current.keys() - result.new_index.keys()]
         ids = repo.write_versions(list_name, snapshot.id, appeared, updated, gone)
         ids.update((k, s.agreement_id) for k, s in current.items() if k in result.new_index)
         events = list_events(snapshot_facts(snapshot), snapshot_facts(previous) if previous else None, anomalies,
-                             baseline, result)
+                             inputs, result)
         written = EventRepository(session).add_events(events)
         # The cache mirrors the database: what stayed the same keeps its stored version.
         revised = {after.key.as_text() for _, after in changes.revised}
@@ -380,7 +381,7 @@ class Ingestor:
 
 
 def list_events(snapshot: ev.SnapshotFacts, previous: ev.SnapshotFacts | None, anomalies: Sequence[Anomaly],
-                baseline: DiffBaseline, result: DiffResult) -> list[ev.Event]:
+                inputs: DiffInputs, result: DiffResult) -> list[ev.Event]:
     """The events of an accepted snapshot, in the order the change log shows them."""
     events = [ev.anomaly(snapshot, a) for a in anomalies]
     if previous is None:
@@ -388,7 +389,7 @@ def list_events(snapshot: ev.SnapshotFacts, previous: ev.SnapshotFacts | None, a
     else:
         if previous.columns is not None and set(previous.columns) != set(snapshot.columns or ()):
             events.append(ev.columns_changed(snapshot, previous))
-        context = ev.DiffContext(snapshot, previous, baseline.previous_files)
+        context = ev.DiffContext(snapshot, previous, inputs.previous_files)
         changes = result.changes
         # further rows with a known key are reported once, as duplicates, below
         events += [ev.added(context, a) for a in changes.added if a.key.occurrence == 1]

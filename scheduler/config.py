@@ -106,9 +106,13 @@ SECTIONS: Mapping[str, type] = {
 
 
 def _defaults(section: type) -> dict[str, Any]:
-    return {f.name: (list(value) if isinstance(value := getattr(section(), f.name), tuple) else
-                     dict(value) if isinstance(value, Mapping) else value)
-            for f in dataclasses.fields(section)}
+    """A section's defaults as TOML would give them (lists and tables, not tuples and mappings)."""
+    defaults = section()
+    tree = {}
+    for f in dataclasses.fields(section):
+        value = getattr(defaults, f.name)
+        tree[f.name] = list(value) if isinstance(value, tuple) else dict(value) if isinstance(value, Mapping) else value
+    return tree
 
 
 # The built-in layer, as a tree (also what `config show` starts from).

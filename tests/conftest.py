@@ -205,7 +205,8 @@ def backfilled_engine(backfilled_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def backfill_results(backfilled_url: str, backfill_templates: BackfillTemplates) -> list[BackfillResult]:
-    """What the backfill of the 22 workbooks reported, file by file."""
+    """What the backfill of the 22 workbooks reported, file by file (from the first database the
+    session backfilled; each template's backfill is checked to have no error either way)."""
     return backfill_templates.results
 
 

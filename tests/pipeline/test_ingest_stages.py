@@ -1,5 +1,5 @@
 """The ingest stages on real workbooks, without a database: read, classify, check and diff are
-plain functions, and the diff needs nothing but what was loaded before it (DiffBaseline)."""
+plain functions, and the diff needs nothing but what was loaded before it (DiffInputs)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import datetime as dt
 from diff import events as ev
 from diff.guards import DEFAULT_THRESHOLDS
 from pipeline.ingest import (
-    DiffBaseline,
+    DiffInputs,
     IncomingDocument,
     check_document,
     classify_document,
@@ -37,16 +37,16 @@ def test_read_classify_check_diff_and_events_without_a_database():
     anomalies = check_document(doc, found, None, DEFAULT_THRESHOLDS["participating"])
     assert [(a.reason, a.blocking) for a in anomalies] == [("swapped", False)]
 
-    baseline = DiffBaseline(current=state, previous_files=dict.fromkeys(state, FIRST), aliases=frozenset(),
+    inputs = DiffInputs(current=state, previous_files=dict.fromkeys(state, FIRST), aliases=frozenset(),
                             recent_pending=[])
-    result = diff_document(found, before.columns, baseline, rename_threshold=90.0)
+    result = diff_document(found, before.columns, inputs, rename_threshold=90.0)
     assert (len(result.changes.added), len(result.changes.removed), len(result.changes.renamed)) == (7, 0, 1)
 
     snapshot = ev.SnapshotFacts(id=2, list_name="participating", file_name=SECOND, source_url=None,
                                 as_of=dt.date(2025, 5, 29), columns=found.columns)
     previous = ev.SnapshotFacts(id=1, list_name="participating", file_name=FIRST, source_url=None,
                                 as_of=dt.date(2025, 5, 28), columns=before.columns)
-    events = list_events(snapshot, previous, anomalies, baseline, result)
+    events = list_events(snapshot, previous, anomalies, inputs, result)
     kinds = [e["kind"] for e in events]
     assert kinds[0] == "source.anomaly" and kinds.count("agreement.added") == 7
     [renamed] = [e for e in events if e["kind"] == "agreement.renamed"]
