@@ -132,7 +132,7 @@ def test_a_run_missed_while_down_happens_once_at_start(tmp_path, engine):
     service = Service(config, engine, threading.Event())
     source = config.sources[0]
     trigger = source.schedule.trigger("UTC")
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime(2026, 6, 1, 11, 0, tzinfo=dt.UTC)     # an hour from the 2-hour grid on either side
     assert service._first_run(source, trigger, now) == now                 # never ran: run now
     with Session(engine) as session, session.begin():
         session.add(SourceState(source_id=source.id, consecutive_failures=0, failure_reported=False,
@@ -207,9 +207,10 @@ def test_stale_is_reported_once_and_recovery_after_it(tmp_path, engine):
 def test_a_source_not_yet_due_at_start_is_scheduled_not_paused(tmp_path, engine):
     config = load(tmp_path, "[sources.ice_287g]\nschedule = { interval_minutes = 120 }")
     now = dt.datetime.now(dt.UTC)
+    # attempted just now: not due whatever the time (a minute earlier could straddle a grid point)
     with Session(engine) as session, session.begin():
         session.add(SourceState(source_id="ice_287g", consecutive_failures=0, failure_reported=False,
-                                stale_reported=False, last_attempt_at=now - dt.timedelta(minutes=1)))
+                                stale_reported=False, last_attempt_at=now))
     service = Service(config, engine, threading.Event(), collectors={"ice_287g": lambda *a, **k: report("unchanged")})
     service.start()
     try:
