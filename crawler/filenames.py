@@ -5,9 +5,16 @@ Forms seen (see tests/fixtures/ice-287g/SOURCES.md):
 - ``participatingAgencies.xlsx``: the undated URL of February 2025; no date.
 - ``participatingAgencies-20250221214937.xlsx``: an Internet Archive capture of that URL; the
   suffix is the capture time (UTC), and the list is taken as of that day.
-- ``participatingAgencies<MMDDYYYY><part>.xlsx`` from March 2025, ``part`` one of ``am``,
-  ``mid``, ``pm``, ``pm2``, ``B``/``_b`` or nothing; ``ParticipatingAgencies`` also occurs, and
-  browser copies add `` (1)``.
+- ``participatingAgencies<MMDDYYYY><part>.xlsx`` from March 2025, ``part`` a half of the day
+  (``am``, ``mid``, ``pm`` or nothing) and an edition that replaces it (``2`` as in ``pm2``,
+  ``B``/``_b`` as in ``amB``, ``am_b``, ``pm_b``); ``ParticipatingAgencies`` also occurs, and
+  copies add `` (1)`` or `` copy``.
+- From September 2026 (as linked, or in Content-Disposition): a two-digit year and other
+  prefixes or a singular, ``287gParticipatingAgencies091526pm.xlsx``,
+  ``ParticipatingAgency091826am.xlsx``; the six digits are read as MMDDYY in the 2000s.
+
+Order within a day: ``am`` < ``mid`` < ``pm`` < no half; an edition comes right after the file
+of the same half (``am`` < ``amB`` < ``pm`` < ``pm2`` = ``pm_b``); a copy after its original.
 
 Dated names have typos: ``090022025`` (a doubled digit), ``01052025`` (the old year, written in
 January 2026), ``11114025`` (a wrong year digit).  The rule that reads them (no special cases):
@@ -46,12 +53,14 @@ __all__ = [
 
 FIRST_DATED_NAME = dt.date(2025, 3, 1)  # ICE began dating its list file names in March 2025
 _FUTURE_SLACK = dt.timedelta(days=7)
-_PART_ORDER = {"am": 0, "mid": 1, "pm": 2, "pm2": 3}  # other parts (b, none...) come after
+_HALF_ORDER = {"am": 0, "mid": 1, "pm": 2, "": 3}   # a name without a half: after the day's halves
+_EDITION_ORDER = {"": 0, "2": 1, "b": 1}
 
 _NAME = re.compile(
-    r"(?P<list>participating|pending)agencies"
-    r"(?:-(?P<capture>\d{14})|(?P<digits>\d+)(?P<part>[a-z_]*\d?))?"
-    r"(?P<copy>\s*\(\d+\))?"
+    r"(?P<prefix>[\w\- ]*?)"
+    r"(?P<list>participating|pending)[ _-]?agenc(?:y|ies)"
+    r"(?:-(?P<capture>\d{14})|[ _-]?(?P<digits>\d+)(?P<half>am|mid|pm)?(?P<edition>_?b|2)?)?"
+    r"(?P<copy>\s*\(\d+\)|\s*-?\s*copy(?:\s*\(?\d+\)?)?)?"
     r"(?:\.xlsx?)?",
     re.IGNORECASE,
 )
@@ -65,14 +74,26 @@ class ListFileName:
     declared_list: ListName | None  # the list the name announces (ICE once swapped the files)
     as_of: dt.date | None
     captured_at: dt.datetime | None  # Internet Archive capture time, UTC
-    suffix: str  # the edition of the day, lower case: "am", "mid", "pm", "pm2", "b", ""
+    suffix: str  # half and edition, lower case: "am", "mid", "pm", "pm2", "amb", "pmb", "b", ""
     note: str | None = None  # why the name was read other than literally, or could not be
+    copy: bool = False  # a copy of another file (`` (1)``, `` copy``): after it in a backfill
 
     @property
-    def sort_key(self) -> tuple[dt.date, int, str]:
+    def half(self) -> str:
+        """``am``, ``mid``, ``pm`` or "" (none written)."""
+        return self.suffix.rstrip("2b")
+
+    @property
+    def edition(self) -> str:
+        """"" for the first file of a half, else ``2`` or ``b`` (a later edition of it)."""
+        return self.suffix[len(self.half):]
+
+    @property
+    def sort_key(self) -> tuple[dt.date, int, int, bool, str]:
         """Order for backfills: by day (undated names, used before dated ones, first), then
-        am < mid < pm < pm2 < other editions, then name."""
-        return (self.as_of or dt.date.min, _PART_ORDER.get(self.suffix, len(_PART_ORDER)), self.file_name)
+        am < mid < pm < no half, an edition right after its half, a copy after its original."""
+        return (self.as_of or dt.date.min, _HALF_ORDER.get(self.half, len(_HALF_ORDER)),
+                _EDITION_ORDER.get(self.edition, len(_EDITION_ORDER)), self.copy, self.file_name)
 
 
 def parse_list_file_name(name: str, *, today: dt.date | None = None) -> ListFileName:
@@ -83,15 +104,16 @@ def parse_list_file_name(name: str, *, today: dt.date | None = None) -> ListFile
     if match is None:
         return ListFileName(file_name, None, None, None, "", f"{file_name!r} is not an ICE list file name")
     declared: ListName = "participating" if match["list"].lower() == "participating" else "pending"
+    copy = bool(match["copy"])
     if match["capture"]:
         captured_at, note = _capture_time(match["capture"], today)
         as_of = captured_at.date() if captured_at else None
-        return ListFileName(file_name, declared, as_of, captured_at, "", note)
-    suffix = (match["part"] or "").lower().lstrip("_")
+        return ListFileName(file_name, declared, as_of, captured_at, "", note, copy)
+    suffix = (match["half"] or "").lower() + (match["edition"] or "").lower().lstrip("_")
     if not match["digits"]:
-        return ListFileName(file_name, declared, None, None, suffix)
+        return ListFileName(file_name, declared, None, None, suffix, None, copy)
     as_of, note = _read_date_digits(match["digits"], today)
-    return ListFileName(file_name, declared, as_of, None, suffix, note)
+    return ListFileName(file_name, declared, as_of, None, suffix, note, copy)
 
 
 def _capture_time(digits: str, today: dt.date) -> tuple[dt.datetime | None, str | None]:
@@ -105,13 +127,14 @@ def _capture_time(digits: str, today: dt.date) -> tuple[dt.datetime | None, str 
 
 
 def _read_date_digits(digits: str, today: dt.date) -> tuple[dt.date | None, str | None]:
-    """(date, note) for the MMDDYYYY digits of a dated name, by the rule in the module doc."""
+    """(date, note) for the MMDDYYYY (or MMDDYY) digits of a dated name, by the rule in the
+    module doc."""
     latest = today + _FUTURE_SLACK
     literal = _mmddyyyy(digits)
     if literal is not None and FIRST_DATED_NAME <= literal <= latest:
         return literal, None
     if literal is None:
-        why = f"{digits!r} is not a valid MMDDYYYY date"
+        why = f"{digits!r} is not a valid MMDDYYYY or MMDDYY date"
     elif literal < FIRST_DATED_NAME:
         why = f"{digits!r} reads as {literal}, before dated names began ({FIRST_DATED_NAME})"
     else:
@@ -123,7 +146,7 @@ def _read_date_digits(digits: str, today: dt.date) -> tuple[dt.date | None, str 
         return candidates[0], f"{why}; read as {candidates[0]}, the only plausible date one digit edit away"
     same_day = [date for date in candidates if f"{date:%m%d}" == digits[:4]]
     if same_day:
-        written_year = int(digits[4:8]) if len(digits) >= 8 else 0
+        written_year = _written_year(digits)
         nearest = min(abs(date.year - written_year) for date in same_day)
         best = [date for date in same_day if abs(date.year - written_year) == nearest]
         if len(best) == 1:
@@ -137,7 +160,18 @@ def _read_date_digits(digits: str, today: dt.date) -> tuple[dt.date | None, str 
     return None, f"{why}; ambiguous, could be {', '.join(str(date) for date in candidates)}"
 
 
+def _written_year(digits: str) -> int:
+    if len(digits) >= 8:
+        return int(digits[4:8])
+    if len(digits) == 6:
+        return 2000 + int(digits[4:6])
+    return 0
+
+
 def _mmddyyyy(text: str) -> dt.date | None:
+    """MMDDYYYY, or MMDDYY read in the 2000s (ICE's form from September 2026)."""
+    if len(text) == 6:
+        text = text[:4] + "20" + text[4:]
     if len(text) != 8:
         return None
     try:
@@ -147,14 +181,16 @@ def _mmddyyyy(text: str) -> dt.date | None:
 
 
 def _one_edit_away(digits: str) -> set[str]:
-    """Every 8-digit string one insertion, deletion or substitution away from ``digits``."""
-    if len(digits) == 9:
-        return {digits[:i] + digits[i + 1 :] for i in range(9)}
-    if len(digits) == 8:
-        return {digits[:i] + d + digits[i + 1 :] for i in range(8) for d in "0123456789" if d != digits[i]}
-    if len(digits) == 7:
-        return {digits[:i] + d + digits[i:] for i in range(8) for d in "0123456789"}
-    return set()
+    """Every 8- or 6-digit string one insertion, deletion or substitution away from ``digits``."""
+    found: set[str] = set()
+    for length in (8, 6):
+        if len(digits) == length + 1:
+            found |= {digits[:i] + digits[i + 1 :] for i in range(len(digits))}
+        elif len(digits) == length:
+            found |= {digits[:i] + d + digits[i + 1 :] for i in range(length) for d in "0123456789" if d != digits[i]}
+        elif len(digits) == length - 1:
+            found |= {digits[:i] + d + digits[i:] for i in range(length) for d in "0123456789"}
+    return found
 
 
 # --- Content-Disposition (RFC 6266) -----------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Import archived workbooks in date order."""
+"""Import archived workbooks in date order.
+
+A file whose date cannot be decided (``crawler.list_dates``) or which cannot be read is
+reported and left out; the others are imported all the same.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import Engine
 
 from crawler.filenames import ListFileName, parse_list_file_name
+from crawler.list_dates import decide_list_date
+from diff.guards import Anomaly
 from pipeline.ingest import IncomingDocument, Ingestor, IngestOutcome
 
 log = logging.getLogger(__name__)
@@ -26,8 +32,9 @@ MAX_FILE_BYTES = 50_000_000
 class PlannedFile:
     path: Path
     name: ListFileName
-    as_of: dt.date
+    as_of: dt.date | None                    # None: no date could be decided, not imported
     as_of_basis: str
+    dates_not_believed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,23 +55,32 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def plan_backfill(paths: Iterable[Path], *, as_of: dt.date | None = None) -> list[PlannedFile]:
-    """Files in the order they were published; raises ValueError for files without a date."""
-    plan, undated = [], []
+def plan_backfill(paths: Iterable[Path], *, as_of: dt.date | None = None,
+                  now: dt.datetime | None = None) -> list[PlannedFile]:
+    """Files in the order they were published: by date (``crawler.list_dates``: the name, else
+    ``as_of``, else the workbook's metadata), then by the half and edition of the day.  Files
+    without a date come first, with ``as_of`` None and the reason as their basis."""
+    plan = []
     for path in collect_files(paths):
-        name = parse_list_file_name(path.name)
-        if name.as_of is not None:
-            basis = "file name" + (f" ({name.note})" if name.note else "")
-            plan.append(PlannedFile(path, name, name.as_of, basis))
-        elif as_of is not None:
-            plan.append(PlannedFile(path, name, as_of, "--as-of"))
-        else:
-            undated.append(path.name + (f" ({name.note})" if name.note else ""))
-    if undated:
-        raise ValueError(
-            "no date can be read from the name of: " + ", ".join(undated) + "; give their date with --as-of"
-        )
-    return sorted(plan, key=lambda p: (p.as_of, p.name.sort_key))
+        name = parse_list_file_name(path.name, today=(now or dt.datetime.now(dt.UTC)).date())
+        content = None
+        if name.as_of is None and as_of is None:
+            content = _read_for_metadata(path)
+        decided = decide_list_date(name, content, given=as_of, now=now)
+        basis = decided.basis
+        if decided.as_of is None and name.note:
+            basis += f"; {name.note}"
+        plan.append(PlannedFile(path, name, decided.as_of, basis, decided.not_believed))
+    return sorted(plan, key=lambda p: (p.as_of is not None, p.as_of or dt.date.min, p.name.sort_key))
+
+
+def _read_for_metadata(path: Path) -> bytes | None:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return None
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def run_backfill(engine: Engine, plan: Sequence[PlannedFile], *, progress_console: Console | None = None,
@@ -86,6 +102,8 @@ def run_backfill(engine: Engine, plan: Sequence[PlannedFile], *, progress_consol
 
 
 def _ingest_file(ingestor: Ingestor, planned: PlannedFile) -> BackfillResult:
+    if planned.as_of is None:
+        return BackfillResult(planned, None, f"not imported: {planned.as_of_basis}; give its date with --as-of")
     try:
         size = planned.path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -98,6 +116,7 @@ def _ingest_file(ingestor: Ingestor, planned: PlannedFile) -> BackfillResult:
             as_of=planned.as_of,
             as_of_basis=planned.as_of_basis,
             media=SUFFIXES.get(planned.path.suffix.lower(), "xlsx"),
+            notes=tuple(Anomaly("date_not_believed", why, blocking=False) for why in planned.dates_not_believed),
         )
         return BackfillResult(planned, ingestor.ingest(document))
     except OSError as error:

@@ -8,8 +8,6 @@ recorded, failures included; each downloaded document is ingested in its own tra
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import email.utils
 import json
 import logging
 import tempfile
@@ -23,8 +21,10 @@ from sqlalchemy.orm import Session
 
 from crawler.filenames import parse_list_file_name
 from crawler.items import CrawlItem, FetchFailure, HtmlListTable, WorkbookDownload
+from crawler.list_dates import decide_list_date
 from crawler.run import run_crawl
 from crawler.sources import LIST_SOURCE_KIND
+from diff.guards import Anomaly
 from pipeline.ingest import IncomingDocument, Ingestor, IngestOutcome
 from pipeline.recorder import FetchRecorder
 from storage.fetches import FetchRepository
@@ -43,6 +43,7 @@ class CrawlLine:
     snapshot_id: int | None = None
     file_name: str | None = None
     counts: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)   # e.g. a date not believed
 
 
 @dataclass
@@ -55,6 +56,11 @@ class CrawlReport:
     @property
     def failed(self) -> bool:
         return self.crawl_error is not None or any(line.outcome == "failed" for line in self.lines)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What a person should look at although nothing failed (a list's date not believed)."""
+        return [f"{line.file_name or line.url}: {warning}" for line in self.lines for warning in line.warnings]
 
 
 def crawl_and_ingest(engine: Engine, page_url: str, *, contact: str, timeout: float = 600,
@@ -130,12 +136,17 @@ def _handle_workbook(recorder: FetchRecorder, ingestor: Ingestor, item: Workbook
     if item.not_modified or item.body is None:
         return CrawlLine(item.url, item.declared_list, "not_modified", "HTTP 304: unchanged since last download",
                          file_name=item.file_name)
-    as_of, basis = _as_of(item)
+    decided = decide_list_date(parse_list_file_name(item.file_name, today=item.fetched_at.date())
+                               if item.file_name else None, item.body,
+                               downloaded_at=item.fetched_at, last_modified=item.last_modified)
     outcome = ingestor.ingest(IncomingDocument(
         content=item.body, file_name=item.file_name, declared_list=item.declared_list, origin="crawl",
-        as_of=as_of, as_of_basis=basis, source_url=item.final_url or item.url, fetch_id=fetch_id,
+        as_of=decided.as_of, as_of_basis=decided.basis, source_url=item.final_url or item.url, fetch_id=fetch_id,
+        notes=tuple(Anomaly("date_not_believed", why, blocking=False) for why in decided.not_believed),
     ))
-    return _line(item.url, outcome, item.file_name)
+    line = _line(item.url, outcome, item.file_name)
+    line.warnings += [f"date not believed: {why}" for why in decided.not_believed]
+    return line
 
 
 def _handle_table(ingestor: Ingestor, item: HtmlListTable) -> CrawlLine:
@@ -146,20 +157,6 @@ def _handle_table(ingestor: Ingestor, item: HtmlListTable) -> CrawlLine:
         media="table", table=item.table,
     ))
     return _line(item.source_page, outcome)
-
-
-def _as_of(item: WorkbookDownload) -> tuple[dt.date, str]:
-    """The date a downloaded list speaks for: its file name, else Last-Modified, else the fetch."""
-    if item.file_name:
-        name = parse_list_file_name(item.file_name, today=item.fetched_at.date())
-        if name.as_of and not name.captured_at:
-            return name.as_of, "file name" + (f" ({name.note})" if name.note else "")
-    if item.last_modified:
-        try:
-            return email.utils.parsedate_to_datetime(item.last_modified).date(), "HTTP Last-Modified"
-        except (TypeError, ValueError):
-            pass
-    return item.fetched_at.date(), "date of the download"
 
 
 def _line(url: str, outcome: IngestOutcome, file_name: str | None = None) -> CrawlLine:

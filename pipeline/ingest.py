@@ -63,6 +63,7 @@ class IncomingDocument:
     fetch_id: int | None = None
     media: str = "xlsx"                # xlsx | html | table (``table`` already parsed)
     table: SourceTable | None = None
+    notes: tuple[Anomaly, ...] = ()    # found before the ingest, e.g. a date not believed
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def check_document(doc: IncomingDocument, found: Classified, previous: Snapshot 
     and the row count against it.  Blocking anomalies quarantine the document."""
     assert found.list_name is not None
     list_name = found.list_name
-    anomalies = swap_anomaly(doc.declared_list, list_name, found.reason)
+    anomalies = [*doc.notes, *swap_anomaly(doc.declared_list, list_name, found.reason)]
     anomalies += check_contract(list_name, found.table)
     if previous is not None and doc.as_of and previous.as_of and doc.as_of < previous.as_of:
         anomalies.append(Anomaly(
@@ -255,8 +256,8 @@ class Ingestor:
         same_bytes = _same_bytes_as_current(repo, sha256)
         if same_bytes is not None:
             # The very bytes of a list as it stands, under another name: one hash, no parsing.
-            anomalies = swap_anomaly(doc.declared_list, same_bytes.list_name,
-                                     "it is byte for byte that list's last file")
+            anomalies = [*doc.notes, *swap_anomaly(doc.declared_list, same_bytes.list_name,
+                                                   "it is byte for byte that list's last file")]
             return self._write_unchanged(session, origin, same_bytes, "file", anomalies,
                                          list_name=same_bytes.list_name, content_hash=same_bytes.content_hash,
                                          columns=same_bytes.columns, row_count=same_bytes.row_count,

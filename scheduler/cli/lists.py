@@ -34,21 +34,21 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--as-of", type=DATE, help="Date for files whose name carries none (YYYY-MM-DD).")
+@click.option("--as-of", type=DATE, help="Date for files whose name carries none (YYYY-MM-DD); "
+              "without it, the workbook's own metadata date is used.")
 @format_option()
 @pass_app
 def backfill(app: App, paths: tuple[Path, ...], as_of: dt.date | None, fmt: str) -> None:
     """Import archived workbooks (files or folders), oldest first.
 
-    The date of each file comes from its name (ICE's typos are handled) or from --as-of.
-    Files already imported are skipped, so running the same backfill twice changes nothing.
+    The date of each file comes from its name (ICE's typos are handled), else from --as-of,
+    else from the workbook's metadata (docProps/core.xml); the basis is recorded.  A file that
+    cannot be dated or read is reported and the others are imported (exit status 1).  Files
+    already imported are skipped, so running the same backfill twice changes nothing.
     """
     from pipeline.backfill import plan_backfill, run_backfill  # the pipeline only for commands that ingest
 
-    try:
-        plan = plan_backfill(paths, as_of=as_of)
-    except ValueError as error:
-        raise click.UsageError(str(error)) from error
+    plan = plan_backfill(paths, as_of=as_of)
     results = run_backfill(app.engine(), plan, progress_console=app.err, ingestor=app.ingestor())
     _print_backfill(app, results, fmt)
     if any(r.error for r in results):
@@ -96,7 +96,7 @@ def crawl(app: App, page_url: str | None, contact: str | None, timeout: float | 
     report = crawl_and_ingest(app.engine(), page_url, contact=contact, settings=config.crawler.scrapy_settings(),
                               timeout=timeout or config.crawler.run_timeout_seconds, ingestor=app.ingestor())
     _print_crawl(app, report)
-    if report.failed:
+    if report.failed or report.warnings:   # a date not believed is no failure, but must not pass unseen
         raise SystemExit(1)
 
 
@@ -106,6 +106,8 @@ def _print_crawl(app: App, report: CrawlReport) -> None:
     print_table(app.console, f"Crawl of {report.page_url}", ("url", "list", "outcome", "snapshot_id", "detail"), rows)
     if report.crawl_error:
         app.console.print(f"[red]crawl failed:[/red] {escape(report.crawl_error)}")
+    for warning in report.warnings:
+        app.console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
 
 
 @click.command()

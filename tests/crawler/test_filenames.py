@@ -85,12 +85,26 @@ NAME_FORMS = [
     pytest.param("participatingAgencies1052025pm.xlsx", None, "pm", "ambiguous", id="digit-missing-ambiguous"),
     pytest.param("participatingAgencies05292025123am.xlsx", None, "am", "no plausible date", id="too-many-digits"),
     pytest.param("participatingAgencies-20251399000000.xlsx", None, "", "capture time", id="bad-capture-time"),
+    # the editions of the shared history, February to August 2025
+    pytest.param("participatingAgencies05122025amB.xlsx", dt.date(2025, 5, 12), "amb", None, id="am-edition-B"),
+    pytest.param("pendingAgencies07112025am_b.xlsx", dt.date(2025, 7, 11), "amb", None, id="am-edition-_b"),
+    pytest.param("participatingAgencies07242025pm_b.xlsx", dt.date(2025, 7, 24), "pmb", None, id="pm-edition-_b"),
+    pytest.param("pendingAgencies06112025pm copy.xlsx", dt.date(2025, 6, 11), "pm", None, id="saved-copy"),
+    # ICE's name forms from September 2026: two-digit years, other prefixes, a singular
+    pytest.param("287gParticipatingAgencies091526pm.xlsx", dt.date(2026, 9, 15), "pm", None, id="prefix-two-digit-year"),
+    pytest.param("ParticipatingAgency091826am.xlsx", dt.date(2026, 9, 18), "am", None, id="singular-two-digit-year"),
+    pytest.param("287g_Pending_Agencies091526.xlsx", dt.date(2026, 9, 15), "", None, id="separated-words"),
+    pytest.param("ParticipatingAgency091826am - Copy.xlsx", dt.date(2026, 9, 18), "am", None, id="windows-copy"),
+    pytest.param("ParticipatingAgency0918626am.xlsx", dt.date(2026, 9, 18), "am", "one digit edit away",
+                 id="two-digit-year-doubled-digit"),
 ]
+
+NEW_TODAY = dt.date(2026, 9, 20)   # the names of September 2026 are read as a crawl then would
 
 
 @pytest.mark.parametrize(("name", "as_of", "suffix", "note"), NAME_FORMS)
 def test_name_form(name, as_of, suffix, note):
-    parsed = parse_list_file_name(name, today=TODAY)
+    parsed = parse_list_file_name(name, today=NEW_TODAY if as_of and as_of.year == 2026 else TODAY)
     assert (parsed.as_of, parsed.suffix) == (as_of, suffix)
     if note is None:
         assert parsed.note is None
@@ -135,6 +149,36 @@ def test_sort_key_orders_a_backfill():
         "participatingAgencies05292025pm.xlsx",
         "participatingAgencies05292025pm2.xlsx",
         "participatingAgencies05292025B.xlsx",
+    ]
+
+
+def test_an_edition_follows_the_file_it_replaces_not_the_afternoon():
+    # ICE published pendingAgencies07112025am_b.xlsx at 14:25 UTC, between the am (11:07) and
+    # pm (18:11) files (their docProps/core.xml); read after pm, it undid the afternoon's changes.
+    names = [
+        "pendingAgencies07112025pm.xlsx",
+        "pendingAgencies07112025am_b.xlsx",
+        "pendingAgencies07112025am.xlsx",
+        "participatingAgencies07242025pm_b.xlsx",
+        "participatingAgencies07242025pm.xlsx",
+        "participatingAgencies05122025amB.xlsx",
+        "participatingAgencies05122025pm.xlsx",
+        "pendingAgencies06112025pm copy.xlsx",
+        "pendingAgencies06112025pm.xlsx",
+        "participatingAgencies05122025mid.xlsx",
+    ]
+    ordered = sorted((parse_list_file_name(name, today=TODAY) for name in names), key=lambda parsed: parsed.sort_key)
+    assert [parsed.file_name for parsed in ordered] == [
+        "participatingAgencies05122025amB.xlsx",
+        "participatingAgencies05122025mid.xlsx",
+        "participatingAgencies05122025pm.xlsx",
+        "pendingAgencies06112025pm.xlsx",
+        "pendingAgencies06112025pm copy.xlsx",
+        "pendingAgencies07112025am.xlsx",
+        "pendingAgencies07112025am_b.xlsx",
+        "pendingAgencies07112025pm.xlsx",
+        "participatingAgencies07242025pm.xlsx",
+        "participatingAgencies07242025pm_b.xlsx",
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 
 import pytest
 from click.testing import CliRunner
@@ -112,11 +113,24 @@ def test_an_unreachable_database_is_a_failure_with_exit_1():
     assert result.exit_code == 1 and "cannot open database" in result.output
 
 
-def test_undated_file_needs_as_of(tmp_path, db):
-    undated = tmp_path / "participatingAgencies.xlsx"
-    undated.write_bytes((WORKBOOKS / "participating" / "participatingAgencies05292025am.xlsx").read_bytes())
-    result = run(f"sqlite:///{tmp_path / 'x.sqlite'}", "backfill", str(undated))
-    assert result.exit_code == 2 and "--as-of" in result.output
+def test_an_undated_file_takes_its_metadata_date_and_one_without_is_reported(tmp_path):
+    source = WORKBOOKS / "participating" / "participatingAgencies05292025am.xlsx"
+    undated = tmp_path / "a" / "participatingAgencies.xlsx"
+    undated.parent.mkdir()
+    undated.write_bytes(source.read_bytes())
+    bare = tmp_path / "b" / "pendingAgencies.xlsx"          # the same list without docProps/core.xml
+    bare.parent.mkdir()
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(bare, "w") as new:
+        for info in old.infolist():
+            if info.filename != "docProps/core.xml":
+                new.writestr(info, old.read(info))
+    result = run(f"sqlite:///{tmp_path / 'x.sqlite'}", "backfill", str(undated), str(bare), "--format", "json")
+    assert result.exit_code == 1
+    files = {f["file"]: f for f in json.loads(result.output)["files"]}
+    assert (files["participatingAgencies.xlsx"]["status"], files["participatingAgencies.xlsx"]["as_of"]) == (
+        "accepted", "2025-05-29")
+    assert files["participatingAgencies.xlsx"]["as_of_basis"].startswith("workbook metadata (docProps/core.xml")
+    assert files["pendingAgencies.xlsx"]["status"] == "error" and "--as-of" in files["pendingAgencies.xlsx"]["reason"]
 
 
 def test_every_command_has_help():
