@@ -1,4 +1,4 @@
-"""Downloader middleware of our own: waiting before a retry."""
+"""Downloader middleware of our own: waiting before a retry; telling a download cut short."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from crawler.settings import RETRY_BACKOFF_BASE, RETRY_BACKOFF_MAX
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+INCOMPLETE_META = "tracker287g_incomplete"   # request.meta key: why the body is not the whole file
 
 logger = logging.getLogger(__name__)
 
@@ -43,3 +46,36 @@ class RetryBackoffMiddleware:
         if wait:
             logger.info("Backing off %.1f s before retry of %s", wait, request.url)
             await asyncio.sleep(wait)
+
+
+class DownloadCompletenessMiddleware:
+    """Marks a response whose body is not the whole file: flagged ``partial`` by Scrapy (the
+    connection closed with no Content-Length to say the body was complete) or ``dataloss``, or
+    shorter than its Content-Length.  The spider turns it into a failed fetch.
+
+    It sits just outside HttpCompressionMiddleware (590), so it sees the body as it came over
+    the wire, which is what Content-Length counts.
+    """
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        why = incomplete_reason(response.flags, response.headers.get("Content-Length"), len(response.body),
+                                status=response.status)
+        if why is not None:
+            request.meta[INCOMPLETE_META] = why
+        return response
+
+
+def incomplete_reason(flags: list[str], content_length: bytes | str | None, received: int, *,
+                      status: int = 200) -> str | None:
+    """Why a body is not the whole file, or None when nothing says so."""
+    if status == 304:
+        return None
+    if "partial" in flags:
+        return f"download cut short: the connection closed after {received} bytes with no Content-Length to confirm it"
+    if "dataloss" in flags:
+        return f"download cut short: {received} bytes received, data lost"
+    if content_length is not None:
+        text = content_length.decode("latin-1") if isinstance(content_length, bytes) else content_length
+        if text.strip().isdigit() and received < int(text):
+            return f"download cut short: {received} of {int(text)} bytes (Content-Length)"
+    return None

@@ -64,7 +64,9 @@ def crawler_settings(contact: str, **overrides: Any) -> dict[str, Any]:
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
         RETRY_BACKOFF_BASE: 5.0,
         RETRY_BACKOFF_MAX: 60.0,
-        "DOWNLOADER_MIDDLEWARES": {"crawler.middlewares.RetryBackoffMiddleware": 545},
+        "DOWNLOADER_MIDDLEWARES": {"crawler.middlewares.RetryBackoffMiddleware": 545,
+                                   # sees the body before HttpCompressionMiddleware (590) decodes it
+                                   "crawler.middlewares.DownloadCompletenessMiddleware": 595},
         # A failed retry is a FetchFailure item, not an error in the log.
         "RETRY_GIVE_UP_LOG_LEVEL": "WARNING",
         # Stateless: no cookies, no HTTP cache (a stale cached list would hide a change).

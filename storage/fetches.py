@@ -35,12 +35,16 @@ class FetchRepository:
         ).first()
 
     def known_validators(self, source: str) -> Validators:
-        """For each list URL of ``source``, the validators of its newest download that was ingested.
+        """For each list URL of ``source``, the validators of its newest download whose content
+        was read and ingested.
 
-        A download whose ingest never committed (a crash, a bug) does not count: asking the
-        server "changed since then?" would get a 304 and the file would never be ingested.
+        A download whose ingest never committed (a crash, a bug), or whose bytes could not be
+        read as a list (a damaged or truncated file: its snapshot has no row count), does not
+        count: asking the server "changed since then?" would get a 304 and the intact file
+        would never be fetched.
         """
-        ingested = select(Snapshot.document_sha256).where(Snapshot.document_sha256.is_not(None))
+        ingested = select(Snapshot.document_sha256).where(Snapshot.document_sha256.is_not(None),
+                                                          Snapshot.row_count.is_not(None))
         return self._newest_validators(source, FetchAttempt.sha256.in_(ingested))
 
     def page_validators(self, source: str) -> Validators:

@@ -25,6 +25,7 @@ from crawler.failures import ReportsFailures, utc_now
 from crawler.filenames import file_name_from_content_disposition
 from crawler.html_table import parse_list_tables
 from crawler.items import FetchFailure, HtmlListTable, WorkbookDownload
+from crawler.middlewares import INCOMPLETE_META, incomplete_reason
 from crawler.settings import PAGE_URL_SETTING
 from crawler.sources import ICE_287G_PAGE_URL
 from diff.records import SIGNED, ListName, SourceTable
@@ -174,7 +175,14 @@ class Ice287gSpider(ReportsFailures, scrapy.Spider):
             headers["If-Modified-Since"] = str(known["last_modified"])
         return headers
 
-    def parse_workbook(self, response: Response, link: WorkbookLink) -> Iterator[WorkbookDownload]:
+    def parse_workbook(self, response: Response, link: WorkbookLink) -> Iterator[WorkbookDownload | FetchFailure]:
+        # A body cut short is a failed fetch: never ingested, and its validators never sent
+        # (the intact file behind the same ETag would then be answered with 304s).
+        incomplete = response.meta.get(INCOMPLETE_META) or incomplete_reason(
+            response.flags, None, len(response.body), status=response.status)
+        if incomplete:
+            yield self._failure(link.url, "workbook", response.status, incomplete)
+            return
         not_modified = response.status == 304
         sent = self.validators.get(link.url) or {}
         body = None if not_modified else response.body

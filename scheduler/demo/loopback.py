@@ -63,7 +63,9 @@ class Reply:
     """What the server answers on one route.
 
     ``last_modified`` is an HTTP-date text or an aware datetime.  ``delay`` is seconds to wait
-    before sending anything (use it to make a client time out).
+    before sending anything (use it to make a client time out).  ``cut_after`` sends only that
+    many bytes of the body and closes the connection, as a publisher whose download breaks off;
+    with ``send_length=False`` no Content-Length tells the client the body was cut short.
     """
 
     status: int = 200
@@ -72,6 +74,8 @@ class Reply:
     etag: str | None = None
     last_modified: str | dt.datetime | None = None
     delay: float = 0.0
+    cut_after: int | None = None
+    send_length: bool = True
 
     @classmethod
     def html(cls, text: str, *, status: int = 200, **kwargs) -> Reply:
@@ -283,11 +287,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("ETag", reply.etag)
             if reply.last_modified is not None:
                 self.send_header("Last-Modified", _http_date(reply.last_modified))
-            if reply.status != 304:  # a 304 has no body, and no length to announce
+            if reply.status != 304 and reply.send_length:  # a 304 has no body, and no length to announce
                 self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
             if send_body and reply.status != 304:
-                self.wfile.write(reply.body)
+                self.wfile.write(reply.body if reply.cut_after is None else reply.body[: reply.cut_after])
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up first
 
