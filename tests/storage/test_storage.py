@@ -86,9 +86,14 @@ def test_validators_come_from_the_newest_download_of_each_url(engine):
         repo.record_fetch(source="ice_287g", url="http://x/a.xlsx", outcome="downloaded", etag='"3"', sha256="3" * 64)
         repo.record_fetch(source="ice_287g", url="http://x/a.xlsx", outcome="failed", error="HTTP 500")
         repo.record_fetch(source="ice_287g", url="http://x/b.xlsx", outcome="downloaded", sha256="2" * 64)
+        # downloaded and ingested, but unreadable (a damaged file): its validators would hide the intact file
+        repo.record_fetch(source="ice_287g", url="http://x/c.xlsx", outcome="downloaded", etag='"4"', sha256="4" * 64)
         for sha in ("1" * 64, "2" * 64):
             ListRepository(session).ensure_document(sha, b"x", None)
-            add_snapshot(ListRepository(session), "a.xlsx", document_sha256=sha)
+            add_snapshot(ListRepository(session), "a.xlsx", document_sha256=sha, row_count=1)
+        ListRepository(session).ensure_document("4" * 64, b"x", None)
+        ListRepository(session).add_snapshot(list_name="participating", file_name="c.xlsx", origin="crawl",
+                                             status="quarantined", document_sha256="4" * 64)
     with Session(engine) as session:
         repo = FetchRepository(session)
         assert repo.known_validators("ice_287g") == {
