@@ -8,6 +8,7 @@ a reader sees can be checked against the database.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from xml.etree import ElementTree as ET
@@ -47,7 +48,8 @@ def line_chart(chart_id: str, title: str, series: Mapping[str, Sequence[tuple[dt
         return ET.tostring(svg, encoding="unicode")
     first, last = min(days), max(days)
     span = max((last - first).days, 1)
-    top_value = max(max(values) * 1.1, 1)
+    ticks = round_ticks(max(values))
+    top_value = ticks[-1]
 
     def x(day: dt.date) -> float:
         return round(LEFT + (day - first).days / span * (WIDTH - LEFT - RIGHT), 1)
@@ -55,7 +57,7 @@ def line_chart(chart_id: str, title: str, series: Mapping[str, Sequence[tuple[dt
     def y(value: float) -> float:
         return round(HEIGHT - BOTTOM - value / top_value * (HEIGHT - TOP - BOTTOM), 1)
 
-    _axes(svg, first, last, top_value, x, y)
+    _axes(svg, first, last, ticks, x, y)
     colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(series)}
     for index, (name, points) in enumerate(series.items()):
         group = _sub(svg, "g", class_="series", data_series=name)
@@ -77,14 +79,31 @@ def line_chart(chart_id: str, title: str, series: Mapping[str, Sequence[tuple[dt
     return ET.tostring(svg, encoding="unicode")
 
 
-def _axes(svg: ET.Element, first: dt.date, last: dt.date, top_value: float, x: Callable[[dt.date], float],
+def round_ticks(highest: float, most: int = 6) -> list[float]:
+    """Axis values from 0 past ``highest`` in a round step (1, 2 or 5 times a power of ten, and
+    never below 1): 0, 500, 1000, 1500, 2000, 2500 for 2047, rather than quarters of 2047 * 1.1."""
+    highest = max(highest, 1)
+    step = 1.0
+    for power in range(12):
+        for factor in (1, 2, 5):
+            step = factor * 10.0 ** power
+            if math.ceil(highest / step) + 1 <= most:
+                top = math.ceil(highest / step) * step
+                if top <= highest:       # leave room above the highest point
+                    top += step
+                return [i * step for i in range(int(round(top / step)) + 1)]
+    return [0.0, step]
+
+
+def _axes(svg: ET.Element, first: dt.date, last: dt.date, ticks: Sequence[float], x: Callable[[dt.date], float],
           y: Callable[[float], float]) -> None:
     axis = _sub(svg, "g", class_="axes", stroke="#999", font_size=11)
     _sub(axis, "line", x1=LEFT, y1=HEIGHT - BOTTOM, x2=WIDTH - RIGHT, y2=HEIGHT - BOTTOM)
     _sub(axis, "line", x1=LEFT, y1=TOP, x2=LEFT, y2=HEIGHT - BOTTOM)
-    for step in range(5):
-        value = top_value * step / 4
-        _sub(axis, "text", f"{value:.0f}", x=LEFT - 6, y=y(value) + 4, text_anchor="end", stroke="none")
+    for value in ticks:
+        _sub(axis, "line", class_="grid", x1=LEFT, y1=y(value), x2=WIDTH - RIGHT, y2=y(value), stroke="#eee")
+        _sub(axis, "text", f"{value:g}", class_="tick", x=LEFT - 6, y=y(value) + 4, text_anchor="end", stroke="none",
+             data_value=f"{value:g}")
     for step in range(4):
         day = first + (last - first) * step / 3
         _sub(axis, "text", day.isoformat(), x=x(day), y=HEIGHT - BOTTOM + 16, text_anchor="middle", stroke="none")

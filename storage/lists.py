@@ -91,6 +91,15 @@ class ListRepository:
         return dict(rows.all())
 
     # -- agreements -------------------------------------------------------------------------
+    def version_history(self) -> list[tuple[Agreement, AgreementVersion]]:
+        """Every agreement version of every list with its agreement, in the order written."""
+        rows = self.session.execute(
+            select(Agreement, AgreementVersion)
+            .join(AgreementVersion, AgreementVersion.agreement_id == Agreement.id)
+            .order_by(AgreementVersion.id)
+        )
+        return [(agreement, version) for agreement, version in rows]
+
     def current_agreements(self, list_name: str) -> dict[str, StoredAgreement]:
         """Agreements present on the list after its last accepted snapshot, by key text."""
         newer = aliased(AgreementVersion)

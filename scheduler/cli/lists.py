@@ -176,3 +176,21 @@ def metrics(app: App, as_of: dt.date | None, fmt: str) -> None:
             for code in sorted(m.get("by_state", {}), key=lambda c: -m["by_state"][c])
         ]
         print_table(app.console, "By state", ("state", "agreements", "JEM", "TFM", "WSO", "UNKNOWN"), state_rows)
+
+
+@click.command()
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the files (created if missing).")
+@click.option("--as-of", type=DATE, help="The lists in force on this day (default: the latest).")
+@pass_app
+def export(app: App, out: Path, as_of: dt.date | None) -> None:
+    """Write citable downloads: agreements in force, their history, the change log, the agencies
+    and the source files, as CSV and JSON (and Parquet with pyarrow), with datapackage.json."""
+    from publish.export import build_export, write_export
+
+    with app.session() as session:
+        built = build_export(session, as_of)
+    for path in write_export(built, out):
+        app.console.print(str(path), highlight=False, markup=False)
+    rows = ", ".join(f"{len(t.rows)} {t.name}" for t in built.tables)
+    app.err.print(f"as of {built.as_of}: {rows}", highlight=False, markup=False)
