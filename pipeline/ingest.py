@@ -20,6 +20,7 @@ recorded as ``unchanged`` and nothing else is written; one that fails a blocking
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -33,7 +34,19 @@ from sqlalchemy.orm import Session
 from crawler.html_table import parse_list_tables
 from crawler.workbook import UnreadableWorkbook, read_workbook
 from diff import events as ev
-from diff.guards import DEFAULT_THRESHOLDS, Anomaly, Thresholds, check_contract, check_row_count, classify
+from diff.artefacts import find_column_artefacts
+from diff.guards import (
+    DEFAULT_THRESHOLDS,
+    Anomaly,
+    SnapshotRef,
+    Thresholds,
+    baseline_reset,
+    check_contract,
+    check_row_count,
+    classify,
+    explained_by_promotion,
+    stale_copy,
+)
 from diff.metrics import ListMetrics, compute_metrics
 from diff.normalise import ICE_ORIGIN, Duplicate, NormalisedList, normalise_table
 from diff.records import LIST_NAMES, Agreement, SourceTable
@@ -47,6 +60,12 @@ from storage.review import ReviewRepository
 log = logging.getLogger(__name__)
 
 ListState = dict[str, StoredAgreement]   # a list as it stands: key text → stored agreement
+
+# An agreement leaving the pending list was promoted when it is on the participating list,
+# first listed there at most this long before (853 of 966 pending removals of the shared
+# history are promotions within 7 days; a month leaves room for ICE's slower batches).
+PROMOTION_WINDOW = dt.timedelta(days=30)
+ROW_COUNT_REASONS = ("row_drop", "empty")
 
 
 @dataclass(frozen=True)
@@ -108,6 +127,7 @@ class DiffInputs:
     previous_files: Mapping[str, str | None]      # key text → file its stored record was read from
     aliases: frozenset[frozenset[str]]            # key pairs a reviewer confirmed as one agreement
     recent_pending: Sequence[Agreement]           # for promotions: pending now, and just removed from it
+    newly_participating: Sequence[Agreement] = () # for the pending list: where its departures went
 
 
 @dataclass(frozen=True)
@@ -116,6 +136,7 @@ class DiffResult:
     changes: ListDiff
     promotions: Sequence[Promotion]
     new_duplicates: Sequence[Duplicate]
+    promoted_away: frozenset[str] = frozenset()   # pending keys that left for the participating list
 
 
 # -- the stages -----------------------------------------------------------------------------------
@@ -145,9 +166,10 @@ def classify_document(table: SourceTable, overlap_with: Mapping[str, ListState])
 
 
 def check_document(doc: IncomingDocument, found: Classified, previous: Snapshot | None,
-                   thresholds: Thresholds) -> list[Anomaly]:
+                   thresholds: Thresholds, *, promoted: int = 0) -> list[Anomaly]:
     """Check: a swapped name, the list's contract, its date against the last accepted list,
-    and the row count against it.  Blocking anomalies quarantine the document."""
+    and the row count against it (``promoted``: departures explained by promotions).
+    Blocking anomalies quarantine the document."""
     assert found.list_name is not None
     list_name = found.list_name
     anomalies = [*doc.notes, *swap_anomaly(doc.declared_list, list_name, found.reason)]
@@ -160,7 +182,7 @@ def check_document(doc: IncomingDocument, found: Classified, previous: Snapshot 
             blocking=True,
         ))
     anomalies += check_row_count(list_name, len(found.agreements), previous.agreements if previous else None,
-                                 thresholds)
+                                 thresholds, promoted=promoted)
     return anomalies
 
 
@@ -178,7 +200,9 @@ def diff_document(found: Classified, previous_columns: Sequence[str] | None, inp
     promotions = find_promotions(changes.added, inputs.recent_pending) if changes.added else []
     known = set(inputs.current)
     new_duplicates = [d for d in found.rows.duplicates if _duplicate_is_new(d, known)]
-    return DiffResult(new_index, changes, promotions, new_duplicates)
+    promoted_away = frozenset(p.pending.key.as_text()
+                              for p in explained_by_promotion(changes.removed, inputs.newly_participating))
+    return DiffResult(new_index, changes, promotions, new_duplicates, promoted_away)
 
 
 def swap_anomaly(declared: str | None, actual: str, why: str) -> list[Anomaly]:
@@ -278,10 +302,27 @@ class Ingestor:
         list_name = found.list_name
 
         previous = repo.last_accepted(list_name)
-        anomalies = check_document(doc, found, previous, self.options.thresholds[list_name])
+        older = repo.older_snapshot_of_document(sha256)
+        if older is not None and previous is not None and older.content_hash != previous.content_hash:
+            anomaly = stale_copy(list_name, SnapshotRef(older.id, older.file_name, older.as_of))
+            return self._write_quarantine(session, doc, origin, list_name, found.agreements, [anomaly],
+                                          previous), None
+        current = self._current_state(repo, list_name)
+        listed = {a.key.as_text() for a in found.agreements}
+        departed = [s.record for k, s in current.items() if k not in listed]
+        newly_participating = self._newly_participating(repo, doc.as_of, departed) if list_name == "pending" else []
+        promoted = len(explained_by_promotion(departed, newly_participating))
+        thresholds = self.options.thresholds[list_name]
+        anomalies = check_document(doc, found, previous, thresholds, promoted=promoted)
+        if any(a.blocking for a in anomalies):
+            anomalies = self._baseline_reset(repo, list_name, found, previous, anomalies, thresholds)
         if any(a.blocking for a in anomalies):
             return self._write_quarantine(session, doc, origin, list_name, found.agreements, anomalies,
                                           previous), None
+        artefacts = find_column_artefacts(found.columns, found.agreements, {k: s.record for k, s in current.items()})
+        if artefacts.anomalies:
+            found = dataclasses.replace(found, rows=dataclasses.replace(found.rows, agreements=artefacts.agreements))
+            anomalies += artefacts.anomalies
 
         fingerprint = content_hash(found.agreements)
         counts = count_fields(compute_metrics(found.agreements), len(found.agreements))
@@ -289,11 +330,40 @@ class Ingestor:
             return self._write_unchanged(session, origin, previous, "agreements", anomalies, **counts,
                                          list_name=list_name, content_hash=fingerprint), None
 
-        inputs = self._load_diff_inputs(session, list_name)
+        inputs = dataclasses.replace(self._load_diff_inputs(session, list_name),
+                                     newly_participating=newly_participating)
         previous_columns = (previous.columns or ()) if previous else None   # None: no list to compare with
         result = diff_document(found, previous_columns, inputs, self.options.rename_threshold)
         return self._write_accepted(session, origin, list_name, fingerprint, counts, previous, anomalies, inputs,
                                     result)
+
+    # -- guards that need the history ----------------------------------------------------------------
+    def _newly_participating(self, repo: ListRepository, as_of: dt.date | None,
+                             departed: Sequence[Agreement]) -> list[Agreement]:
+        """Where agreements leaving the pending list are expected to go: participating
+        agreements first listed within PROMOTION_WINDOW of ``as_of``, and those with the very
+        key of a departing one whenever listed (ICE sometimes keeps a promoted agreement on the
+        pending list for weeks)."""
+        participating = self._current_state(repo, "participating")
+        if not participating or not departed:
+            return []
+        recent = repo.keys_first_listed_since("participating", as_of - PROMOTION_WINDOW) if as_of else set()
+        recent |= {a.key.as_text() for a in departed}
+        return [s.record for k, s in participating.items() if k in recent]
+
+    def _baseline_reset(self, repo: ListRepository, list_name: str, found: Classified, previous: Snapshot | None,
+                        anomalies: list[Anomaly], thresholds: Thresholds) -> list[Anomaly]:
+        """Blocking row-count anomalies become notes when the list is the second in a row to
+        show the same count (see diff.guards.baseline_reset)."""
+        if previous is None or any(a.blocking and a.reason not in ROW_COUNT_REASONS for a in anomalies):
+            return anomalies
+        quarantined = [SnapshotRef(s.id, s.file_name, s.as_of, s.row_count)
+                       for s in repo.quarantined_since_accepted(list_name, ROW_COUNT_REASONS)]
+        reset = baseline_reset(list_name, quarantined, len(found.agreements), thresholds,
+                               SnapshotRef(previous.id, previous.file_name, previous.as_of, previous.row_count))
+        if reset is None:
+            return anomalies
+        return [dataclasses.replace(a, blocking=False) for a in anomalies] + [reset]
 
     # -- load (before the diff) ---------------------------------------------------------------------
     def _current_state(self, repo: ListRepository, list_name: str) -> ListState:
@@ -394,7 +464,8 @@ def list_events(snapshot: ev.SnapshotFacts, previous: ev.SnapshotFacts | None, a
         changes = result.changes
         # further rows with a known key are reported once, as duplicates, below
         events += [ev.added(context, a) for a in changes.added if a.key.occurrence == 1]
-        events += [ev.removed(context, a) for a in changes.removed]
+        # an agreement that left the pending list for the participating list is a promotion only
+        events += [ev.removed(context, a) for a in changes.removed if a.key.as_text() not in result.promoted_away]
         events += [ev.changed(context, c) for c in changes.changed]
         events += [ev.renamed(context, r) for r in changes.renamed]
         if snapshot.list_name == "participating":

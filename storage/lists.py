@@ -5,6 +5,7 @@ The caller owns the transaction: nothing here commits.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session, aliased
 
 from diff.records import Agreement as AgreementRecord
 from diff.records import AgreementKey
-from storage.models import Agreement, AgreementVersion, Document, IngestLock, Snapshot, table_of
+from storage.models import Agreement, AgreementVersion, ChangeEvent, Document, IngestLock, Snapshot, table_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,39 @@ class ListRepository:
         ids = sorted(set(snapshot_ids))
         rows = self.session.execute(select(Snapshot.id, Snapshot.file_name).where(Snapshot.id.in_(ids)))
         return dict(rows.all())
+
+    def older_snapshot_of_document(self, sha256: str) -> Snapshot | None:
+        """The accepted snapshot an earlier accepted or unchanged snapshot of these very bytes
+        stood for (an old file served again), or None."""
+        earlier = self.session.scalars(
+            select(Snapshot).where(Snapshot.document_sha256 == sha256, Snapshot.status.in_(("accepted", "unchanged")))
+            .order_by(Snapshot.id).limit(1)
+        ).first()
+        if earlier is None or earlier.status == "accepted" or earlier.same_as_id is None:
+            return earlier
+        return self.session.get(Snapshot, earlier.same_as_id)
+
+    def quarantined_since_accepted(self, list_name: str, reasons: Iterable[str]) -> list[Snapshot]:
+        """The list's snapshots quarantined after its last accepted one for one of ``reasons``
+        (anomaly codes), oldest first."""
+        last_id = self.last_accepted_id(list_name) or 0
+        flagged = (
+            select(ChangeEvent.snapshot_id)
+            .where(ChangeEvent.kind == "source.anomaly", ChangeEvent.new_value == "quarantined",
+                   ChangeEvent.field.in_(tuple(reasons)))
+        )
+        return list(self.session.scalars(
+            select(Snapshot).where(Snapshot.list_name == list_name, Snapshot.status == "quarantined",
+                                   Snapshot.id > last_id, Snapshot.id.in_(flagged))
+            .order_by(Snapshot.id)
+        ))
+
+    def keys_first_listed_since(self, list_name: str, since: dt.date) -> set[str]:
+        """Keys of the list's agreements first seen on a list dated ``since`` or later."""
+        return set(self.session.scalars(
+            select(Agreement.key).join(Snapshot, Snapshot.id == Agreement.first_snapshot_id)
+            .where(Agreement.list_name == list_name, Snapshot.as_of >= since)
+        ))
 
     # -- agreements -------------------------------------------------------------------------
     def version_history(self) -> list[tuple[Agreement, AgreementVersion]]:

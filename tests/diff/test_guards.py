@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from diff.guards import (
     DEFAULT_THRESHOLDS,
+    SnapshotRef,
     Thresholds,
+    baseline_reset,
     check_contract,
     check_row_count,
     classify,
+    stale_copy,
 )
 from diff.records import SourceTable
 
@@ -75,3 +80,45 @@ def test_row_count_guard(name, list_name, rows, previous, reason):
 def test_thresholds_are_validated():
     with pytest.raises(ValueError, match="max_drop_share"):
         Thresholds(max_drop_share=1.5, min_drop_rows=10)
+
+
+@pytest.mark.parametrize(
+    ("name", "rows", "previous", "promoted", "reason", "blocking"),
+    [
+        # pendingAgencies08292025pm: 78 → 20 rows, 55 of the departures on the participating list
+        ("batch promoted on 2025-08-29", 20, 78, 55, None, None),
+        ("the same drop unexplained", 20, 78, 0, "row_drop", True),
+        ("drop larger than the promotions explain", 0, 120, 10, "empty", True),
+        ("every pending agreement promoted: an empty, well-formed list", 0, 42, 42, "empty", False),
+        ("empty after most departures were promoted", 0, 42, 30, "empty", False),
+        ("empty with most departures unexplained (pendingAgencies11142025pm)", 0, 42, 0, "empty", True),
+        ("first pending list ever is empty", 0, None, 0, "empty", False),
+    ],
+)
+def test_pending_drop_explained_by_promotions(name, rows, previous, promoted, reason, blocking):
+    anomalies = check_row_count("pending", rows, previous, DEFAULT_THRESHOLDS["pending"], promoted=promoted)
+    assert [(a.reason, a.blocking) for a in anomalies] == ([(reason, blocking)] if reason else [])
+
+
+def test_an_empty_participating_list_is_never_accepted():
+    [anomaly] = check_row_count("participating", 0, 900, DEFAULT_THRESHOLDS["participating"], promoted=900)
+    assert (anomaly.reason, anomaly.blocking) == ("empty", True)
+
+
+def test_a_second_consistent_list_re_establishes_the_baseline():
+    accepted = SnapshotRef(10, "participatingAgencies05282025am.xlsx", None, 628)
+    quarantined = [SnapshotRef(11, "cut.xlsx", None, 300)]
+    thresholds = DEFAULT_THRESHOLDS["participating"]
+    reset = baseline_reset("participating", quarantined, 305, thresholds, accepted)
+    assert reset is not None and (reset.reason, reset.blocking) == ("baseline_reset", False)
+    assert "snapshot 11" in reset.message and "snapshot 10" in reset.message
+    # not consistent with the quarantined list either, or nothing quarantined before it
+    assert baseline_reset("participating", quarantined, 100, thresholds, accepted) is None
+    assert baseline_reset("participating", [], 305, thresholds, accepted) is None
+
+
+def test_stale_copy_names_the_snapshot_and_its_date():
+    anomaly = stale_copy("participating", SnapshotRef(33, "participatingAgencies03062025am.xlsx",
+                                                      dt.date(2025, 3, 6)))
+    assert (anomaly.reason, anomaly.blocking) == ("stale_copy", True)
+    assert anomaly.message.startswith("same content as snapshot 33 from 2025-03-06")
