@@ -34,7 +34,8 @@ def test_demo_crawls_every_step_and_its_log_matches_a_backfill_of_the_same_files
     text = (tmp_path / "demo.txt").read_text()
     assert text.count("Step ") == len(STEPS)
     assert "crawl error" not in text
-    assert "pending quarantined — the pending file holds a header and no rows" in text
+    # its agreements are on the participating list by then: promoted, an empty list accepted
+    assert "pendingAgencies11142025pm.xlsx: pending accepted" in text
     assert "participatingAgencies09222025pm.xlsx: pending accepted" in text          # swapped file recognised
     assert "participatingAgencies01262026pm.xlsx: participating accepted" in text    # name from Content-Disposition
     assert "pendingAgencies05292025am.xlsx: pending not_modified" in text            # a 304
