@@ -8,6 +8,7 @@ Event kinds (a stable contract, documented in the README):
   list.first_snapshot     the first accepted snapshot of a list (no per-agreement events)
   list.columns_changed    the list gained or lost a column (its values are not reported as
                           changes of every agreement)
+  list.reverted           one list undid a large share of an earlier list's changes
   agreement.added         an agreement appears on a list
   agreement.removed       an agreement is no longer on a list
   agreement.changed       one field of an agreement changed (field, old_value, new_value)
@@ -30,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from diff.confirmation import BatchReversal
 from diff.figures import FigureLink
 from diff.guards import Anomaly
 from diff.metrics import ListMetrics
@@ -388,3 +390,37 @@ def source_stale(source: SourceFacts, since: dt.datetime, stale_after: dt.timede
                         f"No successful fetch of {source.id} since {since:%Y-%m-%d %H:%M} UTC "
                         f"(threshold {stale_after.total_seconds() / 3600:g} h)",
                         {"last_success_at": last_success, "last_error": last_error}, now)
+
+
+# -- confirmation -------------------------------------------------------------------------------
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _days_earlier(snapshot: SnapshotFacts, earlier: SnapshotFacts) -> str:
+    if snapshot.as_of is None or earlier.as_of is None:
+        return "earlier"
+    days = (snapshot.as_of - earlier.as_of).days
+    return "the same day" if days == 0 else "a day earlier" if days == 1 else f"{days} days earlier"
+
+
+def list_reverted(snapshot: SnapshotFacts, earlier: SnapshotFacts, batch: BatchReversal) -> Event:
+    """One list undoing much of an earlier one (diff.confirmation.batch_reversals)."""
+    undone, made = batch.undone, batch.made
+    parts = []
+    if undone.get("agreement.added"):
+        parts.append(f"withdrew {_count(undone['agreement.added'], 'agreement', 'agreements')} it had listed")
+    if undone.get("agreement.removed"):
+        parts.append(f"listed again {_count(undone['agreement.removed'], 'agreement', 'agreements')} it had removed")
+    if undone.get("agreement.changed"):
+        parts.append(f"undid {_count(undone['agreement.changed'], 'field change', 'field changes')} it had made")
+    counts = ", ".join(f"{n} of {made.get(kind, n)} {kind.split('.')[1]}" for kind, n in sorted(undone.items()))
+    return _base(
+        snapshot, "list.reverted",
+        f"ICE {' and '.join(parts)} {_days_earlier(snapshot, earlier)}: the {snapshot.list_name} list "
+        f"{snapshot.file_name} undoes {counts} of {earlier.file_name} ({earlier.as_of})",
+        old_value=text(earlier.as_of), new_value=str(batch.total_undone), previous_snapshot_id=earlier.id,
+        evidence={"file": snapshot.file_name, "reverted_file": earlier.file_name,
+                  "reverted_snapshot_id": earlier.id, "undone": dict(undone), "made": dict(made)},
+    )

@@ -35,6 +35,7 @@ from crawler.html_table import parse_list_tables
 from crawler.workbook import UnreadableWorkbook, read_workbook
 from diff import events as ev
 from diff.artefacts import find_column_artefacts
+from diff.confirmation import DEFAULT_CONFIRMATION, ConfirmationRule
 from diff.guards import (
     DEFAULT_THRESHOLDS,
     Anomaly,
@@ -52,6 +53,7 @@ from diff.normalise import ICE_ORIGIN, Duplicate, NormalisedList, normalise_tabl
 from diff.records import LIST_NAMES, Agreement, SourceTable
 from diff.rowdiff import REPORTED_FIELDS, ListDiff, content_hash, diff_lists
 from diff.transitions import Promotion, find_promotions
+from pipeline.settle import SETTLED_LISTS, settle
 from storage.events import EventRepository
 from storage.lists import ListRepository, StoredAgreement
 from storage.models import Snapshot
@@ -99,6 +101,7 @@ class IngestOutcome:
 class IngestOptions:
     thresholds: Mapping[str, Thresholds] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     rename_threshold: float = 90.0
+    confirmation: Mapping[str, ConfirmationRule] = field(default_factory=lambda: dict(DEFAULT_CONFIRMATION))
 
 
 # -- what the stages hand on --------------------------------------------------------------------
@@ -254,6 +257,10 @@ class Ingestor:
         try:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
                 outcome, new_state = self._ingest(session, document)
+                if outcome.status in SETTLED_LISTS and outcome.snapshot_id is not None and outcome.list_name:
+                    settled = session.get(Snapshot, outcome.snapshot_id)
+                    assert settled is not None
+                    settle(session, settled, self.options.confirmation[outcome.list_name], snapshot_facts)
         except BaseException:
             self._current.clear()
             raise

@@ -16,7 +16,11 @@ from storage.review import ReviewRepository
 
 # tracker287g.changes/1: the fields of each item, in order (the README documents them)
 CHANGE_FIELDS = ("id", "occurred_on", "kind", "list", "state", "subject_key", "field", "old_value", "new_value",
-                 "summary", "snapshot_id", "previous_snapshot_id", "evidence")
+                 "summary", "snapshot_id", "previous_snapshot_id", "evidence", "status", "status_changed_at",
+                 "linked_event_id")
+# provisional → confirmed or reverted (pipeline.settle); ALL_STATUSES names every one
+CHANGE_STATUSES = ("provisional", "confirmed", "reverted")
+ALL_STATUSES = "all"
 UNREVIEWED = "unreviewed"
 
 ChangeRow = dict[str, Any]
@@ -32,6 +36,11 @@ class ChangeFilter:
     state: str | None = None
     list_name: str | None = None
     review_status: str | None = None     # a review status, or "unreviewed"
+    status: str | None = None            # provisional, confirmed, reverted, or "all" (None: all)
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        return () if self.status in (None, ALL_STATUSES) else (str(self.status),)
 
 
 def kind_matches(kind: str, kinds: Sequence[str]) -> bool:
@@ -47,7 +56,7 @@ def change_rows(session: Session, where: ChangeFilter = ChangeFilter()) -> list[
     prefixes = tuple(k for k in where.kinds if k.endswith("."))
     events = EventRepository(session).events(EventFilter(
         since=where.since, until=where.until, kinds=() if prefixes else exact,
-        state=where.state.upper() if where.state else None, list_name=where.list_name))
+        state=where.state.upper() if where.state else None, list_name=where.list_name, statuses=where.statuses))
     if prefixes:
         events = [e for e in events if kind_matches(e.kind, where.kinds)]
     decisions = ReviewRepository(session).latest_decisions()
@@ -58,7 +67,8 @@ def change_rows(session: Session, where: ChangeFilter = ChangeFilter()) -> list[
             "id": e.id, "occurred_on": e.occurred_on, "kind": e.kind, "list": e.list_name, "state": e.state,
             "subject_key": e.subject_key, "field": e.field, "old_value": e.old_value, "new_value": e.new_value,
             "summary": e.summary, "snapshot_id": e.snapshot_id, "previous_snapshot_id": e.previous_snapshot_id,
-            "evidence": e.evidence or {}, "review": _review_item(decisions.get(e.id)),
+            "evidence": e.evidence or {}, "status": e.status, "status_changed_at": e.status_changed_at,
+            "linked_event_id": e.linked_event_id, "review": _review_item(decisions.get(e.id)),
         }
         for e in events
     ]

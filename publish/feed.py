@@ -45,6 +45,8 @@ def _add(parent: etree._Element, name: str, text: str | None = None, **attribute
 
 def _entry_text(row: ChangeRow) -> str:
     lines = [row["summary"], *(line.plain() for line in evidence_lines(row["evidence"]))]
+    if row.get("status") and row["status"] != "confirmed":
+        lines.append(f"Status: {row['status']}")
     if row.get("review"):
         lines.append(f"Review: {row['review']['status']}")
     return "\n".join(lines)

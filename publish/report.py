@@ -29,7 +29,7 @@ from storage.news import NewsRepository
 MODELS = ("JEM", "TFM", "WSO")
 STATE_HEADINGS = ("state", "agreements", *MODELS, "previous snapshot", "change", "added", "removed", "fields changed",
                   "baseline figure", "difference from baseline")
-CHANGE_HEADINGS = ("id", "date", "kind", "state", "summary", "evidence", "review")
+CHANGE_HEADINGS = ("id", "date", "kind", "status", "state", "summary", "evidence", "review")
 
 
 def _environment() -> Environment:

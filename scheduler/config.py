@@ -35,6 +35,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.sources import LIST_SOURCE_KIND, NEWS_KINDS, NewsSource
+from diff.confirmation import DEFAULT_CONFIRMATION, ConfirmationRule
 from diff.guards import DEFAULT_THRESHOLDS, Thresholds
 from publish.notify import NotificationSettings
 from scheduler.seeds import SEEDS_DIR
@@ -122,6 +123,7 @@ DEFAULTS: dict[str, Any] = {
     "health": _defaults(HealthSettings),
     "thresholds": {name: {"max_drop_share": t.max_drop_share, "min_drop_rows": t.min_drop_rows}
                    for name, t in DEFAULT_THRESHOLDS.items()},
+    "confirmation": {name: {"snapshots": r.snapshots, "hours": r.hours} for name, r in DEFAULT_CONFIRMATION.items()},
     "scheduler": _defaults(SchedulerSettings),
     "notifications": _defaults(NotificationSettings),
     "sources": {},
@@ -179,6 +181,8 @@ class Config:
     scheduler: SchedulerSettings
     notifications: NotificationSettings
     sources: tuple[SourceConfig, ...]
+    confirmation: Mapping[str, ConfirmationRule] = dataclasses.field(
+        default_factory=lambda: dict(DEFAULT_CONFIRMATION))
 
     @property
     def database_url(self) -> str | None:
@@ -240,7 +244,7 @@ def _typed(tree: dict[str, Any], origin: dict[str, str]) -> Config:
         raise ConfigError(f"unknown configuration section [{unknown[0]}]")
     sections = {name: _section(cls, tree[name], name) for name, cls in SECTIONS.items()}
     return Config(raw=tree, origin=origin, thresholds=_thresholds(tree["thresholds"]),
-                  sources=_sources(tree["sources"]), **sections)
+                  confirmation=_confirmation(tree["confirmation"]), sources=_sources(tree["sources"]), **sections)
 
 
 def _section(cls: type, values: Any, where: str) -> Any:
@@ -302,6 +306,18 @@ def _thresholds(entries: Mapping[str, Any]) -> dict[str, Thresholds]:
         except (KeyError, TypeError, ValueError) as error:
             raise ConfigError(f"[thresholds] {name}: {error}") from error
     return thresholds
+
+
+def _confirmation(entries: Mapping[str, Any]) -> dict[str, ConfirmationRule]:
+    rules = dict(DEFAULT_CONFIRMATION)
+    for name, rule in entries.items():
+        if name not in DEFAULT_CONFIRMATION:
+            raise ConfigError(f"[confirmation] {name}: not a list name (participating or pending)")
+        try:
+            rules[name] = ConfirmationRule(int(rule["snapshots"]), float(rule["hours"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ConfigError(f"[confirmation] {name}: {error}") from error
+    return rules
 
 
 def _sources(entries: Mapping[str, Any]) -> tuple[SourceConfig, ...]:

@@ -178,7 +178,8 @@ class Service:
             report = self.collectors[source.kind](
                 self.engine, source, contact=self.config.contact, settings=self.config.crawler.scrapy_settings(),
                 timeout=self.config.crawler.run_timeout_seconds, stop=self.stop,
-                run_id=run_id, ingestor=Ingestor(self.engine, IngestOptions(thresholds=self.config.thresholds)),
+                run_id=run_id, ingestor=Ingestor(self.engine, IngestOptions(thresholds=self.config.thresholds,
+                                                                             confirmation=self.config.confirmation)),
             )
             outcome = "stopped" if report.stopped else run_outcome(report)
             detail = report.crawl_error or "; ".join(

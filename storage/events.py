@@ -23,6 +23,7 @@ class EventFilter:
     kinds: tuple[str, ...] = ()
     state: str | None = None
     list_name: str | None = None
+    statuses: tuple[str, ...] = ()       # provisional, confirmed, reverted; none: every status
 
 
 class EventRepository:
@@ -35,6 +36,7 @@ class EventRepository:
             # executemany needs the same keys in every row
             blank = dict.fromkeys(c.name for c in table_of(ChangeEvent).columns if c.name != "id")
             blank["recorded_at"] = utcnow()
+            blank["status"] = "confirmed"     # pipeline.settle makes the confirmable ones provisional
             # Core executemany: the ORM's unit of work is not needed for append-only rows.
             self.session.connection().execute(insert(table_of(ChangeEvent)), [{**blank, **e} for e in events])
         return len(events)
@@ -54,4 +56,6 @@ class EventRepository:
             query = query.where(ChangeEvent.state == where.state)
         if where.list_name:
             query = query.where(ChangeEvent.list_name == where.list_name)
+        if where.statuses:
+            query = query.where(ChangeEvent.status.in_(where.statuses))
         return list(self.session.scalars(query))

@@ -159,7 +159,8 @@ class ChangeEvent(Base):
     """One entry of the change log, with the evidence that supports it."""
 
     __tablename__ = "change_event"
-    __table_args__ = (Index("ix_event_kind_date", "kind", "occurred_on"),)
+    __table_args__ = (Index("ix_event_kind_date", "kind", "occurred_on"),
+                      Index("ix_event_list_status", "list_name", "status"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
@@ -175,6 +176,12 @@ class ChangeEvent(Base):
     occurred_on: Mapped[dt.date | None] = mapped_column(Date)   # as_of of the snapshot
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     evidence: Mapped[dict | None] = mapped_column(JSON)
+    # provisional | confirmed | reverted (pipeline.settle); the date first seen stays occurred_on
+    status: Mapped[str] = mapped_column(String(20), default="confirmed", server_default="confirmed")
+    status_changed_at: Mapped[dt.datetime | None]
+    # a reverted event and the event that reverted it point at each other
+    linked_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("change_event.id", name="fk_change_event_linked_event_id"))
 
 
 class CrawlRun(Base):

@@ -239,3 +239,14 @@ def edit_workbook(tmp_path: Path) -> Callable[..., Path]:
         return target
 
     return edit
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An empty database of each kind shared by the tests of one module (one backfill per module)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('module-db') / 'module.sqlite'}"
+        return
+    _require_postgres()
+    with _postgres_schema() as url:
+        yield url

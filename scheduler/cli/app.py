@@ -67,7 +67,8 @@ class App:
         from pipeline.ingest import IngestOptions, Ingestor  # the readers (bs4, calamine) only when ingesting
 
         # defaults < configuration file < environment < --drop-threshold
-        return Ingestor(self.engine(), IngestOptions(thresholds={**self.config().thresholds, **self.thresholds}))
+        return Ingestor(self.engine(), IngestOptions(thresholds={**self.config().thresholds, **self.thresholds},
+                                                       confirmation=self.config().confirmation))
 
     def emit(self, text: str) -> None:
         """Output for programs (JSON, CSV, Markdown, TOML), written as is."""

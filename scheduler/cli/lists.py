@@ -142,9 +142,9 @@ def changes(app: App, where: ChangeFilter, fmt: str) -> None:
     if fmt == "csv":
         app.emit(render_csv(CHANGE_FIELDS, flat))
     elif fmt == "markdown":
-        app.emit(render_markdown(("occurred_on", "kind", "state", "summary", "evidence"), flat))
+        app.emit(render_markdown(("occurred_on", "kind", "status", "state", "summary", "evidence"), flat))
     else:
-        print_table(app.console, f"Changes ({len(rows)})", ("id", "occurred_on", "kind", "state", "summary",
+        print_table(app.console, f"Changes ({len(rows)})", ("id", "occurred_on", "kind", "status", "state", "summary",
                                                             "evidence"), flat)
 
 

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from diff.guards import Thresholds
-from publish.changes import UNREVIEWED, ChangeFilter
+from publish.changes import ALL_STATUSES, CHANGE_STATUSES, UNREVIEWED, ChangeFilter
 from storage.models import REVIEW_STATUSES
 
 FORMATS_SIMPLE = click.Choice(["table", "json"])
@@ -50,12 +50,16 @@ def change_filter_options(function: Command) -> Command:
         click.option("--list", "list_name", type=LISTS),
         click.option("--review-status", type=click.Choice([*REVIEW_STATUSES, UNREVIEWED]),
                      help="Only changes with this review status."),
+        click.option("--status", type=click.Choice([*CHANGE_STATUSES, ALL_STATUSES]),
+                     help="Only changes with this confirmation status: provisional, confirmed (the new state held; "
+                          "what a newsroom publishes), reverted (the list went back), or all."),
     ]
 
     @functools.wraps(function)   # keeps the options already declared on ``function``
     def with_filter(*args: Any, since: dt.date | None, until: dt.date | None, kinds: tuple[str, ...],
-                    state: str | None, list_name: str | None, review_status: str | None, **kwargs: Any) -> Any:
-        where = ChangeFilter(since, until, tuple(kinds), state, list_name, review_status)
+                    state: str | None, list_name: str | None, review_status: str | None, status: str | None,
+                    **kwargs: Any) -> Any:
+        where = ChangeFilter(since, until, tuple(kinds), state, list_name, review_status, status)
         return function(*args, where=where, **kwargs)
 
     for option in reversed(options):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 from pathlib import Path
 
@@ -92,7 +93,10 @@ def _review_interactively(app: App, reviewer: str, where: ChangeFilter, limit: i
 @change_filter_options
 @pass_app
 def feed(app: App, out: Path, per: str, where: ChangeFilter) -> None:
-    """Write an Atom 1.0 feed of the change log (entry ids are stable across rebuilds)."""
+    """Write an Atom 1.0 feed of the change log (entry ids are stable across rebuilds); confirmed
+    changes unless --status says otherwise."""
+    if where.status is None:
+        where = dataclasses.replace(where, status="confirmed")
     with app.session() as session:
         rows = change_rows(session, where)
         snapshots = {s.id: s for s in ListRepository(session).snapshots()}

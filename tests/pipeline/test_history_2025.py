@@ -6,6 +6,8 @@ months, see its SOURCES.md) are backfilled once for this module, on SQLite and o
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +18,7 @@ from crawler.filenames import parse_list_file_name
 from pipeline.backfill import BackfillResult, collect_files, plan_backfill, run_backfill
 from storage.database import create_database_engine, open_database
 from storage.models import ChangeEvent, Snapshot
-from tests.conftest import _postgres_schema, _require_postgres
+from tests.commands import changes
 from tests.files import FIXTURES
 
 HISTORY = FIXTURES / "ice-287g-2025"
@@ -32,16 +34,10 @@ def backfill_history(url: str) -> list[BackfillResult]:
         engine.dispose()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def history(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+@pytest.fixture(scope="module")
+def history(module_db_url: str) -> Iterator[Session]:
     """A session on the backfilled history (read only: tests must not write)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('history') / 'history.sqlite'}"
-        yield from _session(url)
-        return
-    _require_postgres()
-    with _postgres_schema() as url:
-        yield from _session(url)
+    yield from _session(module_db_url)
 
 
 def _session(url: str) -> Iterator[Session]:
@@ -121,3 +117,54 @@ def test_an_old_file_served_again_is_a_stale_copy(history):
     # the list that followed is compared with the real last list, not with the stale copy
     quarantined = history.scalars(select(Snapshot).where(Snapshot.status == "quarantined")).all()
     assert [s.file_name for s in quarantined] == ["participatingAgencies04212025am.xlsx"]
+
+
+# -- confirmation ---------------------------------------------------------------------------------
+
+def test_the_early_listing_of_2025_08_02_is_one_list_reverted(history):
+    listed = snapshot(history, "participatingAgencies08022025pm.xlsx")
+    withdrawn = snapshot(history, "participatingAgencies08042025pm.xlsx")
+    [batch] = [e for e in events_of(history, withdrawn.id) if e.kind == "list.reverted"]
+    assert batch.summary.startswith("ICE withdrew 78 agreements it had listed")
+    assert "2 days earlier" in batch.summary
+    assert (batch.evidence["file"], batch.evidence["reverted_file"]) == (withdrawn.file_name, listed.file_name)
+    assert batch.evidence["undone"]["agreement.added"] == 78 and batch.evidence["made"]["agreement.added"] == 89
+    # each withdrawn addition and its removal: both kept, marked reverted, linked to each other
+    added = [e for e in events_of(history, listed.id) if e.kind == "agreement.added"]
+    removals = {e.id: e for e in events_of(history, withdrawn.id) if e.kind == "agreement.removed"}
+    reverted = [e for e in added if e.status == "reverted" and e.linked_event_id in removals]
+    assert len(reverted) == 78
+    for e in reverted:
+        back = removals[e.linked_event_id]
+        assert (back.status, back.linked_event_id, back.subject_key) == ("reverted", e.id, e.subject_key)
+        assert e.occurred_on == dt.date(2025, 8, 2) and e.status_changed_at is not None   # first seen kept
+    # of the 11 additions ICE kept, 10 were confirmed and one undone by a later list
+    assert Counter(e.status for e in added) == {"reverted": 79, "confirmed": 10}
+    assert [e.occurred_on for e in history.scalars(select(ChangeEvent).where(
+        ChangeEvent.kind == "list.reverted", ChangeEvent.list_name == "participating"))] == [dt.date(2025, 8, 4)]
+
+
+def test_every_confirmable_event_is_settled_or_still_in_its_window(history):
+    statuses = Counter((e.kind, e.status) for e in history.scalars(select(ChangeEvent).where(
+        ChangeEvent.kind.in_(("agreement.added", "agreement.removed", "agreement.changed")))))
+    assert statuses[("agreement.removed", "confirmed")] > 0 and statuses[("agreement.removed", "reverted")] > 0
+    last = max(s.as_of for s in history.scalars(select(Snapshot)) if s.as_of)
+    window = dt.timedelta(days=7)
+    open_events = history.scalars(select(ChangeEvent).where(ChangeEvent.status == "provisional")).all()
+    # what is still provisional at the end of the history is at most a week old
+    assert all(e.occurred_on > last - window - dt.timedelta(days=7) for e in open_events)
+    # other kinds are facts about files, not changes awaiting confirmation
+    assert {e.status for e in history.scalars(select(ChangeEvent).where(
+        ChangeEvent.kind.in_(("source.anomaly", "list.reverted", "list.first_snapshot"))))} == {"confirmed"}
+
+
+def test_changes_filters_by_status(history):
+    url = history.get_bind().url.render_as_string(hide_password=False)
+    everything = changes(url)
+    by_status = {status: changes(url, "--status", status) for status in ("provisional", "confirmed", "reverted")}
+    assert sum(len(rows) for rows in by_status.values()) == len(everything) == len(changes(url, "--status", "all"))
+    for status, rows in by_status.items():
+        assert rows and {r["status"] for r in rows} == {status}
+    # a reverted change and the change that undid it are both reverted, each naming the other
+    reverted = {r["id"]: r for r in by_status["reverted"]}
+    assert all(r["linked_event_id"] in reverted for r in reverted.values())

@@ -32,21 +32,24 @@ def test_the_feed_is_atom_with_one_stable_unique_id_per_change(backfilled, tmp_p
     assert not parsed.bozo, parsed.get("bozo_exception")
     assert parsed.version == "atom10"
     ids = [entry.id for entry in parsed.entries]
-    log = changes(backfilled)
+    log = changes(backfilled, "--status", "confirmed")       # the feed's default: confirmed changes
+    assert 0 < len(log) < len(changes(backfilled))
     assert len(ids) == len(set(ids)) == len(log)
     assert set(ids) == {f"tag:tracker287g,2025:change/{c['id']}" for c in log}
     assert build(backfilled, tmp_path / "b.xml") == first          # a rebuild is the same document
 
     texas = feedparser.parse(build(backfilled, tmp_path / "tx.xml", "--state", "TX", "--kind", "agreement.added"))
-    expected = changes(backfilled, "--state", "TX", "--kind", "agreement.added")
+    expected = changes(backfilled, "--state", "TX", "--kind", "agreement.added", "--status", "confirmed")
     assert [e.id for e in texas.entries] == [f"tag:tracker287g,2025:change/{c['id']}" for c in reversed(expected)]
     assert texas.entries[0].title == f"agreement.added: {expected[-1]['summary']}"
+    every = feedparser.parse(build(backfilled, tmp_path / "all.xml", "--status", "all"))
+    assert len(every.entries) == len(changes(backfilled))
 
 
 def test_per_snapshot_digests(backfilled, tmp_path):
     parsed = feedparser.parse(build(backfilled, tmp_path / "s.xml", "--per", "snapshot", "--list", "participating"))
     assert not parsed.bozo
-    log = changes(backfilled, "--list", "participating")
+    log = changes(backfilled, "--list", "participating", "--status", "confirmed")
     snapshot_ids = {c["snapshot_id"] for c in log}
     assert sorted(e.id for e in parsed.entries) == sorted(f"tag:tracker287g,2025:snapshot/{i}" for i in snapshot_ids)
     may = next(e for e in parsed.entries if "participatingAgencies05292025am.xlsx" in e.title)
@@ -59,7 +62,7 @@ def test_scraped_markup_is_text_in_the_feed(backfilled, edit_workbook, tmp_path)
     hostile = edit_workbook("participatingAgencies05142026am.xlsx", "participatingAgencies06012026am.xlsx",
                             {"Texas Office of the Attorney General": HOSTILE})
     assert run(backfilled, "backfill", str(hostile)).exit_code == 0
-    document = build(backfilled, tmp_path / "h.xml", "--since", "2026-06-01")
+    document = build(backfilled, tmp_path / "h.xml", "--since", "2026-06-01", "--status", "all")
     tree = etree.fromstring(document)
     assert tree.findall(f".//{ATOM}script") == [] and b"<script>" not in document
     titles = [t.text for t in tree.iter(f"{ATOM}title")]

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from diff.confirmation import DEFAULT_CONFIRMATION
 from pipeline.crawl import CrawlLine, CrawlReport
 from scheduler.config import INTERVAL_ANCHOR, ConfigError, load_config
 from scheduler.service import Service, run_outcome
@@ -106,11 +107,16 @@ schedule = { cron = "*/15 * * * *" }
     [source] = config.sources
     assert (source.schedule.cron, source.url) == ("*/15 * * * *", "https://www.ice.gov/identify-and-arrest/287g")
     assert config.origin["crawler.contact"] == "environment"
+    confirmation = load(tmp_path, "[confirmation]\nparticipating = { snapshots = 3, hours = 336 }").confirmation
+    assert (confirmation["participating"].snapshots, confirmation["participating"].hours) == (3, 336.0)
+    assert confirmation["pending"] == DEFAULT_CONFIRMATION["pending"]
     for bad, message in (
         ("[crawler]\ncontcat = 'x'", "unknown key 'contcat'"),
         ("[sources.ice_287g]\nschedule = { interval_minutes = 5, cron = '* * * * *' }", "exactly one"),
         ("[sources.ice_287g]\nschedule = { cron = 'every tuesday' }", "schedule"),
         ("[thresholds]\npending = { max_drop_share = 2, min_drop_rows = 1 }", "max_drop_share"),
+        ("[confirmation]\npending = { snapshots = 0, hours = 1 }", "snapshots"),
+        ("[confirmation]\nparticipatng = { snapshots = 2, hours = 1 }", "not a list name"),
         ("[sources.new]\nkind = 'feed'", "lacks url, schedule"),
         ("not toml at all [", "not valid TOML"),
     ):
