@@ -146,7 +146,8 @@ class BaselineFigure:
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
-    """A figure set against one snapshot.  ``days_apart`` = snapshot date - ``figure.as_of``."""
+    """A figure set against one snapshot.  ``days_apart``: from the figure's date, or from the
+    nearest edge of its window, to the snapshot's date (negative before, 0 within the window)."""
 
     figure: BaselineFigure
     list_name: str
@@ -399,7 +400,7 @@ def _compare_one(
         measured=measured,
         delta=delta,
         percent=percent,
-        days_apart=(snapshot_as_of - figure.as_of).days,
+        days_apart=days_from_window(snapshot_as_of, figure.as_of_start, figure.as_of_end),
         definition_note=figure.definition_note,
         reason=reason,
     )
@@ -413,3 +414,120 @@ def _unmeasurable_reason(figure: BaselineFigure, list_name: str, earliest_list: 
     if figure.as_of < earliest_list:
         return f"predates the earliest list we hold: figure as of {figure.as_of}, lists from {earliest_list}"
     return None
+
+
+def days_from_window(day: dt.date, start: dt.date, end: dt.date) -> int:
+    """Days from the nearest edge of [start, end] to ``day``: negative before, 0 within."""
+    if day < start:
+        return (day - start).days
+    if day > end:
+        return (day - end).days
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# figures dated to a window
+
+@dataclass(frozen=True, slots=True)
+class DatedList:
+    """One accepted list and its counts, as of its date."""
+
+    as_of: dt.date
+    metrics: ListMetrics
+    snapshot_id: int | None = None
+    file_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowComparison:
+    """A figure dated to a window (say 16-28 February 2026) against each list in force during
+    it: the one whose count is nearest the figure, and the range of counts.  ``days_in_force``
+    gives, list by list, how many days of the window it was the list as it stood."""
+
+    figure: BaselineFigure
+    lists: tuple[DatedList, ...]
+    comparisons: tuple[Comparison, ...]
+    days_in_force: tuple[int, ...]
+    reason: str | None = None
+
+    @property
+    def measured(self) -> list[int]:
+        return [c.measured for c in self.comparisons if c.measured is not None]
+
+    @property
+    def nearest(self) -> Comparison | None:
+        """The comparison with the smallest gap to the figure; on a tie, the list in force for
+        more of the window, then the later list."""
+        measured = [(c, days, i) for i, (c, days) in enumerate(zip(self.comparisons, self.days_in_force))
+                    if c.delta is not None]
+        if not measured:
+            return None
+        return min(measured, key=lambda item: (abs(item[0].delta or 0), -item[1], -item[2]))[0]
+
+    @property
+    def low(self) -> int | None:
+        return min(self.measured, default=None)
+
+    @property
+    def high(self) -> int | None:
+        return max(self.measured, default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        nearest = self.nearest
+        return {
+            "figure": self.figure.to_dict(),
+            "window": {"start": self.figure.as_of_start.isoformat(), "end": self.figure.as_of_end.isoformat()},
+            "lists": [
+                {"snapshot_id": dated.snapshot_id, "file_name": dated.file_name, "as_of": dated.as_of.isoformat(),
+                 "days_in_force": days, "measured": c.measured, "delta": c.delta, "percent": c.percent,
+                 "days_apart": c.days_apart}
+                for dated, c, days in zip(self.lists, self.comparisons, self.days_in_force)
+            ],
+            "nearest": None if nearest is None else {
+                "snapshot_as_of": nearest.snapshot_as_of.isoformat(), "measured": nearest.measured,
+                "delta": nearest.delta, "percent": nearest.percent},
+            "range": None if self.low is None else {"low": self.low, "high": self.high},
+            "definition_note": self.figure.definition_note,
+            "reason": self.reason,
+        }
+
+
+def lists_in_force(lists: Iterable[DatedList], start: dt.date, end: dt.date) -> list[tuple[DatedList, int]]:
+    """The lists that stood at some day of [start, end], oldest first, each with how many days
+    of the window it stood (a list stands from its date until the next list's date)."""
+    ordered = sorted(lists, key=lambda dated: dated.as_of)
+    found = []
+    for position, dated in enumerate(ordered):
+        until = ordered[position + 1].as_of if position + 1 < len(ordered) else None   # exclusive
+        first, last = max(dated.as_of, start), min(end, until - dt.timedelta(days=1) if until else end)
+        if first <= last:
+            found.append((dated, (last - first).days + 1))
+    return found
+
+
+def compare_windows(
+    figures: Iterable[BaselineFigure],
+    lists: Iterable[DatedList],
+    *,
+    list_name: str,
+    earliest_list: dt.date = WORKBOOK_ERA_START,
+) -> tuple[WindowComparison, ...]:
+    """One ``WindowComparison`` per figure of ``list_name`` dated to a window of more than a
+    day (a month or a period), in order."""
+    held = list(lists)
+    results = []
+    for figure in figures:
+        if figure.as_of_start == figure.as_of_end or figure.measure is None or figure.measure.list != list_name:
+            continue
+        standing = lists_in_force(held, figure.as_of_start, figure.as_of_end)
+        reason = _unmeasurable_reason(figure, list_name, earliest_list)
+        if reason is None and not standing:
+            reason = f"no list held stood between {figure.as_of_start} and {figure.as_of_end}"
+        if reason is not None:
+            results.append(WindowComparison(figure, (), (), (), reason))
+            continue
+        comparisons = tuple(_compare_one(figure, dated.metrics, list_name, dated.as_of, earliest_list)
+                            for dated, _ in standing)
+        results.append(WindowComparison(figure, tuple(dated for dated, _ in standing), comparisons,
+                                        tuple(days for _, days in standing)))
+    return tuple(results)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from diff.baseline import BaselineFigure, Comparison, compare
+from diff.baseline import BaselineFigure, Comparison, DatedList, WindowComparison, compare, compare_windows
 from diff.metrics import ListMetrics
 from storage.lists import ListRepository
 from storage.models import Snapshot
@@ -80,3 +80,14 @@ def baseline_comparisons(session: Session, figures: Sequence[BaselineFigure], as
         for snapshot in baseline_snapshots(session, figures, as_of_dates, every)
         if snapshot.as_of is not None    # baseline_snapshots chooses dated snapshots only
     ]
+
+
+def baseline_windows(session: Session, figures: Sequence[BaselineFigure]) -> tuple[WindowComparison, ...]:
+    """Each figure dated to a window against every accepted participating list in force during
+    it (the nearest count and the range)."""
+    accepted = [s for s in ListRepository(session).snapshots("participating") if s.status == "accepted" and s.as_of]
+    lists = [DatedList(s.as_of, ListMetrics.from_dict(s.metrics or {}), s.id, s.file_name)
+             for s in accepted if s.as_of is not None]
+    earliest = min((dated.as_of for dated in lists), default=None)
+    return compare_windows(figures, lists, list_name="participating",
+                           **({"earliest_list": earliest} if earliest else {}))

@@ -35,6 +35,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from crawler.filenames import parse_list_file_name
 from crawler.sources import LIST_SOURCE_KIND, NEWS_KINDS
 from diff import events as ev
 from diff.health import SourceHealth, after_run, check_stale
@@ -68,6 +69,18 @@ def run_outcome(report: CrawlReport) -> str:
     if not outcomes:
         return "failed"
     return next(o for o in RUN_OUTCOME_ORDER if o in outcomes)
+
+
+def list_outcomes(report: CrawlReport) -> dict[str, str]:
+    """Each list's own outcome, most serious first as for the run: a run whose pending file was
+    quarantined while the participating list changed is ``{"participating": "changed",
+    "pending": "quarantined"}``, not just ``quarantined``.  A failure says which list it was
+    for when its URL's file name does; others are counted under ``other``."""
+    by_list: dict[str, set[str]] = {}
+    for line in report.lines:
+        name = line.list_name or parse_list_file_name(line.url.rsplit("/", 1)[-1]).declared_list or "other"
+        by_list.setdefault(name, set()).add(LINE_OUTCOMES.get(line.outcome, "failed"))
+    return {name: next(o for o in RUN_OUTCOME_ORDER if o in outcomes) for name, outcomes in sorted(by_list.items())}
 
 
 Collector = Callable[..., CrawlReport]
@@ -172,7 +185,7 @@ class Service:
         run_id = self._start_run(source_id)
         source_token, run_token = current_source.set(source_id), current_run.set(str(run_id))
         started = time.monotonic()
-        outcome, detail, size = "failed", None, None
+        outcome, detail, size, lists = "failed", None, None, None
         try:
             log.info("run started")
             report = self.collectors[source.kind](
@@ -186,12 +199,13 @@ class Service:
                 f"{line.file_name or line.url}: {line.outcome}" + (f" ({line.detail})" if line.detail else "")
                 for line in report.lines)
             size = self._run_bytes(run_id)
+            lists = list_outcomes(report) if source.kind == LIST_SOURCE_KIND else None
         except Exception as error:  # one source's failure never reaches the scheduler
             log.exception("run failed")
             detail = f"{type(error).__name__}: {error}"
         finally:
             duration = int((time.monotonic() - started) * 1000)
-            self._finish_run(source, run_id, outcome, detail, duration, size)
+            self._finish_run(source, run_id, outcome, detail, duration, size, lists)
             log.info("run finished: %s in %d ms", outcome, duration)
             current_source.reset(source_token)
             current_run.reset(run_token)
@@ -227,11 +241,11 @@ class Service:
             return FetchRepository(session).bytes_of_run(run_id)
 
     def _finish_run(self, source: SourceConfig, run_id: int, outcome: str, detail: str | None, duration: int,
-                    size: int | None) -> None:
+                    size: int | None, lists: dict[str, str] | None = None) -> None:
         now = utcnow()
         with Session(self.engine) as session, session.begin():
             runs = RunRepository(session)
-            runs.finish_run(run_id, outcome, detail, duration, size)
+            runs.finish_run(run_id, outcome, detail, duration, size, lists)
             before = runs.health(source.id) or SourceHealth()
             verdict = after_run(before, outcome, detail, now, failures_before_event=self.failures_before_event)
             runs.save_health(source.id, verdict.health)

@@ -22,6 +22,7 @@ def status_rows(session: Session, config: Config) -> list[dict[str, Any]]:
     for source_id in list(known) + sorted(set(states) - set(known)):
         state, source = states.get(source_id), known.get(source_id)
         last_run = runs.last_run(source_id)
+        finished = runs.last_run(source_id, finished=True)
         success = state.last_success_at if state else None
         age = (now - success) if success else None
         rows.append({
@@ -32,6 +33,7 @@ def status_rows(session: Session, config: Config) -> list[dict[str, Any]]:
             "last_success": success,
             "last_attempt": state.last_attempt_at if state else None,
             "last_outcome": state.last_outcome if state else None,
+            "last_lists": finished.list_outcomes or {} if finished else {},   # each list's outcome
             "consecutive_failures": state.consecutive_failures if state else 0,
             "last_error": state.last_error if state else None,
             "next_run": state.next_run_at if state else None,

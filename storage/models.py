@@ -237,6 +237,8 @@ class CrawlRun(Base):
     # running | changed | unchanged | not_modified | failed | quarantined | stopped | interrupted
     outcome: Mapped[str] = mapped_column(String(20), default="running")
     detail: Mapped[str | None] = mapped_column(Text)
+    # each list's own outcome, e.g. {"participating": "changed", "pending": "quarantined"}
+    list_outcomes: Mapped[dict | None] = mapped_column(JSON)
     duration_ms: Mapped[int | None]
     bytes: Mapped[int | None] = mapped_column(BigInteger)
     pid: Mapped[int | None]

@@ -6,7 +6,7 @@ The caller owns the transaction: nothing here commits.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -30,10 +30,11 @@ class RunRepository:
         return run
 
     def finish_run(self, run_id: int, outcome: str, detail: str | None, duration_ms: int,
-                   size: int | None) -> CrawlRun:
+                   size: int | None, list_outcomes: Mapping[str, str] | None = None) -> CrawlRun:
         run = self.session.get_one(CrawlRun, run_id)
         run.finished_at, run.outcome, run.detail, run.duration_ms, run.bytes = (
             utcnow(), outcome, detail, duration_ms, size)
+        run.list_outcomes = dict(list_outcomes) if list_outcomes else None
         return run
 
     def close_interrupted_runs(self, detail: str) -> None:
@@ -41,9 +42,12 @@ class RunRepository:
         self.session.execute(update(CrawlRun).where(CrawlRun.outcome == "running")
                              .values(outcome="interrupted", finished_at=utcnow(), detail=detail))
 
-    def last_run(self, source_id: str) -> CrawlRun | None:
-        return self.session.scalars(select(CrawlRun).where(CrawlRun.source_id == source_id)
-                                    .order_by(CrawlRun.id.desc()).limit(1)).first()
+    def last_run(self, source_id: str, *, finished: bool = False) -> CrawlRun | None:
+        """The source's newest run (``finished``: the newest that has ended)."""
+        query = select(CrawlRun).where(CrawlRun.source_id == source_id)
+        if finished:
+            query = query.where(CrawlRun.finished_at.is_not(None))
+        return self.session.scalars(query.order_by(CrawlRun.id.desc()).limit(1)).first()
 
     def first_run_started(self, source_id: str) -> dt.datetime | None:
         return self.session.scalar(select(func.min(CrawlRun.started_at)).where(CrawlRun.source_id == source_id))

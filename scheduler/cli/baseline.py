@@ -10,10 +10,10 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from diff.baseline import Comparison
+from diff.baseline import Comparison, WindowComparison
 from diff.events import number_text
 from publish.render import print_table, render_json
-from publish.snapshots import baseline_comparisons
+from publish.snapshots import baseline_comparisons, baseline_windows
 from scheduler.cli.app import App
 from scheduler.cli.options import DATE, format_option
 from scheduler.seeds import load_baseline
@@ -46,13 +46,40 @@ def baseline(ctx: click.Context, as_of: tuple[dt.date, ...], every: bool, seeds_
         raise click.ClickException(str(error)) from error
     with app.session() as session:
         results = baseline_comparisons(session, figures, as_of, every)
+        windows = baseline_windows(session, figures)
     if fmt == "json":
         items = [{"snapshot_id": s.id, "file_name": s.file_name, "as_of": s.as_of,
                   "comparisons": [c.to_dict() for c in comparisons]} for s, comparisons in results]
         unmeasured = [] if results else [f.to_dict() for f in figures]
-        app.emit(render_json("tracker287g.baseline/1", "snapshots", items, figures_without_snapshot=unmeasured))
+        app.emit(render_json("tracker287g.baseline/1", "snapshots", items, figures_without_snapshot=unmeasured,
+                             windows=[w.to_dict() for w in windows]))
         return
     _print_comparisons(app, results)
+    if results:
+        _print_windows(app, windows)
+
+
+def _print_windows(app: App, windows: Sequence[WindowComparison]) -> None:
+    """Figures dated to a window: every list in force during it, the nearest count, the range."""
+    rows = []
+    for w in windows:
+        if w.reason is not None:
+            continue
+        nearest = w.nearest
+        rows.append({
+            "figure": w.figure.label, "value": _number(w.figure.value),
+            "window": f"{w.figure.as_of_start} to {w.figure.as_of_end}",
+            "lists in force (days of the window)": ", ".join(
+                f"{d.as_of} #{d.snapshot_id}: {_number(c.measured)} ({days} d)"
+                for d, c, days in zip(w.lists, w.comparisons, w.days_in_force)),
+            "nearest": "" if nearest is None else
+            f"{nearest.snapshot_as_of}: {_number(nearest.measured)} ({_signed(nearest.delta)})",
+            "range": "" if w.low is None else (_number(w.low) if w.low == w.high
+                                               else f"{_number(w.low)} to {_number(w.high)}"),
+        })
+    if rows:
+        print_table(app.console, "Figures dated to a window, against each list in force during it",
+                    ("figure", "value", "window", "lists in force (days of the window)", "nearest", "range"), rows)
 
 
 def _print_comparisons(app: App, results: Sequence[tuple[Snapshot, list[Comparison]]]) -> None:

@@ -46,10 +46,12 @@ def status(app: App, fmt: str) -> None:
         app.emit(render_json("tracker287g.status/1", "sources", rows))
         return
     shown = [{**r, "last_success": _minute(r["last_success"]), "last_attempt": _minute(r["last_attempt"]),
-              "next_run": _minute(r["next_run"]), "stale": "yes" if r["stale"] else ""} for r in rows]
+              "next_run": _minute(r["next_run"]), "stale": "yes" if r["stale"] else "",
+              "last_lists": ", ".join(f"{name}: {outcome}" for name, outcome in r["last_lists"].items())}
+             for r in rows]
     print_table(app.console, "Sources", ("source", "enabled", "schedule", "last_success", "last_attempt",
-                                         "last_outcome", "consecutive_failures", "next_run", "hours_since_success",
-                                         "stale", "last_error"), shown)
+                                         "last_outcome", "last_lists", "consecutive_failures", "next_run",
+                                         "hours_since_success", "stale", "last_error"), shown)
 
 
 def _minute(value: dt.datetime | None) -> str:

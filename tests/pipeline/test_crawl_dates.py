@@ -55,3 +55,19 @@ def test_last_modified_in_2036_is_not_believed(engine, loopback):
     loopback.route(DOCLIB + dated, Reply.file(HISTORY / dated))
     later = crawl_and_ingest(engine, loopback.url(PAGE), contact="tests@example.org", settings=FAST, timeout=120)
     assert [line.outcome for line in later.lines] == ["accepted"] and later.warnings == []
+
+
+def test_crawl_command_does_not_exit_0_when_a_date_is_not_believed(tmp_path, loopback):
+    from tests.commands import run
+
+    loopback.route("/robots.txt", Reply.robots("User-agent: *\nDisallow:\n"))
+    undated = "pendingAgencies.xlsx"
+    loopback.route(PAGE, Reply.html(link_page(undated)))
+    loopback.route(DOCLIB + undated, Reply.file(HISTORY / undated, last_modified="Mon, 01 Dec 2036 00:00:00 GMT"))
+    config = tmp_path / "config.toml"
+    config.write_text("[crawler]\ndownload_delay_seconds = 0\n"
+                      "[crawler.scrapy]\nAUTOTHROTTLE_ENABLED = false\nRETRY_TIMES = 0\n")
+    result = run(f"sqlite:///{tmp_path / 'cli.sqlite'}", "--config", str(config), "crawl",
+                 "--page-url", loopback.url(PAGE), "--contact", "tests@example.org")
+    assert result.exit_code == 1, result.output
+    assert "warning" in result.output and "not believed" in result.output and "accepted" in result.output
