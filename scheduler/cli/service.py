@@ -49,7 +49,7 @@ def status(app: App, fmt: str) -> None:
               "next_run": _minute(r["next_run"]), "stale": "yes" if r["stale"] else ""} for r in rows]
     print_table(app.console, "Sources", ("source", "enabled", "schedule", "last_success", "last_attempt",
                                          "last_outcome", "consecutive_failures", "next_run", "hours_since_success",
-                                         "stale", "last_error"), shown)
+                                         "stale", "last_replica", "running_in", "last_error"), shown)
 
 
 def _minute(value: dt.datetime | None) -> str:
