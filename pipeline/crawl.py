@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crawler.filenames import parse_list_file_name
@@ -27,6 +28,7 @@ from crawler.sources import LIST_SOURCE_KIND
 from diff.guards import Anomaly
 from pipeline.ingest import IncomingDocument, Ingestor, IngestOutcome
 from pipeline.recorder import FetchRecorder
+from storage.faults import describe_fault, is_database_fault
 from storage.fetches import FetchRepository
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,14 @@ def crawl_and_ingest(engine: Engine, page_url: str, *, contact: str, timeout: fl
             recorder.failure(page_url, "page", f"crawl failed: {error}")
             report.crawl_error = str(error)
             return report
+        if not result.items and result.exit_code == 0:
+            # Not even a failure came back (a request dropped or refused before it was made):
+            # a crawl that saw nothing must not pass for one that found nothing new.
+            nothing = "the crawl brought back nothing: no page, no list, no recorded failure"
+            log.error("crawl of %s: %s", page_url, nothing)
+            recorder.failure(page_url, "page", nothing)
+            report.crawl_error = nothing
+            return report
         for item in sorted(result.items, key=_processing_order):
             if stop is not None and stop.is_set():
                 report.stopped = True
@@ -110,6 +120,25 @@ def _processing_order(item: CrawlItem) -> tuple[Any, ...]:
 
 
 def _handle(recorder: FetchRecorder, ingestor: Ingestor, item: CrawlItem) -> CrawlLine:
+    """One item of the crawl.  A database error while writing it is a recorded failure of this
+    document only: the other documents of the crawl are still ingested."""
+    try:
+        return _handle_item(recorder, ingestor, item)
+    except SQLAlchemyError as error:
+        if is_database_fault(error):
+            raise    # the database, not the document: the service records the outage and fetches again
+        url = str(getattr(item, "url", None) or getattr(item, "source_page", ""))
+        reason = f"the database refused the document: {describe_fault(error)}"
+        log.error("ingesting %s failed: %s", url, reason)
+        try:
+            recorder.failure(url, "ingest", reason, attempted_at=getattr(item, "fetched_at", None))
+        except SQLAlchemyError as again:  # the database is gone: the report still says it
+            log.error("recording the failure of %s failed too: %s", url, describe_fault(again))
+        declared = getattr(item, "declared_list", None) or getattr(item, "list_name", None)
+        return CrawlLine(url, declared, "failed", reason, file_name=getattr(item, "file_name", None))
+
+
+def _handle_item(recorder: FetchRecorder, ingestor: Ingestor, item: CrawlItem) -> CrawlLine:
     if isinstance(item, FetchFailure):
         recorder.failure(item.url, item.stage, item.error, http_status=item.http_status, attempted_at=item.fetched_at)
         return CrawlLine(item.url, None, "failed", item.error)
