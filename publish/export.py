@@ -32,15 +32,15 @@ SCHEMA = "tracker287g.export/1"
 AGREEMENT_FIELDS = ("list", "agreement_key", "state", "agency_id", "agency", "agency_key", "agency_type", "county",
                     "model", "signed", "moa", "moa_url", "addendum", "addendum_url", "first_seen", "file", "row")
 HISTORY_FIELDS = ("agency_id", *VERSION_FIELDS)
-CHANGE_FIELDS = ("id", "occurred_on", "kind", "list", "state", "subject_key", "agency_id", "field", "old_value",
-                 "new_value", "summary", "snapshot_id", "previous_snapshot_id", "file", "row", "previous_file",
-                 "previous_row", "moa_url", "evidence", "review_status")
+CHANGE_FIELDS = ("id", "occurred_on", "kind", "status", "linked_event_id", "list", "state", "subject_key", "agency_id",
+                 "field", "old_value", "new_value", "summary", "snapshot_id", "previous_snapshot_id", "file", "row",
+                 "previous_file", "previous_row", "moa_url", "evidence", "review_status")
 IDENTIFIER_FIELDS = ("county_fips", "ori", "ori_basis", "population", "officers")
 SOURCE_FIELDS = ("snapshot_id", "list", "file_name", "as_of", "status", "reason", "agreements", "agencies",
                  "sha256", "source_url")
 
-INTEGER = {"row", "id", "snapshot_id", "previous_snapshot_id", "previous_row", "agreements", "agencies",
-           "agreement_id", "agreements_in_force", "population", "officers"}
+INTEGER = {"row", "id", "linked_event_id", "snapshot_id", "previous_snapshot_id", "previous_row", "agreements",
+           "agencies", "agreement_id", "agreements_in_force", "population", "officers"}
 DATE = {"signed", "first_seen", "first_signed", "as_of", "occurred_on"}
 BOOLEAN = {"present"}
 
@@ -70,6 +70,7 @@ DESCRIPTIONS = {
     "id": "the change's id in the change log",
     "occurred_on": "as-of day of the list file that showed the change",
     "kind": "event kind, e.g. agreement.added, agreement.removed, agreement.changed",
+    "linked_event_id": "for a reverted change: the change that undid it",
     "subject_key": "the key of the agreement (or other subject) the change concerns",
     "field": "for agreement.changed: the field that changed",
     "old_value": "for agreement.changed: the value before",
@@ -98,6 +99,12 @@ DESCRIPTIONS = {
     "agreements": "rows (agreements) in the file",
     "sha256": "SHA-256 of the file's bytes",
     "source_url": "where the file was downloaded (blank: imported from an archive)",
+}
+
+
+# Where one column name means something else in one table.
+TABLE_DESCRIPTIONS = {
+    "changes": {"status": "provisional (not yet kept by a later list), confirmed, or reverted (the list went back)"},
 }
 
 
@@ -187,7 +194,9 @@ def _change_item(change: Mapping[str, Any], agency_id: str) -> dict[str, Any]:
 
 def table_schema(table: ExportTable) -> dict[str, Any]:
     schema: dict[str, Any] = {"fields": [
-        {"name": name, "type": field_type(name), "description": DESCRIPTIONS[name]} for name in table.fields]}
+        {"name": name, "type": field_type(name),
+         "description": TABLE_DESCRIPTIONS.get(table.name, {}).get(name, DESCRIPTIONS[name])}
+        for name in table.fields]}
     if table.primary_key:
         schema["primaryKey"] = list(table.primary_key)
     return schema
