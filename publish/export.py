@@ -23,6 +23,7 @@ from crawler.sources import ICE_287G_PAGE_URL
 from publish.changes import ChangeFilter, change_rows
 from publish.evidence import evidence_text
 from publish.history import AGENCY_FIELDS, VERSION_FIELDS, History, agency_items, agency_slug
+from publish.places import identify
 from publish.render import jsonable, render_csv
 from publish.snapshots import current_snapshots
 
@@ -31,15 +32,15 @@ SCHEMA = "tracker287g.export/1"
 AGREEMENT_FIELDS = ("list", "agreement_key", "state", "agency_id", "agency", "agency_key", "agency_type", "county",
                     "model", "signed", "moa", "moa_url", "addendum", "addendum_url", "first_seen", "file", "row")
 HISTORY_FIELDS = ("agency_id", *VERSION_FIELDS)
-CHANGE_FIELDS = ("id", "occurred_on", "kind", "list", "state", "subject_key", "agency_id", "field", "old_value",
-                 "new_value", "summary", "snapshot_id", "previous_snapshot_id", "file", "row", "previous_file",
-                 "previous_row", "moa_url", "evidence", "review_status", "confirmation", "linked_event_id")
+CHANGE_FIELDS = ("id", "occurred_on", "kind", "status", "linked_event_id", "list", "state", "subject_key", "agency_id",
+                 "field", "old_value", "new_value", "summary", "snapshot_id", "previous_snapshot_id", "file", "row",
+                 "previous_file", "previous_row", "moa_url", "evidence", "review_status")
+IDENTIFIER_FIELDS = ("county_fips", "ori", "ori_basis", "population", "officers")
 SOURCE_FIELDS = ("snapshot_id", "list", "file_name", "as_of", "status", "reason", "agreements", "agencies",
                  "sha256", "source_url")
 
 INTEGER = {"row", "id", "linked_event_id", "snapshot_id", "previous_snapshot_id", "previous_row", "agreements",
-           "agencies",
-           "agreement_id", "agreements_in_force"}
+           "agencies", "agreement_id", "agreements_in_force", "population", "officers"}
 DATE = {"signed", "first_seen", "first_signed", "as_of", "occurred_on"}
 BOOLEAN = {"present"}
 
@@ -69,6 +70,7 @@ DESCRIPTIONS = {
     "id": "the change's id in the change log",
     "occurred_on": "as-of day of the list file that showed the change",
     "kind": "event kind, e.g. agreement.added, agreement.removed, agreement.changed",
+    "linked_event_id": "for a reverted change: the change that undid it",
     "subject_key": "the key of the agreement (or other subject) the change concerns",
     "field": "for agreement.changed: the field that changed",
     "old_value": "for agreement.changed: the value before",
@@ -79,8 +81,6 @@ DESCRIPTIONS = {
     "previous_row": "the row the previous values were read from",
     "evidence": "the evidence in words (file, row, previous file, MOA, source)",
     "review_status": "a reviewer's decision on the change (blank: not reviewed)",
-    "confirmation": "provisional (not yet held long enough), confirmed (the list kept it) or reverted (the list "
-                    "went back)",
     "linked_event_id": "for a reverted change: the change it undid or that undid it",
     "name": "the agency's latest name on the lists",
     "names_seen": "every spelling the lists have used, oldest first, separated by ' | '",
@@ -90,11 +90,22 @@ DESCRIPTIONS = {
     "agreements_in_force": "agreements on the participating list in force",
     "first_signed": "earliest signature date of its participating agreements",
     "file_name": "the list file's name as published",
+    "county_fips": "5-digit FIPS code of the agency's county (blank: not placed; state agencies are not)",
+    "ori": "the FBI's ORI of the agency's record in the Law Enforcement Employees data (blank: no match)",
+    "ori_basis": "how the FBI record was matched, with its confidence (diff/registry.py)",
+    "population": "population the agency serves, per its FBI record",
+    "officers": "sworn officers, per its FBI record",
     "reason": "why a file was not accepted, or was the same as an earlier one",
     "agencies": "distinct agencies in the file",
     "agreements": "rows (agreements) in the file",
     "sha256": "SHA-256 of the file's bytes",
     "source_url": "where the file was downloaded (blank: imported from an archive)",
+}
+
+
+# Where one column name means something else in one table.
+TABLE_DESCRIPTIONS = {
+    "changes": {"status": "provisional (not yet kept by a later list), confirmed, or reverted (the list went back)"},
 }
 
 
@@ -135,7 +146,7 @@ def build_export(session: Session, as_of: dt.date | None = None) -> Export:
         for v in history.in_force()
     ]
     versions = [{**v.item(), "agency_id": agency_slug(v.state, v.agency_key)} for v in history.versions]
-    agencies = [{**row} for row in agency_items(history)]
+    agencies = [{**row, **_identifiers(row)} for row in agency_items(history)]
     slugs = {(row["state"], row["agency_key"]): row["agency_id"] for row in agencies}
     for row in agreements + versions:      # an id made unique by a suffix wins over the plain slug
         row["agency_id"] = slugs.get((row["state"], row["agency_key"]), row["agency_id"])
@@ -155,9 +166,18 @@ def build_export(session: Session, as_of: dt.date | None = None) -> Export:
         ExportTable("agreement_history", "Every version of every agreement", HISTORY_FIELDS, versions,
                     ("agreement_id", "snapshot_id")),
         ExportTable("changes", "The change log", CHANGE_FIELDS, changes, ("id",)),
-        ExportTable("agencies", "Agencies, with their identifiers", AGENCY_FIELDS, agencies, ("agency_id",)),
+        ExportTable("agencies", "Agencies, with their identifiers", (*AGENCY_FIELDS, *IDENTIFIER_FIELDS), agencies,
+                    ("agency_id",)),
         ExportTable("sources", "The list files read, accepted or not", SOURCE_FIELDS, sources, ("snapshot_id",)),
     ])
+
+
+def _identifiers(agency: Mapping[str, Any]) -> dict[str, Any]:
+    identity = identify(agency["state"], agency["name"], agency["county"])
+    match = identity.match
+    return {"county_fips": identity.county_fips, "ori": match.ori if match else None,
+            "ori_basis": f"{match.basis} ({match.confidence:g})" if match else None,
+            "population": match.population if match else None, "officers": match.officers if match else None}
 
 
 def _change_item(change: Mapping[str, Any], agency_id: str) -> dict[str, Any]:
@@ -170,13 +190,14 @@ def _change_item(change: Mapping[str, Any], agency_id: str) -> dict[str, Any]:
         "previous_file": evidence.get("previous_row_file") or evidence.get("previous_file"),
         "previous_row": evidence.get("previous_row"), "moa_url": evidence.get("moa_url"),
         "evidence": evidence_text(evidence), "review_status": review["status"] if review else None,
-        "confirmation": change.get("status"),
     }
 
 
 def table_schema(table: ExportTable) -> dict[str, Any]:
     schema: dict[str, Any] = {"fields": [
-        {"name": name, "type": field_type(name), "description": DESCRIPTIONS[name]} for name in table.fields]}
+        {"name": name, "type": field_type(name),
+         "description": TABLE_DESCRIPTIONS.get(table.name, {}).get(name, DESCRIPTIONS[name])}
+        for name in table.fields]}
     if table.primary_key:
         schema["primaryKey"] = list(table.primary_key)
     return schema
@@ -213,30 +234,37 @@ def parquet_available() -> bool:
     return True
 
 
-def write_export(export: Export, out_dir: Path, *, parquet: bool | None = None) -> list[Path]:
-    """Write every table as CSV and JSON (and Parquet), then datapackage.json; returns the paths."""
+def export_files(export: Export, *, parquet: bool | None = None) -> dict[str, bytes]:
+    """Every table as CSV and JSON (and Parquet), then datapackage.json: file name -> bytes."""
     parquet = parquet_available() if parquet is None else parquet
     formats = ("csv", "json", "parquet") if parquet else ("csv", "json")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+    files = {}
     for table in export.tables:
-        csv_path = out_dir / f"{table.name}.csv"
-        csv_path.write_text(render_csv(table.fields, table.rows), encoding="utf-8")
-        json_path = out_dir / f"{table.name}.json"
+        files[f"{table.name}.csv"] = render_csv(table.fields, table.rows).encode("utf-8")
         document = {"schema": SCHEMA, "table": table.name, "as_of": export.as_of,
                     "rows": [{name: row.get(name) for name in table.fields} for row in table.rows]}
-        json_path.write_text(json.dumps(document, default=jsonable, ensure_ascii=False, indent=1) + "\n",
-                             encoding="utf-8")
-        written += [csv_path, json_path]
+        # compact: json's C encoder does not indent, and these files are for programs
+        files[f"{table.name}.json"] = (json.dumps(document, default=jsonable, ensure_ascii=False,
+                                                  separators=(",", ":")) + "\n").encode("utf-8")
         if parquet:
-            written.append(_write_parquet(table, out_dir / f"{table.name}.parquet", export.as_of))
-    package = out_dir / "datapackage.json"
-    package.write_text(json.dumps(datapackage(export, formats), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    written.append(package)
+            files[f"{table.name}.parquet"] = _parquet(table, export.as_of)
+    package = json.dumps(datapackage(export, formats), indent=2, ensure_ascii=False) + "\n"
+    files["datapackage.json"] = package.encode("utf-8")
+    return files
+
+
+def write_export(export: Export, out_dir: Path, *, parquet: bool | None = None) -> list[Path]:
+    """The files of ``export_files`` in ``out_dir``; returns their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, content in export_files(export, parquet=parquet).items():
+        path = out_dir / name
+        path.write_bytes(content)
+        written.append(path)
     return written
 
 
-def _write_parquet(table: ExportTable, path: Path, as_of: dt.date | None) -> Path:
+def _parquet(table: ExportTable, as_of: dt.date | None) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -244,5 +272,6 @@ def _write_parquet(table: ExportTable, path: Path, as_of: dt.date | None) -> Pat
     schema = pa.schema([(name, types[field_type(name)]) for name in table.fields],
                        metadata={"as_of": as_of.isoformat() if as_of else "", "schema": SCHEMA})
     columns = {name: [row.get(name) for row in table.rows] for name in table.fields}
-    pq.write_table(pa.table(columns, schema=schema), path)
-    return path
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table(columns, schema=schema), sink)
+    return bytes(sink.getvalue().to_pybytes())

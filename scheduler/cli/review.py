@@ -14,7 +14,7 @@ from publish.feed import build_feed
 from publish.notify import notify as send_pending
 from publish.notify import notify_test as send_test
 from publish.render import visible
-from publish.report import build_pages, write_report
+from publish.report import SiteCache, write_report
 from publish.serve import make_server
 from publish.targets import TargetError
 from scheduler.cli.app import App, pass_app
@@ -121,7 +121,8 @@ def feed(app: App, out: Path, per: str, where: ChangeFilter) -> None:
               help="Folder for the static site.")
 @pass_app
 def report(app: App, out: Path) -> None:
-    """Write the HTML report (charts, per-state table, recent changes, news) as a static site."""
+    """Write the HTML report as a static site: the front page (map, search, charts, states,
+    recent changes, news), a page per state and per agency, and the downloads under data/."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -132,8 +133,9 @@ def report(app: App, out: Path) -> None:
             written = write_report(session, load_baseline(), out)
         except OSError as error:
             raise click.ClickException(f"cannot write the report to {out}: {error.strerror or error}") from error
-    for path in written:
-        app.console.print(str(path), highlight=False, markup=False)
+    pages = sum(1 for path in written if path.suffix == ".html")
+    app.console.print(f"{out}: {pages} pages, {len(written) - pages} data files, "
+                      f"{sum(p.stat().st_size for p in written):,} bytes", highlight=False, markup=False)
 
 
 @click.command()
@@ -141,15 +143,9 @@ def report(app: App, out: Path) -> None:
               help="Port on 127.0.0.1 (0: any free port).")
 @pass_app
 def serve(app: App, port: int) -> None:
-    """Serve the HTML report read-only on 127.0.0.1 until interrupted."""
-    figures = load_baseline()
-
-    def pages() -> dict[str, str]:
-        with app.session() as session:
-            return build_pages(session, figures)
-
+    """Serve the HTML report read-only on 127.0.0.1 until interrupted (rebuilt when the history changes)."""
     try:
-        server = make_server(pages, port)
+        server = make_server(SiteCache(app.session, load_baseline()), port)
     except OSError as error:
         raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {error.strerror or error}") from error
     app.err.print(f"serving the report on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
