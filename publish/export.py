@@ -70,7 +70,6 @@ DESCRIPTIONS = {
     "id": "the change's id in the change log",
     "occurred_on": "as-of day of the list file that showed the change",
     "kind": "event kind, e.g. agreement.added, agreement.removed, agreement.changed",
-    "linked_event_id": "for a reverted change: the change that undid it",
     "subject_key": "the key of the agreement (or other subject) the change concerns",
     "field": "for agreement.changed: the field that changed",
     "old_value": "for agreement.changed: the value before",
