@@ -12,7 +12,7 @@ from storage.database import open_database
 from storage.lists import ListRepository
 from storage.models import CrawlRun
 from tests.files import workbook
-from tests.scheduler.test_service import DOCLIB, PAGE, ServiceProcess, page, wait_runs, write_config
+from tests.scheduler.service_process import DOCLIB, PAGE, ServiceProcess, page, wait_runs, write_config
 
 NAME = "participatingAgencies05282025am.xlsx"
 
