@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/confirmation.py [--history /work/shared/data/ice-287g] [--rules 1:0 2:48 2:168 2:504]
 
-Backfills the whole shared history (every dated workbook of the folder; names without a date are
-left out until they can be dated) into a throwaway SQLite file once per confirmation rule
+Backfills the whole shared history (every workbook of the folder, undated names dated as a
+backfill dates them) into a throwaway SQLite file once per confirmation rule
 (``SNAPSHOTS:HOURS`` for the participating list; the pending list keeps its default), then prints:
 
 - participating removals, and the share undone (the same agreement listed again) within 7 and
@@ -28,7 +28,6 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from crawler.filenames import parse_list_file_name  # noqa: E402
 from diff.confirmation import DEFAULT_CONFIRMATION, ConfirmationRule  # noqa: E402
 from pipeline.backfill import collect_files, plan_backfill, run_backfill  # noqa: E402
 from pipeline.ingest import IngestOptions, Ingestor  # noqa: E402
@@ -39,7 +38,7 @@ SHARED = Path("/work/shared/data/ice-287g")
 
 
 def backfill(history: Path, rule: ConfirmationRule, folder: Path) -> tuple[list[ChangeEvent], list[Snapshot]]:
-    files = [p for p in collect_files([history]) if parse_list_file_name(p.name).as_of is not None]
+    files = collect_files([history])
     engine = open_database(f"sqlite:///{folder / f'history-{rule.snapshots}-{rule.hours:g}.sqlite'}")
     options = IngestOptions(confirmation={**DEFAULT_CONFIRMATION, "participating": rule})
     run_backfill(engine, plan_backfill(files), ingestor=Ingestor(engine, options))

@@ -8,6 +8,7 @@ one more list that kept the new state).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ def settle(session: Session, snapshot: Snapshot, rule: ConfirmationRule,
             ev.list_reverted(facts(snapshot), facts(_snapshot(session, b.reverted_snapshot_id)), b) for b in batches
         ])
     reverted = {old.id for old, _ in pairs} | {undoing.id for _, undoing in pairs}
+    if snapshot.list_name == "participating":
+        _promotions_explain_pending_removals(session, snapshot, now)
     still_open = [e for e in earlier if e.id not in reverted]
     confirmed = due(still_open, _lists_since(session, snapshot, {e.snapshot_id for e in still_open}),
                     snapshot.as_of, rule)
@@ -68,6 +71,24 @@ def settle(session: Session, snapshot: Snapshot, rule: ConfirmationRule,
         log.info("%s list %s: %d changes reverted, %d confirmed, %d batch reversals", snapshot.list_name,
                  snapshot.file_name, len(pairs), len(confirmed), len(batches))
     return Settled(len(pairs), len(confirmed), len(batches))
+
+
+def _promotions_explain_pending_removals(session: Session, snapshot: Snapshot, now: dt.datetime) -> int:
+    """A provisional pending removal whose agreement this participating list promotes was a
+    promotion seen from the pending list first: it is reverted, linked to the promotion."""
+    promoted = {(e.evidence or {}).get("pending_key"): e.id for e in session.scalars(
+        select(ChangeEvent).where(ChangeEvent.snapshot_id == snapshot.id, ChangeEvent.kind == "agreement.promoted"))}
+    promoted.pop(None, None)
+    if not promoted:
+        return 0
+    removals = session.execute(
+        select(ChangeEvent.id, ChangeEvent.subject_key).where(
+            ChangeEvent.list_name == "pending", ChangeEvent.kind == "agreement.removed",
+            ChangeEvent.status == "provisional", ChangeEvent.subject_key.in_(sorted(k for k in promoted if k)))
+    ).all()
+    for event_id, key in removals:
+        _mark(session, event_id, "reverted", promoted[key], now)
+    return len(removals)
 
 
 def _open_events(session: Session, list_name: str, snapshot_id: int) -> list[OpenEvent]:
@@ -82,7 +103,7 @@ def _open_events(session: Session, list_name: str, snapshot_id: int) -> list[Ope
                       snapshot_id=sid or 0, occurred_on=on) for i, kind, key, fld, old, new, sid, on in rows]
 
 
-def _mark(session: Session, event_id: int, status: str, linked: int, now: object) -> None:
+def _mark(session: Session, event_id: int, status: str, linked: int, now: dt.datetime) -> None:
     session.execute(update(ChangeEvent).where(ChangeEvent.id == event_id)
                     .values(status=status, linked_event_id=linked, status_changed_at=now))
 

@@ -33,11 +33,11 @@ AGREEMENT_FIELDS = ("list", "agreement_key", "state", "agency_id", "agency", "ag
 HISTORY_FIELDS = ("agency_id", *VERSION_FIELDS)
 CHANGE_FIELDS = ("id", "occurred_on", "kind", "list", "state", "subject_key", "agency_id", "field", "old_value",
                  "new_value", "summary", "snapshot_id", "previous_snapshot_id", "file", "row", "previous_file",
-                 "previous_row", "moa_url", "evidence", "review_status")
+                 "previous_row", "moa_url", "evidence", "review_status", "confirmation", "linked_event_id")
 SOURCE_FIELDS = ("snapshot_id", "list", "file_name", "as_of", "status", "reason", "agreements", "agencies",
                  "sha256", "source_url")
 
-INTEGER = {"row", "id", "snapshot_id", "previous_snapshot_id", "previous_row", "agreements", "agencies",
+INTEGER = {"row", "id", "linked_event_id", "snapshot_id", "previous_snapshot_id", "previous_row", "agreements", "agencies",
            "agreement_id", "agreements_in_force"}
 DATE = {"signed", "first_seen", "first_signed", "as_of", "occurred_on"}
 BOOLEAN = {"present"}
@@ -78,6 +78,9 @@ DESCRIPTIONS = {
     "previous_row": "the row the previous values were read from",
     "evidence": "the evidence in words (file, row, previous file, MOA, source)",
     "review_status": "a reviewer's decision on the change (blank: not reviewed)",
+    "confirmation": "provisional (not yet held long enough), confirmed (the list kept it) or reverted (the list "
+                    "went back)",
+    "linked_event_id": "for a reverted change: the change it undid or that undid it",
     "name": "the agency's latest name on the lists",
     "names_seen": "every spelling the lists have used, oldest first, separated by ' | '",
     "status": "participating, pending, no longer listed, or no longer pending",
@@ -166,6 +169,7 @@ def _change_item(change: Mapping[str, Any], agency_id: str) -> dict[str, Any]:
         "previous_file": evidence.get("previous_row_file") or evidence.get("previous_file"),
         "previous_row": evidence.get("previous_row"), "moa_url": evidence.get("moa_url"),
         "evidence": evidence_text(evidence), "review_status": review["status"] if review else None,
+        "confirmation": change.get("status"),
     }
 
 

@@ -105,6 +105,18 @@ def test_pending_removals_are_not_promotions(history):
     told_twice = [e.subject_key for e in removed if listed_as_participating(e.subject_key, e.snapshot_id)]
     assert told_twice == []
     assert len(removed) < 200      # 574 before promotions were told apart
+    # a removal seen on the pending list before the participating list promoted the agreement is
+    # reverted, linked to the promotion
+    promotions = {e.id: e for e in history.scalars(select(ChangeEvent).where(ChangeEvent.kind == "agreement.promoted"))}
+    explained = [e for e in removed if e.linked_event_id in promotions]
+    assert explained and all(e.status == "reverted" for e in explained)
+    assert all(promotions[e.linked_event_id].evidence["pending_key"] == e.subject_key for e in explained)
+    promoted_on: dict[str, list[dt.date]] = {}
+    for p in promotions.values():
+        promoted_on.setdefault(p.evidence["pending_key"], []).append(p.occurred_on)
+    unexplained = [e for e in removed if e.status != "reverted" and any(
+        e.occurred_on <= day <= e.occurred_on + dt.timedelta(days=6) for day in promoted_on.get(e.subject_key, ()))]
+    assert unexplained == []
 
 
 def test_an_old_file_served_again_is_a_stale_copy(history):
@@ -165,6 +177,9 @@ def test_changes_filters_by_status(history):
     assert sum(len(rows) for rows in by_status.values()) == len(everything) == len(changes(url, "--status", "all"))
     for status, rows in by_status.items():
         assert rows and {r["status"] for r in rows} == {status}
-    # a reverted change and the change that undid it are both reverted, each naming the other
+    # a reverted change and the change that undid it are both reverted, each naming the other; a
+    # pending removal that was a promotion names the promotion
     reverted = {r["id"]: r for r in by_status["reverted"]}
-    assert all(r["linked_event_id"] in reverted for r in reverted.values())
+    kinds = {r["id"]: r["kind"] for r in everything}
+    assert all(r["linked_event_id"] in reverted or kinds[r["linked_event_id"]] == "agreement.promoted"
+               for r in reverted.values())
