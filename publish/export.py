@@ -37,7 +37,8 @@ CHANGE_FIELDS = ("id", "occurred_on", "kind", "list", "state", "subject_key", "a
 SOURCE_FIELDS = ("snapshot_id", "list", "file_name", "as_of", "status", "reason", "agreements", "agencies",
                  "sha256", "source_url")
 
-INTEGER = {"row", "id", "linked_event_id", "snapshot_id", "previous_snapshot_id", "previous_row", "agreements", "agencies",
+INTEGER = {"row", "id", "linked_event_id", "snapshot_id", "previous_snapshot_id", "previous_row", "agreements",
+           "agencies",
            "agreement_id", "agreements_in_force"}
 DATE = {"signed", "first_seen", "first_signed", "as_of", "occurred_on"}
 BOOLEAN = {"present"}
