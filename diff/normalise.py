@@ -58,6 +58,12 @@ UNKNOWN_MODEL = "UNKNOWN"
 # Text tidying shared by all cleaners
 
 _SPACES = re.compile(r"[\s\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
+# C0 and C1 control characters that are not whitespace (an xlsx cell spells them ``_x0000_``):
+# never part of a name, refused by PostgreSQL (NUL), and harmful in a terminal (ESC).
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+# For the raw text: every C0/C1 control but tab and line breaks, and a literal ``_xHHHH_``
+# (which would otherwise read back as a control), in the xlsx notation ``_xHHHH_``.
+_RAW_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|_(?=x[0-9A-Fa-f]{4}_)")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`": "'",
                               "\u201c": '"', "\u201d": '"'})
 # Literal texts Excel shows for error cells and the "not applicable" fillers ICE types.
@@ -71,7 +77,7 @@ def _text(raw: RawValue) -> str:
         return ""
     if isinstance(raw, (dt.date, dt.datetime)):
         return raw.isoformat()
-    return _SPACES.sub(" ", str(raw)).strip()
+    return _SPACES.sub(" ", _CONTROLS.sub("", str(raw))).strip()
 
 
 def _ascii_upper(text: str) -> str:
@@ -85,7 +91,14 @@ def raw_text(raw: RawValue) -> str:
         return ""
     if isinstance(raw, (dt.date, dt.datetime)):
         return raw.isoformat()
-    return str(raw)
+    return encode_controls(str(raw))
+
+
+def encode_controls(text: str) -> str:
+    """``text`` with its control characters in the xlsx notation (NUL: ``_x0000_``), so that it
+    can be stored in any database and printed safely; a literal ``_x0041_`` becomes
+    ``_x005F_x0041_``, as Excel writes it, so the encoding can be undone."""
+    return _RAW_UNSAFE.sub(lambda m: f"_x{ord(m[0]):04X}_", text) if _RAW_UNSAFE.search(text) else text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -641,7 +654,7 @@ def _clean_cells(cells: Mapping[str, RawValue], links: Mapping[str, str]) -> Agr
     notes += moa_notes
     notes += addendum_notes
 
-    raw = {column: value if value.__class__ is str else raw_text(value)
+    raw = {column: encode_controls(value) if value.__class__ is str else raw_text(value)
            for column, value in cells.items()}
     if links:
         raw.update((f"{column}_url", url) for column, url in links.items())

@@ -16,11 +16,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.filenames import ListFileName, parse_list_file_name
 from crawler.list_dates import decide_list_date
 from diff.guards import Anomaly
 from pipeline.ingest import IncomingDocument, Ingestor, IngestOutcome
+from storage.errors import describe_database_error
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,10 @@ def _ingest_file(ingestor: Ingestor, planned: PlannedFile) -> BackfillResult:
         return BackfillResult(planned, ingestor.ingest(document))
     except OSError as error:
         return BackfillResult(planned, None, f"cannot read the file: {error}")
+    except SQLAlchemyError as error:  # the database refused this document: one line, not its SQL
+        reason = f"the database refused the document: {describe_database_error(error)}"
+        log.error("ingesting %s failed: %s", planned.path, reason)
+        return BackfillResult(planned, None, reason)
     except Exception as error:  # one bad file must not stop the others; the trace goes to the log
         log.exception("ingesting %s failed", planned.path)
         return BackfillResult(planned, None, f"{type(error).__name__}: {error}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crawler.filenames import parse_list_file_name
@@ -27,6 +28,7 @@ from crawler.sources import LIST_SOURCE_KIND
 from diff.guards import Anomaly
 from pipeline.ingest import IncomingDocument, Ingestor, IngestOutcome
 from pipeline.recorder import FetchRecorder
+from storage.errors import describe_database_error
 from storage.fetches import FetchRepository
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,23 @@ def _processing_order(item: CrawlItem) -> tuple[Any, ...]:
 
 
 def _handle(recorder: FetchRecorder, ingestor: Ingestor, item: CrawlItem) -> CrawlLine:
+    """One item of the crawl.  A database error while writing it is a recorded failure of this
+    document only: the other documents of the crawl are still ingested."""
+    try:
+        return _handle_item(recorder, ingestor, item)
+    except SQLAlchemyError as error:
+        url = str(getattr(item, "url", None) or getattr(item, "source_page", ""))
+        reason = f"the database refused the document: {describe_database_error(error)}"
+        log.error("ingesting %s failed: %s", url, reason)
+        try:
+            recorder.failure(url, "ingest", reason, attempted_at=getattr(item, "fetched_at", None))
+        except SQLAlchemyError as again:  # the database is gone: the report still says it
+            log.error("recording the failure of %s failed too: %s", url, describe_database_error(again))
+        declared = getattr(item, "declared_list", None) or getattr(item, "list_name", None)
+        return CrawlLine(url, declared, "failed", reason, file_name=getattr(item, "file_name", None))
+
+
+def _handle_item(recorder: FetchRecorder, ingestor: Ingestor, item: CrawlItem) -> CrawlLine:
     if isinstance(item, FetchFailure):
         recorder.failure(item.url, item.stage, item.error, http_status=item.http_status, attempted_at=item.fetched_at)
         return CrawlLine(item.url, None, "failed", item.error)

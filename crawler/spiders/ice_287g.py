@@ -32,6 +32,8 @@ from diff.records import SIGNED, ListName, SourceTable
 
 DEFAULT_PAGE_URL = ICE_287G_PAGE_URL
 
+# C0 controls and DEL, dropped from a file name read from a URL path
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 # /doclib/about/offices/ero/287g/participatingAgencies05292025am.xlsx
 _DOCLIB_XLSX = re.compile(r"/doclib/.*\.xlsx$", re.IGNORECASE)
 # /file-download/download/public/43829 (the file name arrives in Content-Disposition)
@@ -224,7 +226,8 @@ def _is_workbook_url(url: str) -> bool:
 
 
 def _url_file_name(url: str) -> str:
-    return PurePosixPath(unquote(urlsplit(url).path)).name
+    # ``%00`` and other escaped controls never reach a stored name (PostgreSQL refuses NUL)
+    return _CONTROLS.sub("", PurePosixPath(unquote(urlsplit(url).path)).name)
 
 
 def _header(response: Response, name: str) -> str | None:
