@@ -2,12 +2,14 @@
 
 Entry ids are tag: URIs built from event and snapshot ids, so rebuilding the feed from the
 same database gives the same ids.  The XML is built with lxml: scraped text is escaped by
-the serialiser, never concatenated into markup.
+the serialiser, never concatenated into markup.  Characters XML cannot carry (controls, which
+lxml refuses) are shown as ``_xHHHH_``, so no text in the log can stop the feed from building.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from itertools import groupby
 from typing import Any
@@ -16,6 +18,7 @@ from lxml import etree
 
 from publish.changes import ChangeRow
 from publish.evidence import evidence_lines, safe_url
+from publish.render import visible
 from storage.models import Snapshot
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -36,10 +39,20 @@ def _stamp(value: dt.date | None) -> str:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).isoformat()
 
 
+# Not XML 1.0 characters, beyond the controls ``visible`` shows: surrogates and U+FFFE/U+FFFF.
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    text = visible(text)
+    return _NOT_XML.sub(lambda m: f"_x{ord(m[0]):04X}_", text) if _NOT_XML.search(text) else text
+
+
 def _add(parent: etree._Element, name: str, text: str | None = None, **attributes: Any) -> etree._Element:
-    element = etree.SubElement(parent, f"{{{ATOM}}}{name}", {k: v for k, v in attributes.items() if v})
+    element = etree.SubElement(parent, f"{{{ATOM}}}{name}",
+                               {k: _xml_text(str(v)) for k, v in attributes.items() if v})
     if text is not None:
-        element.text = text
+        element.text = _xml_text(text)
     return element
 
 

@@ -2,6 +2,12 @@
 
 JSON output is a stable contract: an object ``{"schema": "<name>/<version>", "<items>": [...]}``
 whose item fields are documented in the README; new fields may be added, none renamed.
+
+The text comes from documents and pages nobody here controls, so every format neutralises
+what its reader would act on: control and bidirectional-override characters (a terminal's
+escape sequences, a reversed line) are shown in the xlsx notation ``_x001B_``; a CSV cell
+that a spreadsheet would run as a formula starts with an apostrophe; Markdown punctuation that
+makes links, images or HTML is escaped.  JSON is left to its encoder (controls become ``\u001b``).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -29,12 +36,35 @@ def render_json(schema: str, name: str, items: Sequence[Mapping[str, Any]], **ex
     return json.dumps(document, default=jsonable, ensure_ascii=False, indent=2)
 
 
+# C0/C1 controls but tab and line breaks, and the characters that reorder a line (bidi overrides,
+# isolates and marks): what a terminal or an editor acts on instead of showing.
+_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?")
+# Markdown punctuation that starts links, images, code, HTML or entities, and the table's pipe.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`\[\]<>()!|&])")
+
+
+def visible(text: str) -> str:
+    """``text`` with control and bidi-override characters shown as ``_xHHHH_``."""
+    return _UNSAFE.sub(lambda m: f"_x{ord(m[0]):04X}_", text) if _UNSAFE.search(text) else text
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
-    return str(value)
+    return visible(str(value))
+
+
+def csv_cell(value: Any) -> str:
+    """A cell a spreadsheet shows as text: formulas are quoted with a leading apostrophe."""
+    text = _cell(value)
+    if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def render_csv(columns: Sequence[str], rows: Iterable[dict]) -> str:
@@ -42,21 +72,23 @@ def render_csv(columns: Sequence[str], rows: Iterable[dict]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in columns])
+        writer.writerow([csv_cell(row.get(c)) for c in columns])
     return buffer.getvalue()
 
 
-def render_markdown(columns: Sequence[str], rows: Iterable[dict]) -> str:
-    def escape_md(value: Any) -> str:
-        return _cell(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+def markdown_cell(value: Any) -> str:
+    """A table cell shown as text: no link, image, HTML tag or entity can form in it."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _cell(value)).replace("\r", " ").replace("\n", " ")
 
+
+def render_markdown(columns: Sequence[str], rows: Iterable[dict]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(escape_md(row.get(c)) for c in columns) + " |" for row in rows]
+    lines += ["| " + " | ".join(markdown_cell(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
 def print_table(console: Console, title: str | None, columns: Sequence[str], rows: Iterable[dict]) -> None:
-    table = Table(title=title, show_lines=False, header_style="bold")
+    table = Table(title=escape(visible(title)) if title else None, show_lines=False, header_style="bold")
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:

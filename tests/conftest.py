@@ -232,6 +232,7 @@ def edit_workbook(tmp_path: Path) -> Callable[..., Path]:
                 if cell.value in replacements:
                     found.append(cell.value)
                     cell.value = replacements[cell.value]
+                    cell.data_type = "s"    # a text, even one starting with "=" (openpyxl: formula)
         assert sorted(found) == sorted(replacements), found
         target = tmp_path / "edited" / target_name
         target.parent.mkdir(parents=True, exist_ok=True)
