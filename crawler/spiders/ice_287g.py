@@ -159,10 +159,15 @@ class Ice287gSpider(ReportsFailures, scrapy.Spider):
     # -- the workbooks ----------------------------------------------------------------------
 
     def _workbook_request(self, link: WorkbookLink) -> scrapy.Request:
+        # The links are already one per URL.  Scrapy's duplicate filter would drop a redirect to
+        # a URL seen before (to itself, back and forth, two links to one file) without calling
+        # the errback: unfiltered, a loop ends at REDIRECT_MAX_TIMES as a recorded failure, and
+        # two links to one file are both downloaded (the second ingest: "already recorded").
         return scrapy.Request(
             link.url,
             callback=self.parse_workbook,
             errback=self.workbook_failed,
+            dont_filter=True,
             headers=self._conditional_headers(link.url),
             cb_kwargs={"link": link},
             meta={"stage": "workbook", "handle_httpstatus_list": [304]},
