@@ -94,10 +94,10 @@ def crawl_and_ingest(engine: Engine, page_url: str, *, contact: str, timeout: fl
         if not result.items and result.exit_code == 0:
             # Not even a failure came back (a request dropped or refused before it was made):
             # a crawl that saw nothing must not pass for one that found nothing new.
-            error = "the crawl brought back nothing: no page, no list, no recorded failure"
-            log.error("crawl of %s: %s", page_url, error)
-            recorder.failure(page_url, "page", error)
-            report.crawl_error = error
+            nothing = "the crawl brought back nothing: no page, no list, no recorded failure"
+            log.error("crawl of %s: %s", page_url, nothing)
+            recorder.failure(page_url, "page", nothing)
+            report.crawl_error = nothing
             return report
         for item in sorted(result.items, key=_processing_order):
             if stop is not None and stop.is_set():
