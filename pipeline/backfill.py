@@ -9,6 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
+import os
+import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +47,38 @@ class BackfillResult:
     planned: PlannedFile
     outcome: IngestOutcome | None
     error: str | None = None
+    skipped: str | None = None               # why the file is not a list file: nothing was stored
+
+
+class NotAListFile(Exception):
+    """A file that is no workbook or saved page at all (a device, a FIFO, junk): not stored."""
+
+
+_ZIP_SIGNATURE = b"PK\x03\x04"               # every xlsx is a zip package
+_HTML_TABLE = re.compile(rb"<table", re.IGNORECASE)
+
+
+def read_list_file(path: Path, media: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes that can hold a list.
+
+    Raises NotAListFile for anything else: a device (``/dev/zero`` never ends) or a FIFO (it
+    blocks) is refused before it is opened for reading, a file growing past the limit while it
+    is read is cut off, and bytes that cannot be a workbook or a page with a table are refused.
+    Raises OSError when the file cannot be read."""
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then tells what it is.
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotAListFile("not a regular file (a device, FIFO or socket)")
+        content = handle.read(limit + 1)
+    if len(content) > limit:
+        raise NotAListFile(f"over the {limit}-byte limit")
+    if media == "xlsx" and not content.startswith(_ZIP_SIGNATURE):
+        raise NotAListFile("not an xlsx workbook (no zip signature)")
+    if media == "html" and not _HTML_TABLE.search(content):
+        raise NotAListFile("not a saved page with a table")
+    return content
 
 
 def collect_files(paths: Iterable[Path]) -> list[Path]:
@@ -78,10 +113,8 @@ def plan_backfill(paths: Iterable[Path], *, as_of: dt.date | None = None,
 
 def _read_for_metadata(path: Path) -> bytes | None:
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return None
-        return path.read_bytes()
-    except OSError:
+        return read_list_file(path, "xlsx")
+    except (OSError, NotAListFile):
         return None
 
 
@@ -106,23 +139,26 @@ def run_backfill(engine: Engine, plan: Sequence[PlannedFile], *, progress_consol
 def _ingest_file(ingestor: Ingestor, planned: PlannedFile) -> BackfillResult:
     if planned.as_of is None:
         return BackfillResult(planned, None, f"not imported: {planned.as_of_basis}; give its date with --as-of")
+    media = SUFFIXES.get(planned.path.suffix.lower(), "xlsx")
     try:
-        size = planned.path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return BackfillResult(planned, None, f"{size} bytes, over the {MAX_FILE_BYTES}-byte limit")
+        content = read_list_file(planned.path, media)
+    except NotAListFile as why:
+        log.warning("skipped %s: %s", planned.path, why)
+        return BackfillResult(planned, None, skipped=str(why))
+    except OSError as error:
+        return BackfillResult(planned, None, f"cannot read the file: {error.strerror or error}")
+    try:
         document = IncomingDocument(
-            content=planned.path.read_bytes(),
+            content=content,
             file_name=planned.path.name,
             declared_list=planned.name.declared_list,
             origin="backfill",
             as_of=planned.as_of,
             as_of_basis=planned.as_of_basis,
-            media=SUFFIXES.get(planned.path.suffix.lower(), "xlsx"),
+            media=media,
             notes=tuple(Anomaly("date_not_believed", why, blocking=False) for why in planned.dates_not_believed),
         )
         return BackfillResult(planned, ingestor.ingest(document))
-    except OSError as error:
-        return BackfillResult(planned, None, f"cannot read the file: {error}")
     except SQLAlchemyError as error:  # the database refused this document: one line, not its SQL
         reason = f"the database refused the document: {describe_database_error(error)}"
         log.error("ingesting %s failed: %s", planned.path, reason)

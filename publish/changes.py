@@ -22,6 +22,13 @@ CHANGE_FIELDS = ("id", "occurred_on", "kind", "list", "state", "subject_key", "f
 CHANGE_STATUSES = ("provisional", "confirmed", "reverted")
 ALL_STATUSES = "all"
 UNREVIEWED = "unreviewed"
+# Every kind of change the tracker writes (diff/events.py); kinds found in the log count too, so
+# that a kind added later is never refused.
+KNOWN_KINDS = (
+    "agreement.added", "agreement.removed", "agreement.changed", "agreement.renamed", "agreement.promoted",
+    "data.duplicate_row", "data.duplicate_resolved", "list.first_snapshot", "list.columns_changed",
+    "news.article", "news.figure", "source.anomaly", "source.failed", "source.recovered", "source.stale",
+)
 
 ChangeRow = dict[str, Any]
 
@@ -48,6 +55,14 @@ def kind_matches(kind: str, kinds: Sequence[str]) -> bool:
     if not kinds:
         return True
     return kind in kinds or kind.startswith(tuple(k for k in kinds if k.endswith(".")))
+
+
+def unknown_kinds(session: Session, kinds: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The kinds (or prefixes) in ``kinds`` that name no kind, and the kinds there are."""
+    if not kinds:
+        return [], []
+    known = sorted(set(KNOWN_KINDS) | set(EventRepository(session).kinds()))
+    return [k for k in kinds if not any(kind_matches(name, [k]) for name in known)], known
 
 
 def change_rows(session: Session, where: ChangeFilter = ChangeFilter()) -> list[ChangeRow]:

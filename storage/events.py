@@ -41,6 +41,10 @@ class EventRepository:
             self.session.connection().execute(insert(table_of(ChangeEvent)), [{**blank, **e} for e in events])
         return len(events)
 
+    def kinds(self) -> list[str]:
+        """The kinds of change the log holds."""
+        return list(self.session.scalars(select(ChangeEvent.kind).distinct()))
+
     def event(self, event_id: int) -> ChangeEvent | None:
         return self.session.get(ChangeEvent, event_id)
 

@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
 from diff.guards import Thresholds
@@ -45,7 +46,12 @@ class App:
     @property
     def database_url(self) -> str:
         # --db, then TRACKER287G_DB, then [database] url of the configuration, then the default
-        return resolve_database_url(self.db or self.config().database_url)
+        given = self.db or self.config().database_url
+        try:
+            return resolve_database_url(given)
+        except (ArgumentError, ValueError) as error:   # unparseable, or e.g. a port that is no number
+            raise click.UsageError(f"{given!r} is not a database URL or a SQLite file path "
+                                   "(e.g. postgresql://user@host/db or ./tracker287g.sqlite)") from error
 
     def engine(self) -> Engine:
         if self._engine is None:

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import click
 from rich.markup import escape
@@ -22,6 +23,7 @@ from scheduler.cli.options import (
     FORMATS_ALL,
     LISTS,
     change_filter_options,
+    check_filter,
     contact_option,
     format_option,
     require_contact,
@@ -44,14 +46,16 @@ def backfill(app: App, paths: tuple[Path, ...], as_of: dt.date | None, fmt: str)
     The date of each file comes from its name (ICE's typos are handled), else from --as-of,
     else from the workbook's metadata (docProps/core.xml); the basis is recorded.  A file that
     cannot be dated or read is reported and the others are imported (exit status 1).  Files
-    already imported are skipped, so running the same backfill twice changes nothing.
+    already imported are skipped, so running the same backfill twice changes nothing.  Anything
+    that is not a workbook or a saved page with a table (a device, a FIFO, junk bytes) is
+    reported as skipped and not stored (exit status 1).
     """
     from pipeline.backfill import plan_backfill, run_backfill  # the pipeline only for commands that ingest
 
     plan = plan_backfill(paths, as_of=as_of)
     results = run_backfill(app.engine(), plan, progress_console=app.err, ingestor=app.ingestor())
     _print_backfill(app, results, fmt)
-    if any(r.error for r in results):
+    if any(r.error or r.skipped for r in results):
         raise SystemExit(1)
 
 
@@ -61,11 +65,11 @@ def _print_backfill(app: App, results: Sequence[BackfillResult], fmt: str) -> No
         o = r.outcome
         rows.append({
             "file": r.planned.path.name, "as_of": r.planned.as_of, "as_of_basis": r.planned.as_of_basis,
-            "list": o.list_name if o else None, "status": o.status if o else "error",
+            "list": o.list_name if o else None, "status": o.status if o else "skipped" if r.skipped else "error",
             "snapshot_id": o.snapshot_id if o else None,
             "added": o.counts.get("added") if o else None, "removed": o.counts.get("removed") if o else None,
             "changed": o.counts.get("changed") if o else None, "renamed": o.counts.get("renamed") if o else None,
-            "events": o.events if o else 0, "reason": (o.reason if o else r.error),
+            "events": o.events if o else 0, "reason": (o.reason if o else r.error or r.skipped),
         })
     if fmt == "json":
         app.emit(render_json("tracker287g.backfill/1", "files", rows))
@@ -73,7 +77,7 @@ def _print_backfill(app: App, results: Sequence[BackfillResult], fmt: str) -> No
     print_table(app.console, "Backfill", ("file", "as_of", "list", "status", "snapshot_id", "added", "removed",
                                           "changed", "renamed", "events", "reason"), rows)
     totals = {s: sum(1 for r in rows if r["status"] == s) for s in
-              ("accepted", "unchanged", "quarantined", "already_recorded", "error")}
+              ("accepted", "unchanged", "quarantined", "already_recorded", "skipped", "error")}
     app.console.print(", ".join(f"{n} {s.replace('_', ' ')}" for s, n in totals.items() if n) or "nothing to import",
                       highlight=False)
 
@@ -93,6 +97,9 @@ def crawl(app: App, page_url: str | None, contact: str | None, timeout: float | 
     contact = require_contact(contact or config.contact)
     source = config.source(LIST_SOURCE_KIND)
     page_url = page_url or (source.url if source else ICE_287G_PAGE_URL)
+    parts = urlsplit(page_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(f"{page_url!r} is not an http(s) URL", param_hint="--page-url")
     report = crawl_and_ingest(app.engine(), page_url, contact=contact, settings=config.crawler.scrapy_settings(),
                               timeout=timeout or config.crawler.run_timeout_seconds, ingestor=app.ingestor())
     _print_crawl(app, report)
@@ -134,6 +141,7 @@ def changes(app: App, where: ChangeFilter, fmt: str) -> None:
     if where.since and where.until and where.since > where.until:
         raise click.UsageError("--since is after --until")
     with app.session() as session:
+        check_filter(session, where)
         rows = change_rows(session, where)
     if fmt == "json":
         app.emit(render_json("tracker287g.changes/1", "changes", rows))

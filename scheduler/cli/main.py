@@ -33,6 +33,8 @@ def main(ctx: click.Context, db: str | None, log_level: str, thresholds: dict[st
     configure_logging(log_level)
     ctx.obj = App(db=db, thresholds=thresholds, config_path=config_path)
     ctx.call_on_close(ctx.obj.close)
+    if config_path is not None:
+        ctx.obj.config()   # a configuration given is checked, even when --db makes it unneeded
 
 
 for command in (

@@ -8,9 +8,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.orm import Session
 
 from diff.guards import Thresholds
-from publish.changes import ALL_STATUSES, CHANGE_STATUSES, UNREVIEWED, ChangeFilter
+from diff.normalise import STATE_NAMES, UNKNOWN_STATE
+from publish.changes import ALL_STATUSES, CHANGE_STATUSES, UNREVIEWED, ChangeFilter, unknown_kinds
 from storage.models import REVIEW_STATUSES
 
 FORMATS_SIMPLE = click.Choice(["table", "json"])
@@ -59,12 +61,31 @@ def change_filter_options(function: Command) -> Command:
     def with_filter(*args: Any, since: dt.date | None, until: dt.date | None, kinds: tuple[str, ...],
                     state: str | None, list_name: str | None, review_status: str | None, status: str | None,
                     **kwargs: Any) -> Any:
-        where = ChangeFilter(since, until, tuple(kinds), state, list_name, review_status, status)
+        where = ChangeFilter(since, until, tuple(kinds), check_state(state), list_name, review_status, status)
         return function(*args, where=where, **kwargs)
 
     for option in reversed(options):
         with_filter = option(with_filter)
     return with_filter  # type: ignore[return-value]
+
+
+def check_state(state: str | None) -> str | None:
+    """A two-letter code the lists use (states, DC, territories, ``??``), upper-cased."""
+    if state is None:
+        return None
+    code = state.strip().upper()
+    if code not in STATE_NAMES and code != UNKNOWN_STATE:
+        raise click.BadParameter(f"{state!r} is not a state code; one of: {', '.join(sorted(STATE_NAMES))} "
+                                 f"(or {UNKNOWN_STATE} for an unreadable state)", param_hint="--state")
+    return code
+
+
+def check_filter(session: Session, where: ChangeFilter) -> None:
+    """Every --kind names a kind of change (or a prefix of one), known or in the log."""
+    unknown, known = unknown_kinds(session, where.kinds)
+    if unknown:
+        raise click.BadParameter(f"unknown kind {', '.join(map(repr, unknown))}; one of: {', '.join(known)} "
+                                 "(or a prefix ending in a dot, e.g. 'agreement.')", param_hint="--kind")
 
 
 def contact_option(function: Command) -> Command:

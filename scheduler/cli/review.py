@@ -15,17 +15,18 @@ from publish.notify import notify as send_pending
 from publish.report import build_pages, write_report
 from publish.serve import make_server
 from scheduler.cli.app import App, pass_app
-from scheduler.cli.options import change_filter_options
+from scheduler.cli.options import change_filter_options, check_filter, check_state
 from scheduler.seeds import load_baseline
 from storage.lists import ListRepository
 from storage.models import REVIEW_STATUSES
 from storage.review import ReviewRepository
 
 STATUS = click.Choice(REVIEW_STATUSES)
+MAX_ID = 2**31 - 1    # ids are 32-bit integers on PostgreSQL
 
 
 @click.command()
-@click.argument("event_id", type=int, required=False)
+@click.argument("event_id", type=click.IntRange(1, MAX_ID), required=False)
 @click.option("--status", type=STATUS, help="The decision (required with EVENT_ID).")
 @click.option("--note", help="Why, in a sentence.")
 @click.option("--reviewer", help="Who decides (default: the login name).")
@@ -45,7 +46,8 @@ def review(app: App, event_id: int | None, status: str | None, note: str | None,
     """
     reviewer = reviewer or getpass.getuser()
     if event_id is None:
-        _review_interactively(app, reviewer, ChangeFilter(kinds=kinds, state=state, review_status=UNREVIEWED), limit)
+        where = ChangeFilter(kinds=kinds, state=check_state(state), review_status=UNREVIEWED)
+        _review_interactively(app, reviewer, where, limit)
         return
     if not status:
         raise click.UsageError("give --status with EVENT_ID")
@@ -61,6 +63,7 @@ def review(app: App, event_id: int | None, status: str | None, note: str | None,
 
 def _review_interactively(app: App, reviewer: str, where: ChangeFilter, limit: int) -> None:
     with app.session() as session:
+        check_filter(session, where)
         rows = change_rows(session, where)[:limit]
     if not rows:
         app.console.print("No unreviewed change matches.")
@@ -98,11 +101,15 @@ def feed(app: App, out: Path, per: str, where: ChangeFilter) -> None:
     if where.status is None:
         where = dataclasses.replace(where, status="confirmed")
     with app.session() as session:
+        check_filter(session, where)
         rows = change_rows(session, where)
         snapshots = {s.id: s for s in ListRepository(session).snapshots()}
         document = build_feed(rows, per=per, snapshots=snapshots)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(document)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(document)
+    except OSError as error:
+        raise click.BadParameter(f"cannot write {out}: {error.strerror or error}", param_hint="--out") from error
     app.console.print(f"{out}: {len(rows)} changes", highlight=False, markup=False)
 
 
@@ -112,14 +119,23 @@ def feed(app: App, out: Path, per: str, where: ChangeFilter) -> None:
 @pass_app
 def report(app: App, out: Path) -> None:
     """Write the HTML report (charts, per-state table, recent changes, news) as a static site."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise click.BadParameter(f"cannot create the folder {out}: {error.strerror or error}",
+                                 param_hint="--out") from error
     with app.session() as session:
-        written = write_report(session, load_baseline(), out)
+        try:
+            written = write_report(session, load_baseline(), out)
+        except OSError as error:
+            raise click.ClickException(f"cannot write the report to {out}: {error.strerror or error}") from error
     for path in written:
         app.console.print(str(path), highlight=False, markup=False)
 
 
 @click.command()
-@click.option("--port", type=int, default=8287, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8287, show_default=True,
+              help="Port on 127.0.0.1 (0: any free port).")
 @pass_app
 def serve(app: App, port: int) -> None:
     """Serve the HTML report read-only on 127.0.0.1 until interrupted."""
@@ -129,7 +145,10 @@ def serve(app: App, port: int) -> None:
         with app.session() as session:
             return build_pages(session, figures)
 
-    server = make_server(pages, port)
+    try:
+        server = make_server(pages, port)
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {error.strerror or error}") from error
     app.err.print(f"serving the report on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
     try:
         server.serve_forever()
