@@ -5,34 +5,47 @@ STATE, LAW ENFORCEMENT AGENCY, SUPPORT TYPE, SIGNED, MOA.  Each becomes a
 ``diff.records.SourceTable`` holding the cells as text, untouched except for HTML whitespace
 (runs of spaces, tabs and newlines in the markup render as one space, so they are collapsed;
 a non-breaking space is kept).  Tables that are not lists are ignored.
+
+The page is untrusted, so every step is linear in its size: each table reads only its own rows
+and cells (the text of a table nested in a cell is read into it only up to a fixed number of
+nodes), and the heading above each table is found in one pass over the page.  2,000 nested tables took minutes
+before (``bench/hostile_pages.py``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, CData, NavigableString, PageElement, Tag
 
 from crawler.columns import canonical_column
 from diff.records import AGENCY, STATE, RawRow, RawValue, SourceTable
 
 _ASCII_WHITESPACE = re.compile(r"[ \t\n\r\f]+")
 _HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+_NESTED_BUDGET = 100    # nodes of nested tables read into one cell's text
 
 
 def parse_list_tables(html: str | bytes, base_url: str) -> list[SourceTable]:
     """Every list table in ``html``, in document order; links resolved against ``base_url``."""
     soup = BeautifulSoup(html, "lxml")
     tables = []
-    for position, table in enumerate(soup.find_all("table"), start=1):
-        source_table = _parse_table(table, position, base_url)
+    heading: Tag | None = None        # the last heading before the current element
+    position = 0
+    for element in soup.find_all(["table", *_HEADING_TAGS]):
+        if element.name != "table":
+            heading = element
+            continue
+        position += 1
+        source_table = _parse_table(element, position, base_url, heading)
         if source_table is not None:
             tables.append(source_table)
     return tables
 
 
-def _parse_table(table: Tag, position: int, base_url: str) -> SourceTable | None:
+def _parse_table(table: Tag, position: int, base_url: str, heading: Tag | None = None) -> SourceTable | None:
     rows = _own_rows(table)
     header_index = _header_row_index(rows)
     if header_index is None:
@@ -44,7 +57,8 @@ def _parse_table(table: Tag, position: int, base_url: str) -> SourceTable | None
 
     raw_rows: list[RawRow] = []
     skipped_blank_rows = 0
-    data_rows = [row for row in rows[header_index + 1 :] if row.find("td", recursive=False)]
+    data_rows = [row for row in rows[header_index + 1 :]
+                 if any(isinstance(cell, Tag) and cell.name == "td" for cell in row.contents)]
     for row_number, row in enumerate(data_rows, start=1):
         raw_row = _parse_row(row, row_number, header, columns, base_url)
         if raw_row is None:
@@ -52,7 +66,7 @@ def _parse_table(table: Tag, position: int, base_url: str) -> SourceTable | None
         else:
             raw_rows.append(raw_row)
     return SourceTable(
-        sheet_name=_table_label(table, position),
+        sheet_name=_table_label(table, position, heading),
         header=header,
         columns=columns,
         rows=tuple(raw_rows),
@@ -61,13 +75,28 @@ def _parse_table(table: Tag, position: int, base_url: str) -> SourceTable | None
     )
 
 
+def _own_nodes(root: Tag) -> Iterator[PageElement]:
+    """The descendants of ``root`` in document order, leaving out tables nested in it (and what
+    they hold).  Iterative: a page may nest deeper than Python's recursion limit."""
+    stack: list[PageElement] = list(reversed(root.contents))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Tag):
+            if node.name == "table":
+                continue
+            yield node
+            stack.extend(reversed(node.contents))
+        else:
+            yield node
+
+
 def _own_rows(table: Tag) -> list[Tag]:
     """The table's rows, leaving out rows of tables nested inside it."""
-    return [row for row in table.find_all("tr") if row.find_parent("table") is table]
+    return [node for node in _own_nodes(table) if isinstance(node, Tag) and node.name == "tr"]
 
 
 def _cells(row: Tag) -> list[Tag]:
-    return row.find_all(["td", "th"], recursive=False)
+    return [cell for cell in row.contents if isinstance(cell, Tag) and cell.name in ("td", "th")]
 
 
 def _header_row_index(rows: list[Tag]) -> int | None:
@@ -118,23 +147,42 @@ def _parse_row(
 
 
 def _cell_text(cell: Tag) -> str | None:
-    text = _ASCII_WHITESPACE.sub(" ", cell.get_text()).strip(" ")
+    """The cell's text, as ``get_text`` gives it.  A table nested in the cell adds its text, up to
+    ``_NESTED_BUDGET`` nodes of it: every level of a deep nest would otherwise read every level
+    below it again."""
+    parts: list[str] = []
+    budget = _NESTED_BUDGET
+    # (node, inside a nested table); a node's children are pushed in reverse: document order
+    stack: list[tuple[PageElement, bool]] = [(node, False) for node in reversed(cell.contents)]
+    while stack:
+        node, nested = stack.pop()
+        if nested:
+            if budget <= 0:
+                continue
+            budget -= 1
+        if isinstance(node, Tag):
+            inside = nested or node.name == "table"
+            children = node.contents if not inside else node.contents[:max(budget, 0)]
+            stack.extend((child, inside) for child in reversed(children))
+        elif node.__class__ in (NavigableString, CData):
+            parts.append(str(node))
+    text = _ASCII_WHITESPACE.sub(" ", "".join(parts)).strip(" ")
     return text or None
 
 
 def _cell_link(cell: Tag, base_url: str) -> str | None:
-    anchor = cell.find("a", href=True)
-    if anchor is None or not anchor["href"].strip():
+    anchor = next((node for node in _own_nodes(cell) if isinstance(node, Tag) and node.name == "a"
+                   and node.get("href")), None)
+    if anchor is None or not str(anchor["href"]).strip():
         return None
-    return urljoin(base_url, anchor["href"].strip())
+    return urljoin(base_url, str(anchor["href"]).strip())
 
 
-def _table_label(table: Tag, position: int) -> str:
+def _table_label(table: Tag, position: int, heading: Tag | None) -> str:
     """Caption, else the nearest heading before the table, else "table <n>"."""
-    caption = table.find("caption")
+    caption = next((node for node in _own_nodes(table) if isinstance(node, Tag) and node.name == "caption"), None)
     if caption is not None and _cell_text(caption):
         return _cell_text(caption) or ""
-    heading = table.find_previous(_HEADING_TAGS)
     if heading is not None and _cell_text(heading):
         return _cell_text(heading) or ""
     return f"table {position}"

@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urldefrag, urlsplit
 
 import scrapy
+from lxml import etree
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
@@ -41,8 +42,12 @@ _FILE_DOWNLOAD = re.compile(r"/file-download/download/public/\d+/?$", re.IGNOREC
 
 # Elements whose text counts as "around" a link, nearest first; a bigger container would mix
 # the texts of both lists.
-_AROUND = "ancestor::*[self::li or self::p or self::td or self::dd or self::dt][1]"
-_HEADING_BEFORE = "preceding::*[self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::h6][1]"
+_AROUND = frozenset({"li", "p", "td", "dd", "dt"})
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+# ICE's page links two lists; more than this many workbook links is not the page we know.
+MAX_WORKBOOK_LINKS = 10
+# Texts read to decide which list a link names; enough for any real link, caption or heading.
+_TEXT_LIMIT = 2000
 
 
 @dataclass(frozen=True)
@@ -90,8 +95,16 @@ class Ice287gSpider(ReportsFailures, scrapy.Spider):
             yield self._failure(response.url, "page", response.status, "page is not HTML")
             return
         links = self._parse_links(response)
-        for link in links:
-            yield self._workbook_request(link)
+        # Links that name a list first, and at most MAX_WORKBOOK_LINKS of them: a page padded
+        # with thousands of workbook-shaped links must not hide the real ones behind them.
+        links = [link for link in links if link.declared_list] + [link for link in links if not link.declared_list]
+        if len(links) > MAX_WORKBOOK_LINKS:
+            yield self._failure(response.url, "page", response.status,
+                                f"the page links {len(links)} workbooks; only the first {MAX_WORKBOOK_LINKS} "
+                                "(those that name a list first) are fetched")
+            links = links[:MAX_WORKBOOK_LINKS]
+        for order, link in enumerate(links):
+            yield self._workbook_request(link, priority=len(links) - order)   # in this order
         tables = parse_list_tables(response.body, response.url)
         fetched_at = utc_now()
         for table in tables:
@@ -108,21 +121,27 @@ class Ice287gSpider(ReportsFailures, scrapy.Spider):
         """Workbook links in page order, one per URL (the first text that names a list wins).
 
         A link counts when its URL has a workbook's shape and either something names the list
-        or it lives in ICE's 287g folder; other spreadsheets on the page are not the lists.
+        (its text, its title, the text around it, the heading before it) or it lives in ICE's
+        287g folder; other spreadsheets on the page are not the lists.  One pass over the page
+        (``_page_anchors``), each text read once and capped: a hostile page with thousands of
+        links costs time in proportion to its size.
         """
         found: dict[str, WorkbookLink] = {}
-        for anchor in response.xpath("//a[@href]"):
+        texts: dict[Any, str] = {}
+
+        def text_of(element: Any) -> str:
+            if element is None:
+                return ""
+            if element not in texts:
+                texts[element] = _tidy(_capped_text(element))
+            return texts[element]
+
+        for anchor, around, heading in _page_anchors(response.selector.root):
             url = urldefrag(response.urljoin(anchor.attrib["href"].strip())).url
             if not _is_workbook_url(url):
                 continue
-            text = _tidy(" ".join(anchor.xpath(".//text()").getall()))
-            declared = self._declared_list(
-                text,
-                anchor.attrib.get("title"),
-                _tidy(" ".join(anchor.xpath(f"{_AROUND}//text()").getall())),
-                _tidy(" ".join(anchor.xpath(f"{_HEADING_BEFORE}//text()").getall())),
-                _url_file_name(url) if _DOCLIB_XLSX.search(urlsplit(url).path) else "",
-            )
+            text = _tidy(_capped_text(anchor))
+            declared = self._first_declared(_link_texts(anchor, text, around, heading, url, text_of))
             if declared is None and "/287g/" not in urlsplit(url).path.lower():
                 # e.g. a document-library index in the footer: not one of the two lists
                 self.logger.info("Ignoring %s: nothing says which list it is", url)
@@ -133,6 +152,15 @@ class Ice287gSpider(ReportsFailures, scrapy.Spider):
             elif earlier.declared_list is None and declared is not None:
                 found[url] = WorkbookLink(url, earlier.text or text, declared)
         return list(found.values())
+
+    @classmethod
+    def _first_declared(cls, texts: Iterable[str | None]) -> ListName | None:
+        """``_declared_list`` of texts read one by one, only as far as needed."""
+        for text in texts:
+            declared = cls._declared_list(text)
+            if declared is not None:
+                return declared
+        return None
 
     @staticmethod
     def _declared_list(*texts: str | None) -> ListName | None:
@@ -158,7 +186,7 @@ class Ice287gSpider(ReportsFailures, scrapy.Spider):
 
     # -- the workbooks ----------------------------------------------------------------------
 
-    def _workbook_request(self, link: WorkbookLink) -> scrapy.Request:
+    def _workbook_request(self, link: WorkbookLink, priority: int = 0) -> scrapy.Request:
         # The links are already one per URL.  Scrapy's duplicate filter would drop a redirect to
         # a URL seen before (to itself, back and forth, two links to one file) without calling
         # the errback: unfiltered, a loop ends at REDIRECT_MAX_TIMES as a recorded failure, and
@@ -168,6 +196,7 @@ class Ice287gSpider(ReportsFailures, scrapy.Spider):
             callback=self.parse_workbook,
             errback=self.workbook_failed,
             dont_filter=True,
+            priority=priority,
             headers=self._conditional_headers(link.url),
             cb_kwargs={"link": link},
             meta={"stage": "workbook", "handle_httpstatus_list": [304]},
@@ -240,6 +269,47 @@ def _header(response: Response, name: str) -> str | None:
     if value is None:
         return None
     return value.decode("latin-1").strip() or None
+
+
+def _link_texts(anchor: Any, text: str, around: Any, heading: Any, url: str,
+                text_of: Callable[[Any], str]) -> Iterator[str | None]:
+    """What may say which list a link is, nearest first, each read only when asked for."""
+    yield text
+    yield anchor.attrib.get("title")
+    yield text_of(around)
+    yield text_of(heading)
+    yield _url_file_name(url) if _DOCLIB_XLSX.search(urlsplit(url).path) else ""
+
+
+def _page_anchors(root: Any) -> Iterator[tuple[Any, Any, Any]]:
+    """Each ``<a href>`` of the page in document order, with the nearest enclosing li/p/td/dd/dt
+    (or None) and the last heading that ends before it (or None), found in one walk."""
+    container: dict[Any, Any] = {}       # element -> nearest container, itself included
+    heading = None
+    for event, element in etree.iterwalk(root, events=("start", "end")):
+        tag = element.tag
+        if not isinstance(tag, str):     # comments, processing instructions
+            continue
+        if event == "end":
+            if tag in _HEADINGS:
+                heading = element
+            continue
+        parent = element.getparent()
+        nearest = container.get(parent) if parent is not None else None
+        container[element] = element if tag in _AROUND else nearest
+        if tag == "a" and "href" in element.attrib:
+            yield element, nearest, heading
+
+
+def _capped_text(element: Any, limit: int = _TEXT_LIMIT) -> str:
+    """The element's text nodes joined by spaces, read only up to about ``limit`` characters."""
+    parts, size = [], 0
+    for text in element.itertext():
+        parts.append(text)
+        size += len(text)
+        if size >= limit:
+            break
+    return " ".join(parts)
 
 
 def _tidy(text: str) -> str:
