@@ -15,7 +15,7 @@ from rich.markup import escape
 from crawler.sources import ICE_287G_PAGE_URL, LIST_SOURCE_KIND
 from publish.changes import CHANGE_FIELDS, ChangeFilter, change_rows
 from publish.evidence import evidence_text
-from publish.render import print_table, render_csv, render_json, render_markdown
+from publish.render import print_table, render_csv, render_json, render_markdown, visible
 from publish.snapshots import metrics_items, snapshot_rows
 from scheduler.cli.app import App, pass_app
 from scheduler.cli.options import (
@@ -112,7 +112,7 @@ def _print_crawl(app: App, report: CrawlReport) -> None:
              "detail": line.detail} for line in report.lines]
     print_table(app.console, f"Crawl of {report.page_url}", ("url", "list", "outcome", "snapshot_id", "detail"), rows)
     if report.crawl_error:
-        app.console.print(f"[red]crawl failed:[/red] {escape(report.crawl_error)}")
+        app.console.print(f"[red]crawl failed:[/red] {escape(visible(report.crawl_error))}")
     for warning in report.warnings:
         app.console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
 

@@ -12,6 +12,7 @@ from publish.changes import UNREVIEWED, ChangeFilter, change_rows
 from publish.evidence import event_text
 from publish.feed import build_feed
 from publish.notify import notify as send_pending
+from publish.render import visible
 from publish.report import build_pages, write_report
 from publish.serve import make_server
 from scheduler.cli.app import App, pass_app
@@ -71,7 +72,7 @@ def _review_interactively(app: App, reviewer: str, where: ChangeFilter, limit: i
     choices = click.Choice([*REVIEW_STATUSES, "s", "q"])
     decided = 0
     for row in rows:
-        click.echo(event_text(row))
+        click.echo(visible(event_text(row)))
         answer = click.prompt("decision (confirmed, false_positive, rename, source_error; s skip, q quit)",
                               type=choices, default="s", show_choices=False)
         if answer == "q":

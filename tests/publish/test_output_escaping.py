@@ -138,3 +138,10 @@ def test_news_csv_markdown_and_table_neutralise_a_hostile_title(hostile_news_db)
 ])
 def test_cells(value, as_csv, as_markdown, shown):
     assert (csv_cell(value), markdown_cell(value), visible(value)) == (as_csv, as_markdown, shown)
+
+
+def test_the_review_prompt_shows_escape_characters_inertly(hostile_db):
+    result = run(hostile_db, "review", "--kind", "agreement.added", "--limit", "1", input="q\n")
+    assert result.exit_code == 0, result.output
+    assert not UNSAFE.search(result.output)
+    assert "pwned_x0007__x001B_[2J_x202E_.xlsx" in result.output
