@@ -26,7 +26,7 @@ UNREVIEWED = "unreviewed"
 # that a kind added later is never refused.
 KNOWN_KINDS = (
     "agreement.added", "agreement.removed", "agreement.changed", "agreement.renamed", "agreement.promoted",
-    "data.duplicate_row", "data.duplicate_resolved", "list.first_snapshot", "list.columns_changed",
+    "data.duplicate_row", "data.duplicate_resolved", "list.first_snapshot", "list.columns_changed", "list.reverted",
     "news.article", "news.figure", "source.anomaly", "source.failed", "source.recovered", "source.stale",
 )
 
