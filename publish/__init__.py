@@ -8,5 +8,7 @@ news      collected news as rows
 feed      the Atom feed
 report    the HTML report (Jinja2 templates in publish/templates), with charts (charts)
 serve     the report on 127.0.0.1
-notify    webhook and e-mail notifications of new changes
+notify    notifications of new changes, once per target: the JSON webhook and Apprise targets
+targets   each target's filters, address and secrets; addresses shown masked
+messages  the change in a notification: title with counts, changes by state, per format and length
 """

@@ -1,6 +1,6 @@
 """The words for a change event's evidence: one formatter for every output.
 
-The change log's table, CSV and Markdown, the Atom feed, the HTML report, the e-mail
+The change log's table, CSV and Markdown, the Atom feed, the HTML report, the
 notifications and the review prompt all show evidence through ``evidence_lines``; only the
 layout differs (one line, one line each, HTML).
 """

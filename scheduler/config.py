@@ -37,7 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crawler.sources import LIST_SOURCE_KIND, NEWS_KINDS, NewsSource
 from diff.confirmation import DEFAULT_CONFIRMATION, ConfirmationRule
 from diff.guards import DEFAULT_THRESHOLDS, Thresholds
-from publish.notify import NotificationSettings
+from publish.notify import RETIRED_HINT, RETIRED_KEYS, NotificationSettings
 from scheduler.seeds import SEEDS_DIR
 
 SEEDS_SOURCES = SEEDS_DIR / "sources.toml"
@@ -253,6 +253,8 @@ def _section(cls: type, values: Any, where: str) -> Any:
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     for key in values:
+        if where == "notifications" and key in RETIRED_KEYS:
+            raise ConfigError(f"[notifications] {key}: {RETIRED_HINT}")
         if key not in known:
             raise ConfigError(f"unknown key {key!r} in [{where}]")
     try:
@@ -280,7 +282,7 @@ def _checked(value: Any, expected: Any, where: str) -> Any:
     elif expected is str:
         ok = isinstance(value, str)
     elif origin is tuple:
-        ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+        ok = isinstance(value, (list, tuple)) and (args[0] is Any or all(isinstance(v, str) for v in value))
         value = tuple(value) if ok else value
     elif origin in (Mapping, dict) or expected is Mapping:
         ok = isinstance(value, Mapping)

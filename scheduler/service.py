@@ -42,7 +42,7 @@ from diff.health import SourceHealth, after_run, check_stale
 from pipeline.crawl import CrawlReport, crawl_and_ingest
 from pipeline.ingest import IngestOptions, Ingestor
 from pipeline.news import crawl_news_source
-from publish.notify import notify_after_run
+from publish.notify import notify_after_run, register_targets
 from scheduler.config import Config, SourceConfig
 from scheduler.logs import current_run, current_source
 from scheduler.seeds import load_baseline
@@ -131,6 +131,7 @@ class Service:
     def start(self) -> None:
         now = utcnow()
         self._ensure_states()
+        self._register_targets(now)
         for source in self.sources.values():
             trigger = source.schedule.trigger(self.timezone)
             first = self._first_run(source, trigger, now)
@@ -153,6 +154,13 @@ class Service:
             runs = RunRepository(session)
             runs.close_interrupted_runs("the service stopped before this run finished; nothing of it was half-written")
             runs.ensure_source_states(self.sources)
+
+    def _register_targets(self, now: dt.datetime) -> None:
+        """New notification targets start from now: the history before the service began is not sent."""
+        try:
+            register_targets(self.engine, self.config.notifications, now)
+        except Exception:  # notifications never stop the service
+            log.exception("notification targets could not be registered")
 
     def _first_run(self, source: SourceConfig, trigger: BaseTrigger, now: dt.datetime) -> dt.datetime | None:
         """Now when a run was due while the service was down (or never ran), else None: the trigger decides."""

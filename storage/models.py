@@ -333,12 +333,33 @@ class ReviewDecision(Base):
 
 
 class NotificationSent(Base):
-    """One change event delivered on one channel (``webhook`` or ``email``): never sent twice."""
+    """One change event claimed for, then delivered on, one notification target (its ``channel``:
+    ``webhook`` or a target's name).  The unique (channel, event) pair is the claim: a second
+    process choosing the same event for the same target cannot insert it, so nothing goes out
+    twice.  ``status`` is ``claimed`` while the delivery is under way (``claim`` names that
+    delivery), then ``sent``; a failed delivery deletes its claimed rows."""
 
     __tablename__ = "notification_sent"
     __table_args__ = (UniqueConstraint("channel", "event_id", name="uq_notification_channel_event"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(100))
     event_id: Mapped[int] = mapped_column(ForeignKey("change_event.id"))
-    sent_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime] = mapped_column(default=utcnow)    # claimed at, then delivered at
+    status: Mapped[str] = mapped_column(String(10), default="sent", server_default="sent")
+    claim: Mapped[str | None] = mapped_column(String(36), index=True)
+
+
+class NotificationTarget(Base):
+    """A notification target as first seen: events up to ``start_after_event_id`` are history it
+    is never sent (``start = "now"``).  Its row is locked while events are chosen and claimed for
+    it, and it remembers failed deliveries for the backoff between runs."""
+
+    __tablename__ = "notification_target"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    start_after_event_id: Mapped[int] = mapped_column(Integer, default=0)
+    added_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[dt.datetime | None]
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    retry_after: Mapped[dt.datetime | None]

@@ -1,20 +1,18 @@
-"""Review decisions on change events, and the ledger of notifications sent.
+"""Review decisions on change events (the notification ledger is storage/notifications.py).
 
-Both are append-only: a later decision on the same event supersedes an earlier one (the
-history of decisions is kept), and a ledger row says one event went out on one channel.
+Append-only: a later decision on the same event supersedes an earlier one (the history of
+decisions is kept).
 The caller owns the transaction: nothing here commits.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import REVIEW_STATUSES, ChangeEvent, NotificationSent, ReviewDecision
-from storage.types import utcnow
+from storage.models import REVIEW_STATUSES, ChangeEvent, ReviewDecision
 
 
 class ReviewRepository:
@@ -68,19 +66,6 @@ class ReviewRepository:
             for d in self.latest_decisions().values()
             if d.status == "rename" and d.list_name == list_name and d.from_key and d.to_key
         )
-
-    # -- notification ledger --------------------------------------------------------------------
-    def sent_event_ids(self, channel: str) -> set[int]:
-        return set(self.session.scalars(select(NotificationSent.event_id).where(NotificationSent.channel == channel)))
-
-    def last_sent_at(self, channel: str) -> dt.datetime | None:
-        return self.session.scalar(
-            select(func.max(NotificationSent.sent_at)).where(NotificationSent.channel == channel))
-
-    def record_sent(self, channel: str, event_ids: Iterable[int]) -> None:
-        now = utcnow()
-        self.session.add_all(NotificationSent(channel=channel, event_id=i, sent_at=now) for i in event_ids)
-        self.session.flush()
 
 
 def rename_keys(event: ChangeEvent, from_key: str | None, to_key: str | None) -> tuple[str, str]:

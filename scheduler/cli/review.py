@@ -12,9 +12,11 @@ from publish.changes import UNREVIEWED, ChangeFilter, change_rows
 from publish.evidence import event_text
 from publish.feed import build_feed
 from publish.notify import notify as send_pending
+from publish.notify import notify_test as send_test
 from publish.render import visible
 from publish.report import build_pages, write_report
 from publish.serve import make_server
+from publish.targets import TargetError
 from scheduler.cli.app import App, pass_app
 from scheduler.cli.options import change_filter_options, check_filter, check_state
 from scheduler.seeds import load_baseline
@@ -160,14 +162,25 @@ def serve(app: App, port: int) -> None:
 
 
 @click.command()
+@click.option("--test", "test_target", metavar="TARGET",
+              help="Send a test message to one target (its name, or 'webhook') and nothing else.")
 @pass_app
-def notify(app: App) -> None:
-    """Send pending notifications now (webhook, e-mail; a digest is sent even if not yet due)."""
-    results = send_pending(app.engine(), app.config().notifications, force_digest=True)
+def notify(app: App, test_target: str | None) -> None:
+    """Send pending notifications now (a digest goes even if not yet due, a target backing off
+    after failures is tried at once); each event still goes once per target."""
+    settings = app.config().notifications
+    if test_target:
+        try:
+            results = [send_test(settings, test_target)]
+        except TargetError as error:
+            raise click.UsageError(str(error)) from error
+    else:
+        results = send_pending(app.engine(), settings, force=True)
     if not results:
-        app.console.print("No notification channel is configured (see [notifications]).")
+        app.console.print("No notification target is configured (see [notifications]).")
     for result in results:
-        text = result.error or result.skipped or f"{result.sent} change(s) sent"
-        app.console.print(f"{result.channel}: {text}", highlight=False, markup=False)
+        text = result.error or result.skipped or (
+            "test message sent" if test_target else f"{result.sent} change(s) sent")
+        app.console.print(f"{result.channel} ({result.address}): {text}", highlight=False, markup=False)
     if any(r.error for r in results):
         raise SystemExit(1)

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from publish.notify import shown_section
 from publish.render import print_table, render_json
 from scheduler.cli.app import App, pass_app, safe_url
 from scheduler.cli.options import format_option, require_contact
@@ -70,13 +71,15 @@ def config_show(app: App, fmt: str) -> None:
     """Print the effective configuration: defaults, seeds/sources.toml, --config file, environment."""
     config = app.config()
     database: dict[str, Any] = {**config.raw["database"], "url": safe_url(app.database_url)}
+    notifications = shown_section(config.raw["notifications"])   # addresses without their secrets
     if fmt == "json":
         app.emit(render_json("tracker287g.config/1", "sources", [s.as_mapping() for s in config.sources],
-                             config={**config.raw, "database": database}, overridden=dict(config.origin)))
+                             config={**config.raw, "database": database, "notifications": notifications},
+                             overridden=dict(config.origin)))
         return
     overridden = "".join(f"#   {key} <- {origin}\n" for key, origin in sorted(config.origin.items()))
     app.emit("# effective configuration of tracker287g\n" + (f"# overridden:\n{overridden}" if overridden else "")
-             + "\n" + config.to_toml(database=database))
+             + "\n" + config.to_toml(database=database, notifications=notifications))
 
 
 @click.command()

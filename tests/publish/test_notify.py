@@ -1,210 +1,230 @@
-"""Notifications against local servers on 127.0.0.1: a webhook that fails twice before it
-succeeds, and an SMTP server (aiosmtpd) with a login; nothing is ever sent twice."""
+"""Notifications against real receivers on 127.0.0.1: the JSON webhook (retries, backoff, a
+redirect refused), the ledger (two `notify` processes at once send each event once; a new
+target starts from now), and addresses shown without their secrets."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
 from click.testing import CliRunner
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from publish.changes import change_rows
-from publish.notify import NotificationSettings, digest_due, notify, notify_after_run
+from publish.notify import NotificationSettings, notify, notify_after_run
+from publish.targets import mask_url
 from scheduler.cli import main
-from scheduler.config import DEFAULTS
+from scheduler.config import ConfigError, load_config
+from storage.models import NotificationSent
 from tests.commands import run
-from tests.files import workbook
-
-# aiosmtpd warns, for each connection, that AUTH without TLS is unsafe: the test server listens
-# on 127.0.0.1 only and exists to check the login, so that one warning is ignored.
-pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+from tests.files import ROOT, workbook
+from tests.publish.receivers import HttpReceiver
 
 SECRET = "s3cr3t-token-value"
 FILES = ("participatingAgencies-20250221214937.xlsx", "participatingAgencies-20250226183301.xlsx",
          "participatingAgencies-20250318045215.xlsx")
 
 
+def backfill(db_url: str, *names: str) -> None:
+    result = run(db_url, "backfill", *(str(workbook(n)) for n in names))
+    assert result.exit_code == 0, result.output
+
+
 @pytest.fixture
 def events(db_url, engine):
     """Three real participating lists: a first snapshot, then additions, removals and a rename."""
-    assert run(db_url, "backfill", *(str(workbook(f)) for f in FILES)).exit_code == 0
+    backfill(db_url, *FILES)
     return engine
 
 
 def settings(**overrides) -> NotificationSettings:
-    values = {"webhook_backoff_seconds": 0.01, **overrides}
+    values = {"webhook_backoff_seconds": 0.01, "backoff_seconds": 0.01, "webhook_start": "all", **overrides}
     return NotificationSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
-def expected_ids(engine, **overrides) -> list[int]:
-    from publish.notify import wanted
-
+def expected_ids(engine, config: NotificationSettings, after: int = 0) -> list[int]:
     with Session(engine) as session:
-        return [r["id"] for r in change_rows(session) if wanted(r, settings(**overrides))]
-
-
-class Webhook:
-    """A webhook receiver on 127.0.0.1 that answers 500 to its first ``failures`` requests."""
-
-    def __init__(self, failures: int) -> None:
-        self.requests: list[tuple[int, dict, dict]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                status = 500 if len(receiver.requests) < failures else 200
-                receiver.requests.append((status, dict(self.headers), body))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return [r["id"] for r in change_rows(session) if r["id"] > after and config.filters.wants(r)]
 
 
 @pytest.fixture
-def webhook_failing_twice():
-    receiver = Webhook(failures=2)
-    yield receiver
-    receiver.close()
+def receiver():
+    server = HttpReceiver()
+    yield server
+    server.close()
 
 
-def test_a_webhook_that_fails_twice_gets_everything_once(events, webhook_failing_twice, monkeypatch, caplog):
+def test_a_webhook_that_fails_twice_gets_everything_once(events, monkeypatch, caplog):
+    server = HttpReceiver(answer=lambda n: (500 if n < 2 else 200, {}))
     monkeypatch.setenv("HOOK_TOKEN", SECRET)
     waits: list[float] = []
-    config = settings(webhook_url=webhook_failing_twice.url, webhook_token_env="HOOK_TOKEN")
-    with caplog.at_level(logging.DEBUG):
-        [result] = notify(events, config, sleep=waits.append)
-    wanted_ids = expected_ids(events)
+    config = settings(webhook_url=server.url(), webhook_token_env="HOOK_TOKEN")
+    try:
+        with caplog.at_level(logging.DEBUG):
+            [result] = notify(events, config, sleep=waits.append)
+        [again] = notify(events, config, sleep=waits.append)             # the ledger: nothing twice
+    finally:
+        server.close()
+    wanted_ids = expected_ids(events, config)
     assert (result.channel, result.sent, result.error) == ("webhook", len(wanted_ids), None)
-    assert [status for status, _, _ in webhook_failing_twice.requests] == [500, 500, 200]
-    assert waits == [0.01, 0.02]                                      # backoff doubles
-    _, headers, body = webhook_failing_twice.requests[-1]
-    assert headers["Authorization"] == f"Bearer {SECRET}"
+    assert server.statuses == [500, 500, 200] and waits == [0.01, 0.02]   # backoff doubles
+    last = server.requests[-1]
+    assert last.headers["authorization"] == f"Bearer {SECRET}"
+    body = last.json()
     assert body["schema"] == "tracker287g.notification/1"
     assert [c["id"] for c in body["changes"]] == wanted_ids
-    assert {c["kind"] for c in body["changes"]} <= set(DEFAULTS["notifications"]["kinds"])
     assert "agreement.renamed" in {c["kind"] for c in body["changes"]}
     assert SECRET not in caplog.text and "attempt 2 of 3 failed: HTTP 500" in caplog.text
-
-    [again] = notify(events, config, sleep=waits.append)             # the ledger: nothing twice
-    assert (again.sent, again.skipped) == (0, "nothing new to send") and len(webhook_failing_twice.requests) == 3
+    assert (again.sent, again.skipped) == (0, "nothing new to send") and len(server.requests) == 3
 
 
-def test_a_webhook_that_keeps_failing_is_tried_again_next_time(events, monkeypatch):
-    receiver = Webhook(failures=99)
+def test_a_failing_webhook_backs_off_between_runs_and_notify_tries_at_once(events):
+    server = HttpReceiver(answer=lambda n: (503, {}))
+    config = settings(webhook_url=server.url(), webhook_attempts=2)
     try:
-        config = settings(webhook_url=receiver.url, webhook_attempts=2)
         [failed] = notify(events, config, sleep=lambda s: None)
-        assert failed.sent == 0 and "HTTP 500 after 2 attempt(s)" in failed.error
-        [failed_again] = notify(events, config, sleep=lambda s: None)
-        assert failed_again.error and len(receiver.requests) == 4
+        [waiting] = notify(events, config, sleep=lambda s: None)           # the service's next run
+        [forced] = notify(events, config, force=True, sleep=lambda s: None)   # `tracker287g notify`
     finally:
-        receiver.close()
+        server.close()
+    assert failed.sent == 0 and "HTTP 503 after 2 attempt(s)" in failed.error
+    assert waiting.skipped.startswith("backing off after 1 failed deliveries, until ")
+    assert forced.error and len(server.requests) == 4
+    with Session(events) as session:   # a failed delivery leaves no claim behind
+        assert session.scalar(select(func.count()).select_from(NotificationSent)) == 0
     notify_after_run(events, config)   # the service's call: a closed receiver raises nothing
 
 
-def test_kinds_and_states_choose_what_is_sent(events):
-    texas = expected_ids(events, kinds=["agreement."], states=["tx"])
-    with Session(events) as session:
-        rows = {r["id"]: r for r in change_rows(session)}
-    assert texas and {rows[i]["state"] for i in texas} == {"TX"}
-    assert {rows[i]["kind"] for i in texas} <= {"agreement.added", "agreement.removed", "agreement.changed",
-                                                "agreement.renamed", "agreement.promoted"}
-    assert len(texas) == sum(1 for r in rows.values() if r["state"] == "TX" and r["kind"].startswith("agreement."))
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's naming)
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-def authenticator(server, session, envelope, mechanism, auth_data):
-    return AuthResult(success=auth_data.login == b"desk" and auth_data.password == SECRET.encode())
-
-
-@pytest.fixture
-def smtp_server():
-    mailbox = Mailbox()
-    with socket.socket() as probe:   # aiosmtpd's start() connects to its own port: it cannot be 0
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port, authenticator=authenticator,
-                            auth_require_tls=False, auth_required=True)
-    controller.start()
-    yield mailbox, port
-    controller.stop()
-
-
-def mail_settings(port: int, **overrides) -> dict:
-    return settings(email_to=["desk@example.org"], email_from="tracker@example.org", smtp_host="127.0.0.1",
-                    smtp_port=port, smtp_starttls=False, smtp_user="desk", smtp_password_env="TEST_SMTP_PASSWORD",
-                    **overrides)
-
-
-def test_email_is_sent_once_with_the_changes(events, smtp_server, monkeypatch, caplog):
-    mailbox, port = smtp_server
-    monkeypatch.setenv("TEST_SMTP_PASSWORD", SECRET)
-    with caplog.at_level(logging.DEBUG):
-        [result] = notify(events, mail_settings(port))
-    wanted_ids = expected_ids(events)
-    assert (result.sent, result.error) == (len(wanted_ids), None)
-    [message] = mailbox.messages
-    text = message.content.decode("utf-8")
-    assert message.rcpt_tos == ["desk@example.org"]
-    assert f"new changes: {len(wanted_ids)} change(s)" in text
-    assert "participatingAgencies-20250318045215.xlsx, row" in text
-    assert SECRET not in caplog.text
-    assert notify(events, mail_settings(port))[0].sent == 0 and len(mailbox.messages) == 1
-
-
-def test_a_missing_password_is_reported_by_the_variable_name(events, smtp_server):
-    mailbox, port = smtp_server
-    [missing] = notify(events, mail_settings(port))
-    assert "TEST_SMTP_PASSWORD" in missing.error and missing.sent == 0
-    assert mailbox.messages == []
-
-
-def test_the_daily_digest_waits_for_its_hour_and_goes_once_a_day(events, smtp_server, monkeypatch):
-    mailbox, port = smtp_server
-    monkeypatch.setenv("TEST_SMTP_PASSWORD", SECRET)
-    config = mail_settings(port, email_mode="digest", digest_hour_utc=7)
-    early = dt.datetime(2026, 6, 1, 6, 0, tzinfo=dt.UTC)
-    assert notify(events, config, now=early)[0].skipped == "the daily digest is not due yet"
-    later = early.replace(hour=8)
-    assert notify(events, config, now=later)[0].sent > 0
-    assert "daily digest" in mailbox.messages[0].content.decode()
-    sent_at = dt.datetime.now(dt.UTC)
-    assert not digest_due(sent_at, sent_at.replace(hour=23), 7)
-    assert digest_due(sent_at, sent_at + dt.timedelta(days=1, hours=7 - sent_at.hour), 7)
-
-
-def test_secrets_stay_out_of_config_show(monkeypatch):
-    monkeypatch.setenv("TRACKER287G_SMTP_PASSWORD", SECRET)
-    monkeypatch.setenv("TRACKER287G__NOTIFICATIONS__WEBHOOK_TOKEN_ENV", "HOOK_TOKEN")
+def test_a_redirect_is_a_failed_delivery_and_is_not_followed(events, monkeypatch):
+    """urllib would turn the POST into a GET to the new address, with the bearer token."""
+    elsewhere = HttpReceiver()
+    server = HttpReceiver(answer=lambda n: (302, {"Location": elsewhere.url("/stolen")}))
     monkeypatch.setenv("HOOK_TOKEN", SECRET)
-    result = CliRunner().invoke(main, ["config", "show"])
-    assert result.exit_code == 0, result.output
-    assert "[notifications]" in result.output and 'smtp_password_env = "TRACKER287G_SMTP_PASSWORD"' in result.output
-    assert SECRET not in result.output
+    config = settings(webhook_url=server.url(), webhook_token_env="HOOK_TOKEN")
+    try:
+        [result] = notify(events, config, sleep=lambda s: None)
+    finally:
+        server.close()
+        elsewhere.close()
+    assert result.sent == 0 and "HTTP 302 (a redirect, not followed" in result.error
+    assert len(server.requests) == 1 and elsewhere.requests == []      # not retried, not followed
+    with Session(events) as session:
+        assert session.scalar(select(func.count()).select_from(NotificationSent)) == 0
+
+
+def test_a_new_target_sends_nothing_of_the_history_until_a_new_change(db_url, engine, receiver):
+    backfill(db_url, *FILES[:2])
+    config = settings(webhook_url=receiver.url(), webhook_start="now")
+    [first] = notify(engine, config)
+    assert (first.sent, first.skipped, receiver.requests) == (0, "nothing new to send", [])
+    with Session(engine) as session:
+        history = max(r["id"] for r in change_rows(session))
+    backfill(db_url, FILES[2])
+    [second] = notify(engine, config)
+    new_ids = expected_ids(engine, config, after=history)
+    assert new_ids and second.sent == len(new_ids)
+    [request] = receiver.requests
+    assert [c["id"] for c in request.json()["changes"]] == new_ids
+    assert {c["occurred_on"] for c in request.json()["changes"]} == {"2025-03-18"}
+
+
+def test_two_notify_processes_at_once_send_each_event_once(db_url, engine, tmp_path):
+    """The service and a manual `notify` on one database: each claims before it sends."""
+    backfill(db_url, *FILES)
+    server = HttpReceiver(delay=1.0)   # a slow receiver: the first delivery is in flight while the other chooses
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(
+        "[notifications]\n"
+        f'webhook_url = "{server.url()}"\nwebhook_start = "all"\n'
+        f'targets = [{{ name = "desk-json", url = "json://127.0.0.1:{server.port}/json", start = "all" }}]\n',
+        encoding="utf-8")
+    environment = {**os.environ, "TRACKER287G_DB": db_url, "TRACKER287G_CONFIG": str(config_file)}
+    command = [sys.executable, "-m", "scheduler.cli", "notify"]
+    try:
+        processes = [subprocess.Popen(command, env=environment, cwd=ROOT, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+        outputs = [p.communicate(timeout=120)[0] for p in processes]
+    finally:
+        server.close()
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    webhook = [r for r in server.requests if r.path == "/hook"]
+    sent_ids = Counter(c["id"] for r in webhook for c in r.json()["changes"])
+    wanted = expected_ids(engine, load_config(config_file, environ={}).notifications)
+    assert sorted(sent_ids) == wanted and set(sent_ids.values()) == {1}
+    assert len([r for r in server.requests if r.path == "/json"]) == 1
+    # each target: one process sent, the other found every event claimed
+    assert sum(output.count("nothing new to send") for output in outputs) == 2, outputs
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(NotificationSent)
+                              .where(NotificationSent.channel == "webhook")) == len(wanted)
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://user:hunter2pass@hooks.example.org/hook", "https://user:****@hooks.example.org/hook"),
+    ("https://hooks.example.org/in?token=abc123&channel=desk", "https://hooks.example.org/in?token=****&channel=****"),
+    ("https://hooks.slack.com/services/T0123ABCD/B0123ABCD/XXXXyyyyZZZZ1234abcd",
+     "https://hooks.slack.com/services/****/****/****"),
+    ("https://discord.com/api/webhooks/1234567890/abcDEF_ghiJKL-mnoPQRstuVWX",
+     "https://discord.com/api/webhooks/****/****"),
+    ("slack://T0123ABCD/B0123ABCD/XXXXyyyyZZZZ1234abcd", "slack://****/****/****"),
+    ("ntfy://ntfy.example.org/tracker287g-alerts", "ntfy://ntfy.example.org/****"),   # a topic is a password
+    ("json://127.0.0.1:8080/hook", "json://127.0.0.1:8080/hook"),
+    ("mailtos://desk:${SMTP_PASSWORD}@smtp.example.org?to=desk@example.org",
+     "mailtos://desk:****@smtp.example.org?to=****"),
+    ("mmost://chat.example.org/${MATTERMOST_TOKEN}", "mmost://chat.example.org/${MATTERMOST_TOKEN}"),
+    ("tgram://123456789:AAbbCCdd/1234", "****"),       # not a URL Python can parse: masked whole
+])
+def test_addresses_are_shown_without_their_secrets(url, shown):
+    assert mask_url(url) == shown
+
+
+def test_config_show_masks_every_address(tmp_path, monkeypatch):
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(
+        "[notifications]\n"
+        f'webhook_url = "https://hooks.example.org/in?token={SECRET}"\n'
+        f'targets = ["slack://T0123ABCD/B0123ABCD/{SECRET}",\n'
+        f'           {{ name = "desk", url = "mailtos://desk:{SECRET}@smtp.example.org?to=desk@example.org" }},\n'
+        '           { name = "chat", url = "mmost://chat.example.org/${MATTERMOST_TOKEN}" }]\n', encoding="utf-8")
+    monkeypatch.setenv("MATTERMOST_TOKEN", "mattermost-token-value")
+    for fmt in ("toml", "json"):
+        result = CliRunner().invoke(main, ["--config", str(config_file), "config", "show", "--format", fmt])
+        assert result.exit_code == 0, result.output
+        assert SECRET not in result.output and "mattermost-token-value" not in result.output
+        assert "${MATTERMOST_TOKEN}" in result.output and "hooks.example.org" in result.output
+
+
+def test_the_old_e_mail_keys_point_to_a_mailto_target(tmp_path):
+    config_file = tmp_path / "config.toml"
+    config_file.write_text('[notifications]\nsmtp_host = "smtp.example.org"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"smtp_host: e-mail is now a target: .*mailtos://"):
+        load_config(config_file, environ={})
+
+
+@pytest.mark.parametrize(("entry", "problem"), [
+    ('"not a url"', "is not a URL"),
+    ('{ url = "json://x", digest = "hourly" }', "digest 'hourly' is not one of"),
+    ('{ url = "json://x", statuses = ["maybe"] }', "status 'maybe' is not one of provisional, confirmed, reverted"),
+    ('{ url = "json://x", url_env = "X" }', "give url or url_env"),
+    ('{ name = "webhook", url = "json://x" }', "belongs to webhook_url"),
+    ('{ url = "json://x", colour = "red" }', "unknown key 'colour'"),
+])
+def test_a_bad_target_is_a_configuration_error_naming_it(tmp_path, entry, problem):
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f"[notifications]\ntargets = [{entry}]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"^\[notifications\] ") as raised:
+        load_config(config_file, environ={})
+    assert problem in str(raised.value)
+
+
+def test_the_example_configuration_loads():
+    config = load_config(Path(ROOT / "deploy" / "config.example.toml"), environ={})
+    assert config.notifications.webhook_url == ""
+    assert json.dumps(config.raw["notifications"])   # plain TOML values
