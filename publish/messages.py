@@ -27,10 +27,10 @@ def title(rows: Sequence[ChangeRow]) -> str:
     """"TX: 3 agreements added, 1 removed"; several states are named up to three, then counted;
     events that are not about an agreement are counted as other changes."""
     counts = Counter(row["kind"] for row in rows)
-    parts = [f"{counts[kind]} {word}" for kind, word in COUNTED if counts[kind]]
-    if parts:
-        total = sum(counts[kind] for kind, _ in COUNTED)
-        parts[0] = parts[0].replace(" ", " agreement " if total == 1 else " agreements ", 1)
+    counted = [(counts[kind], word) for kind, word in COUNTED if counts[kind]]
+    parts = [f"{number} {word}" for number, word in counted]
+    if counted:   # the noun goes with the first number: "1 agreement added, 2 removed"
+        parts[0] = f"{counted[0][0]} agreement{'' if counted[0][0] == 1 else 's'} {counted[0][1]}"
     others = len(rows) - sum(counts[kind] for kind, _ in COUNTED)
     if others:
         parts.append(f"{others} other change" + ("" if others == 1 else "s"))
@@ -66,7 +66,7 @@ def body(rows: Sequence[ChangeRow], fmt: str, *, limit: int, report_url: str = "
             item = (heading if index == 0 else "") + _item(row, fmt)
             rest = len(rows) - shown - 1
             if used + len(item) + (len(_more(rest, fmt, report_url, True)) if rest else 0) > budget:
-                return "".join(pieces) + _more(len(rows) - shown, fmt, report_url, index > 0)
+                return ("".join(pieces) + _more(len(rows) - shown, fmt, report_url, index > 0)).lstrip("\n")
             pieces.append(item)
             used += len(item)
             shown += 1
@@ -75,7 +75,7 @@ def body(rows: Sequence[ChangeRow], fmt: str, *, limit: int, report_url: str = "
             used += 6
     if report_url and fmt != HTML:
         pieces.append(_link_line(report_url, fmt))
-    return "".join(pieces).rstrip("\n") + ("\n" if fmt == TEXT else "")
+    return "".join(pieces).strip("\n") + ("\n" if fmt == TEXT else "")
 
 
 def _heading(group: str, fmt: str) -> str:
