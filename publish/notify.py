@@ -56,7 +56,7 @@ class NotificationSettings:
     kinds: tuple[str, ...] = ("agreement.added", "agreement.removed", "agreement.renamed", "agreement.promoted",
                               "list.columns_changed", "source.anomaly")
     states: tuple[str, ...] = ()
-    statuses: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ("confirmed",)   # an event recorded without a status counts as confirmed
     agencies: tuple[str, ...] = ()
     targets: tuple[Any, ...] = ()             # Apprise URLs, or tables (publish/targets.py)
     report_url: str = ""                      # where readers find the whole report, for long lists
@@ -243,7 +243,7 @@ def send_apprise(target: Target, settings: NotificationSettings, rows: Sequence[
         heading = heading[:int(plugin.title_maxlen)]
     attempts = max(1, settings.attempts)
     for attempt in range(1, attempts + 1):
-        with apprise.LogCapture(level=logging.WARNING) as captured:
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
             delivered = plugin.notify(body=text, title=heading, body_format=fmt)
         if delivered:
             log.info("target %s: %s delivered (attempt %d)", target.name,
@@ -329,6 +329,8 @@ def _claim(engine: Engine, channel: Channel, settings: NotificationSettings, now
                 if rows:
                     ledger.claim(channel.name, [r["id"] for r in rows], claim, now)
             return (claim, rows) if rows else "nothing new to send"
+        except LookupError:   # _ensure_target met a busy database every time
+            return "the target is not registered yet (the database was busy); its events wait for the next call"
         except (IntegrityError, OperationalError) as error:
             # Another process claimed for this target at the same moment: choose again.
             log.info("target %s: claim attempt %d met another claimer (%s)", channel.name, attempt,

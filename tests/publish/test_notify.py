@@ -18,11 +18,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from publish.changes import change_rows
-from publish.notify import NotificationSettings, notify, notify_after_run
+from publish.notify import NotificationSettings, notify, notify_after_run, register_targets
 from publish.targets import mask_url
 from scheduler.cli import main
 from scheduler.config import ConfigError, load_config
-from storage.models import NotificationSent
+from storage.models import NotificationSent, NotificationTarget
 from tests.commands import run
 from tests.files import ROOT, workbook
 from tests.publish.receivers import HttpReceiver
@@ -122,6 +122,10 @@ def test_a_redirect_is_a_failed_delivery_and_is_not_followed(events, monkeypatch
 def test_a_new_target_sends_nothing_of_the_history_until_a_new_change(db_url, engine, receiver):
     backfill(db_url, *FILES[:2])
     config = settings(webhook_url=receiver.url(), webhook_start="now")
+    register_targets(engine, config)                    # what the service does when it starts
+    with Session(engine) as session:
+        [target] = session.scalars(select(NotificationTarget)).all()
+        assert (target.name, target.start_after_event_id) == ("webhook", max(r["id"] for r in change_rows(session)))
     [first] = notify(engine, config)
     assert (first.sent, first.skipped, receiver.requests) == (0, "nothing new to send", [])
     with Session(engine) as session:

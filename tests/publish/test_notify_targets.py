@@ -243,3 +243,32 @@ def test_notify_test_sends_one_test_message_and_records_nothing(events, receiver
     assert sent_count(events, "desk") == 0
     unknown = run(db_url, "--config", str(config_file), "notify", "--test", "slack")
     assert unknown.exit_code == 2 and "no notification target named 'slack' (configured: desk)" in unknown.output
+
+
+def test_an_apprise_target_does_not_follow_a_redirect_either(events):
+    elsewhere = HttpReceiver()
+    server = HttpReceiver(answer=lambda n: (307, {"Location": elsewhere.url("/stolen")}))
+    config = settings({"name": "moved", "url": f"json://127.0.0.1:{server.port}/j", "start": "all"}, attempts=2)
+    try:
+        [result] = notify(events, config)
+    finally:
+        server.close()
+        elsewhere.close()
+    assert result.sent == 0
+    assert result.error == "target moved: Failed to send JSON POST notification: error=307. after 2 attempt(s)"
+    assert len(server.requests) == 2 and elsewhere.requests == []
+    assert sent_count(events, "moved") == 0
+
+
+@pytest.mark.parametrize(("status", "sent"), [
+    (None, True),             # recorded before events had a status
+    ("confirmed", True),
+    ("provisional", False),   # waits until a later list confirms it
+    ("reverted", False),
+])
+def test_by_default_only_confirmed_changes_go_out(status, sent):
+    row = {"kind": "agreement.removed", "state": "TX", "subject_key": "TX|HARRIS COUNTY SHERIFFS OFFICE|JEM",
+           "old_value": "Harris County Sheriff's Office", "new_value": None, "summary": "No longer listed",
+           "review": None, "status": status}
+    assert NotificationSettings().filters.wants(row) is sent
+    assert settings({"url": "json://127.0.0.1/x"}).target_list()[0].filters.wants(row) is sent
