@@ -232,3 +232,18 @@ def test_the_example_configuration_loads():
     config = load_config(Path(ROOT / "deploy" / "config.example.toml"), environ={})
     assert config.notifications.webhook_url == ""
     assert json.dumps(config.raw["notifications"])   # plain TOML values
+
+
+def test_notify_test_webhook_sends_an_empty_test_document(db_url, engine, receiver, monkeypatch, tmp_path):
+    monkeypatch.setenv("HOOK_TOKEN", SECRET)
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f'[notifications]\nwebhook_url = "{receiver.url()}?key={SECRET}"\n'
+                           'webhook_token_env = "HOOK_TOKEN"\n', encoding="utf-8")
+    result = run(db_url, "--config", str(config_file), "notify", "--test", "webhook")
+    assert result.exit_code == 0, result.output
+    assert result.output == f"webhook ({receiver.url()}?key=****): test message sent\n"
+    [request] = receiver.requests
+    assert request.json() == {"schema": "tracker287g.notification/1", "test": True, "changes": []}
+    assert request.headers["authorization"] == f"Bearer {SECRET}"
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(NotificationTarget)) == 0
