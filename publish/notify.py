@@ -12,6 +12,7 @@ address: a 3xx answer is a failure.  Addresses are shown only through ``mask_url
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -22,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,6 +215,38 @@ def _apprise_plugin(target: Target) -> tuple[Any, list[str]]:
     return plugin, secrets
 
 
+# Apprise and urllib3 log the address they post to (with a token in its path) at DEBUG level.
+_LIBRARY_LOGGERS = ("apprise", "urllib3.connectionpool")
+
+
+class _ScrubSecrets(logging.Filter):
+    """Replaces a target's secrets in library log records while it sends."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = scrub(message, self.secrets)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+@contextlib.contextmanager
+def _scrubbed_library_logs(secrets: Sequence[str]) -> Iterator[None]:
+    scrubber = _ScrubSecrets(secrets)
+    loggers = [logging.getLogger(name) for name in _LIBRARY_LOGGERS]
+    for library in loggers:
+        library.addFilter(scrubber)
+    try:
+        yield
+    finally:
+        for library in loggers:
+            library.removeFilter(scrubber)
+
+
 def _format_of(plugin: Any, target: Target) -> str:
     if target.format:
         return target.format
@@ -228,6 +261,12 @@ def send_apprise(target: Target, settings: NotificationSettings, rows: Sequence[
                  sleep: Callable[[float], None] = time.sleep) -> None:
     """One message with the changes (``rows``), or the test message (None), tried
     ``settings.attempts`` times with doubling waits."""
+    with _scrubbed_library_logs(target.secrets()):
+        _send_apprise(target, settings, rows, sleep)
+
+
+def _send_apprise(target: Target, settings: NotificationSettings, rows: Sequence[ChangeRow] | None,
+                  sleep: Callable[[float], None]) -> None:
     import apprise
 
     plugin, secrets = _apprise_plugin(target)

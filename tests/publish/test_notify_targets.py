@@ -143,14 +143,16 @@ def test_a_missing_secret_is_named_not_shown(events, mail):
     assert result.error == "target desk: environment variable TEST_SMTP_PASSWORD is not set"
 
 
-def test_mattermost_gets_markdown_cut_to_its_limit_with_a_link_to_the_report(events, receiver, monkeypatch):
+def test_mattermost_gets_markdown_cut_to_its_limit_with_a_link_to_the_report(events, receiver, monkeypatch, caplog):
     """Mattermost's incoming webhook (POST /hooks/<token>, JSON {"text": ...}) imitated on
     127.0.0.1; its messages take 4000 characters and no title, so the title leads the text."""
     monkeypatch.setenv("MM_TOKEN", "mattermosttoken1234")
     config = settings({"name": "newsroom", "url": f"mmost://127.0.0.1:{receiver.port}/${{MM_TOKEN}}",
                        "start": "all", "format": "markdown"}, report_url="https://reports.example.org/287g/")
-    [result] = notify(events, config)
+    with caplog.at_level(logging.DEBUG):
+        [result] = notify(events, config)
     assert result.sent == 221 and "mattermosttoken1234" not in result.address
+    assert "POST URL: http://127.0.0.1" in caplog.text and "mattermosttoken1234" not in caplog.text
     [request] = receiver.requests
     assert request.path == "/hooks/mattermosttoken1234"
     text = request.json()["text"]
