@@ -9,6 +9,7 @@ import datetime as dt
 import email
 import email.policy
 import logging
+from collections import Counter
 
 import pytest
 from sqlalchemy import func, select
@@ -48,7 +49,8 @@ def receiver():
 
 
 def settings(*targets, **overrides) -> NotificationSettings:
-    return NotificationSettings(targets=tuple(targets), backoff_seconds=0.01, **overrides)
+    # every status unless a test says otherwise: most events of three lists are still provisional
+    return NotificationSettings(**{"targets": tuple(targets), "backoff_seconds": 0.01, "statuses": (), **overrides})
 
 
 def sent_count(engine, channel: str) -> int:
@@ -199,13 +201,13 @@ def test_filters_by_agency_and_status(events, receiver):
     wanted = [r for r in removed if "sheriff" in r["summary"].lower()]
     assert 0 < len(wanted) < len(removed)
     assert notify(events, sheriffs)[0].sent == len(wanted)
-    # an event recorded without a status counts as confirmed
-    provisional = settings({"name": "provisional", "url": f"json://127.0.0.1:{receiver.port}/p", "start": "all",
-                            "statuses": ["provisional"]})
-    assert notify(events, provisional)[0].skipped == "nothing new to send"
-    confirmed = settings({"name": "confirmed", "url": f"json://127.0.0.1:{receiver.port}/c", "start": "all",
-                          "statuses": ["confirmed"]})
-    assert notify(events, confirmed)[0].sent == 221
+    with Session(events) as session:
+        statuses = Counter(r["status"] for r in change_rows(session) if NotificationSettings(statuses=()).filters.wants(r))
+    assert statuses["provisional"] > 0 and statuses["confirmed"] > 0
+    for status in ("provisional", "confirmed"):
+        only = settings({"name": status, "url": f"json://127.0.0.1:{receiver.port}/{status}", "start": "all",
+                         "statuses": [status]})
+        assert notify(events, only)[0].sent == statuses[status]
 
 
 MONDAY_6 = dt.datetime(2026, 6, 1, 6, 0, tzinfo=dt.UTC)   # 2026-06-01 is a Monday
@@ -273,4 +275,17 @@ def test_by_default_only_confirmed_changes_go_out(status, sent):
            "old_value": "Harris County Sheriff's Office", "new_value": None, "summary": "No longer listed",
            "review": None, "status": status}
     assert NotificationSettings().filters.wants(row) is sent
-    assert settings({"url": "json://127.0.0.1/x"}).target_list()[0].filters.wants(row) is sent
+    target = NotificationSettings(targets=("json://127.0.0.1/x",)).target_list()[0]
+    assert target.filters.wants(row) is sent
+
+
+def test_a_target_with_the_defaults_gets_only_confirmed_changes(events, receiver):
+    """Of three real lists, the additions and removals are still provisional (a later list must
+    keep them): only the confirmed events go out."""
+    config = NotificationSettings(targets=({"name": "desk", "url": f"json://127.0.0.1:{receiver.port}/c",
+                                            "start": "all"},))
+    with Session(events) as session:
+        rows = [r for r in change_rows(session) if config.filters.wants(r)]
+    [result] = notify(events, config)
+    assert result.sent == len(rows) and {r["status"] for r in rows} == {"confirmed"}
+    assert {r["kind"] for r in rows}.isdisjoint({"agreement.added", "agreement.removed"})

@@ -1,14 +1,14 @@
 """notification claims (exactly once) and notification targets (start = "now", backoff)
 
-Revision ID: 0005_notification_claims
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_notification_claims"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
