@@ -189,6 +189,7 @@ def _change_item(change: Mapping[str, Any], agency_id: str) -> dict[str, Any]:
         "previous_file": evidence.get("previous_row_file") or evidence.get("previous_file"),
         "previous_row": evidence.get("previous_row"), "moa_url": evidence.get("moa_url"),
         "evidence": evidence_text(evidence), "review_status": review["status"] if review else None,
+        "confirmation": change.get("status"),
     }
 
 
