@@ -213,30 +213,37 @@ def parquet_available() -> bool:
     return True
 
 
-def write_export(export: Export, out_dir: Path, *, parquet: bool | None = None) -> list[Path]:
-    """Write every table as CSV and JSON (and Parquet), then datapackage.json; returns the paths."""
+def export_files(export: Export, *, parquet: bool | None = None) -> dict[str, bytes]:
+    """Every table as CSV and JSON (and Parquet), then datapackage.json: file name -> bytes."""
     parquet = parquet_available() if parquet is None else parquet
     formats = ("csv", "json", "parquet") if parquet else ("csv", "json")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+    files = {}
     for table in export.tables:
-        csv_path = out_dir / f"{table.name}.csv"
-        csv_path.write_text(render_csv(table.fields, table.rows), encoding="utf-8")
-        json_path = out_dir / f"{table.name}.json"
+        files[f"{table.name}.csv"] = render_csv(table.fields, table.rows).encode("utf-8")
         document = {"schema": SCHEMA, "table": table.name, "as_of": export.as_of,
                     "rows": [{name: row.get(name) for name in table.fields} for row in table.rows]}
-        json_path.write_text(json.dumps(document, default=jsonable, ensure_ascii=False, indent=1) + "\n",
-                             encoding="utf-8")
-        written += [csv_path, json_path]
+        # compact: json's C encoder does not indent, and these files are for programs
+        files[f"{table.name}.json"] = (json.dumps(document, default=jsonable, ensure_ascii=False,
+                                                  separators=(",", ":")) + "\n").encode("utf-8")
         if parquet:
-            written.append(_write_parquet(table, out_dir / f"{table.name}.parquet", export.as_of))
-    package = out_dir / "datapackage.json"
-    package.write_text(json.dumps(datapackage(export, formats), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    written.append(package)
+            files[f"{table.name}.parquet"] = _parquet(table, export.as_of)
+    package = json.dumps(datapackage(export, formats), indent=2, ensure_ascii=False) + "\n"
+    files["datapackage.json"] = package.encode("utf-8")
+    return files
+
+
+def write_export(export: Export, out_dir: Path, *, parquet: bool | None = None) -> list[Path]:
+    """The files of ``export_files`` in ``out_dir``; returns their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, content in export_files(export, parquet=parquet).items():
+        path = out_dir / name
+        path.write_bytes(content)
+        written.append(path)
     return written
 
 
-def _write_parquet(table: ExportTable, path: Path, as_of: dt.date | None) -> Path:
+def _parquet(table: ExportTable, as_of: dt.date | None) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -244,5 +251,6 @@ def _write_parquet(table: ExportTable, path: Path, as_of: dt.date | None) -> Pat
     schema = pa.schema([(name, types[field_type(name)]) for name in table.fields],
                        metadata={"as_of": as_of.isoformat() if as_of else "", "schema": SCHEMA})
     columns = {name: [row.get(name) for row in table.rows] for name in table.fields}
-    pq.write_table(pa.table(columns, schema=schema), path)
-    return path
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table(columns, schema=schema), sink)
+    return bytes(sink.getvalue().to_pybytes())

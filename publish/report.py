@@ -8,22 +8,34 @@ http(s) addresses.  Nothing is loaded from elsewhere: the charts are inline SVG
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
-from collections.abc import Sequence
+import hashlib
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from diff.baseline import BaselineFigure
+from diff.records import MODEL_NAMES
 from publish.changes import ChangeRow, change_rows
 from publish.charts import Marker, line_chart
 from publish.evidence import evidence_lines, safe_url
+from publish.export import build_export, export_files
+from publish.history import History
+from publish.maps import legend, small_map, state_map, state_shapes, us_map
+from publish.places import state_name
+from publish.site import agency_href, agency_pages, dots_by_county, search_index, state_href, state_pages
 from storage.lists import ListRepository
-from storage.models import Snapshot
+from storage.models import ChangeEvent, NewsArticle, NewsArticleAgency, ReviewDecision, Snapshot
 from storage.news import NewsRepository
 
 MODELS = ("JEM", "TFM", "WSO")
@@ -37,10 +49,24 @@ def _environment() -> Environment:
                               undefined=StrictUndefined, finalize=lambda value: "" if value is None else value)
     environment.filters["safe_url"] = safe_url
     environment.filters["evidence_lines"] = evidence_lines
+    environment.filters["state_href"] = state_href
+    environment.filters["agency_href"] = agency_href
     return environment
 
 
 TEMPLATES = _environment()
+
+
+SEARCH_SCRIPT = resources.files("publish").joinpath("templates", "search.js").read_text(encoding="utf-8")
+# The Content-Security-Policy allows this one inline script by its hash, and nothing else.
+SEARCH_SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(SEARCH_SCRIPT.encode("utf-8")).digest()).decode()
+
+
+@dataclass(frozen=True)
+class Download:
+    title: str
+    rows: int
+    paths: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -108,38 +134,139 @@ def state_rows(snapshots: Sequence[Snapshot], changes: Sequence[ChangeRow],
     return rows
 
 
-def build_pages(session: Session, figures: Sequence[BaselineFigure], *, recent: int = 100,
-                news_limit: int = 30) -> dict[str, str]:
-    """The report's pages by file name (one page today: index.html)."""
+@dataclass(frozen=True)
+class SmallMap:
+    as_of: dt.date
+    total: int
+    svg: Markup
+
+
+def _multiples(snapshots: Sequence[Snapshot], count: int = 4) -> list[SmallMap]:
+    """Small maps of the lists at evenly spaced accepted snapshots, the first to the latest."""
+    if len(snapshots) < 2:
+        return []
+    picks = sorted({round(i * (len(snapshots) - 1) / (count - 1)) for i in range(count)})
+    chosen = [snapshots[i] for i in picks]
+    return [SmallMap(s.as_of, s.agreements or 0,
+                     Markup(small_map(f"map-{s.as_of.isoformat()}", f"Agreements by state, {s.as_of.isoformat()}",
+                                      (s.metrics or {}).get("by_state", {}))))
+            for s in chosen if s.as_of]
+
+
+def _news_by_agency(news: NewsRepository) -> dict[tuple[str, str], list[NewsArticle]]:
+    articles = {a.id: a for a in news.articles()}
+    named: dict[tuple[str, str], list[NewsArticle]] = defaultdict(list)
+    for article_id, agencies in news.agencies(articles).items():
+        for agency in agencies:
+            named[(agency.state, agency.agency_key)].append(articles[article_id])
+    return {pair: sorted(found, key=lambda a: (a.dated_on, a.id), reverse=True) for pair, found in named.items()}
+
+
+def build_pages(session: Session, figures: Sequence[BaselineFigure], *, recent: int = 100, news_limit: int = 30,
+                state_recent: int = 150, downloads: Sequence[Download] = (), export_as_of: dt.date | None = None,
+                ) -> dict[str, str]:
+    """The report's pages by path: index.html, states/<xx>.html, agencies/<id>.html and
+    agencies/index.html (the list of every agency, for readers without the search script)."""
     snapshots = accepted_participating(session)
+    latest = snapshots[-1] if snapshots else None
     changes = change_rows(session)
     charts = chart_data(snapshots, figures)
     list_changes = [c for c in changes if not c["kind"].startswith("news.")]
     news = NewsRepository(session)
+    history = History.load(session)
+    agencies = agency_pages(history, list_changes, _news_by_agency(news))
+    states = state_pages(latest, snapshots, agencies, list_changes, codes=sorted(state_shapes()))
+    slug_of = {(p.record.state, p.record.agency_key): p.slug for p in agencies.values()}
+    keys = {(v.list, v.key): (v.state, v.agency_key) for v in history.versions}
+    agency_of = {c["id"]: slug_of[keys[(c["list"], c["subject_key"])]] for c in list_changes
+                 if (c["list"], c["subject_key"]) in keys}
+    counts = (latest.metrics or {}).get("by_state", {}) if latest else {}
+    links = {code: state_href(code) for code in states}
     articles = sorted(news.articles(), key=lambda a: (a.dated_on, a.id), reverse=True)[:news_limit]
-    page = TEMPLATES.get_template("report.html").render(
-        snapshots=snapshots,
-        latest=snapshots[-1] if snapshots else None,
-        previous=snapshots[-2] if len(snapshots) > 1 else None,
+    common = dict(models=MODELS, change_headings=CHANGE_HEADINGS, agency_of=agency_of, latest=latest)
+    pages = {"index.html": TEMPLATES.get_template("report.html").render(
+        root="", script_hash=SEARCH_SCRIPT_HASH, search_script=Markup(SEARCH_SCRIPT),
+        search_index=search_index(agencies, states),
+        snapshots=snapshots, previous=snapshots[-2] if len(snapshots) > 1 else None,
         baseline_states=baseline_states(figures),
+        map=Markup(us_map("map", "Agreements by state on the latest participating list, with dots by county", counts,
+                          links=links, dots=dots_by_county(states))),
+        legend_classes=legend(), multiples=_multiples(snapshots),
+        unplaced=sum(len(p.unplaced) for p in states.values()),
         chart_models=Markup(line_chart("chart-models", "Agreements by support model, per accepted participating "
                                        "snapshot", charts.by_model, charts.markers_model)),
         chart_states=Markup(line_chart("chart-states", "Agreements per state, with the baseline figures as markers",
                                        charts.by_state, charts.markers_state)),
-        models=MODELS, state_headings=STATE_HEADINGS, change_headings=CHANGE_HEADINGS,
-        states=state_rows(snapshots, changes, figures),
+        state_headings=STATE_HEADINGS, states=state_rows(snapshots, changes, figures),
         changes=sorted(list_changes, key=lambda c: c["id"], reverse=True)[:recent],
-        articles=articles,
-        figures=news.figures([a.id for a in articles]),
-    )
-    return {"index.html": page}
+        articles=articles, figures=news.figures([a.id for a in articles]),
+        downloads=downloads, export_as_of=export_as_of, **common,
+    )}
+    state_template = TEMPLATES.get_template("state.html")
+    for code, state in states.items():
+        baseline = [f for f in figures if f.measure and f.measure.metric == "agreements" and f.measure.state == code
+                    and not f.measure.model]
+        pages[state_href(code)] = state_template.render(
+            root="../", script_hash=None, state=state, baseline=baseline, model_names=MODEL_NAMES,
+            map=Markup(state_map("state-map", f"{state.name}: participating agreements by county", code,
+                                 dots_by_county({code: state}, href_prefix="../"), state.counts["agreements"])),
+            state_changes=state.changes[:state_recent],
+            chart=Markup(line_chart("chart-state", f"Agreements in {state.name} by support model", state.series)),
+            **common)
+    agency_template = TEMPLATES.get_template("agency.html")
+    for agency in agencies.values():
+        pages[agency_href(agency.slug)] = agency_template.render(
+            root="../", script_hash=None, agency=agency, state_name=state_name(agency.state), **common)
+    by_state = sorted(states.values(), key=lambda s: s.name)
+    pages["agencies/index.html"] = TEMPLATES.get_template("agencies.html").render(
+        root="../", script_hash=None, states=by_state, total=len(agencies))
+    return pages
+
+
+def build_site(session: Session, figures: Sequence[BaselineFigure]) -> dict[str, bytes]:
+    """Every file of the static site by path: the pages, and under data/ the export they link to."""
+    export = build_export(session)
+    data = export_files(export)
+    downloads = [Download(t.title, len(t.rows), tuple(n for n in data if n.rsplit(".", 1)[0] == t.name))
+                 for t in export.tables]
+    pages = build_pages(session, figures, downloads=downloads, export_as_of=export.as_of)
+    return {**{name: page.encode("utf-8") for name, page in pages.items()},
+            **{f"data/{name}": content for name, content in data.items()}}
 
 
 def write_report(session: Session, figures: Sequence[BaselineFigure], out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, content in build_pages(session, figures).items():
+    for name, content in build_site(session, figures).items():
         path = out_dir / name
-        path.write_text(content, encoding="utf-8")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
         written.append(path)
     return written
+
+
+def history_fingerprint(session: Session) -> tuple[Any, ...]:
+    """Changes whenever anything the site shows may have changed (for ``SiteCache``)."""
+    return tuple(session.execute(select(
+        select(func.max(Snapshot.id)).scalar_subquery(), select(func.max(ChangeEvent.id)).scalar_subquery(),
+        select(func.max(ReviewDecision.id)).scalar_subquery(), select(func.max(NewsArticle.id)).scalar_subquery(),
+        select(func.count(NewsArticleAgency.id)).scalar_subquery())).one())
+
+
+class SiteCache:
+    """``build_site``, built again only when the history has changed: what ``serve`` serves,
+    which is always what ``report`` would write at that moment."""
+
+    def __init__(self, sessions: Callable[[], Session], figures: Sequence[BaselineFigure]) -> None:
+        self.sessions = sessions
+        self.figures = figures
+        self._lock = threading.Lock()
+        self._key: tuple[Any, ...] | None = None
+        self._files: dict[str, bytes] = {}
+
+    def __call__(self) -> dict[str, bytes]:
+        with self._lock, self.sessions() as session:
+            key = history_fingerprint(session)
+            if key != self._key:
+                self._files = build_site(session, self.figures)
+                self._key = key
+            return self._files

@@ -12,7 +12,7 @@ from publish.changes import UNREVIEWED, ChangeFilter, change_rows
 from publish.evidence import event_text
 from publish.feed import build_feed
 from publish.notify import notify as send_pending
-from publish.report import build_pages, write_report
+from publish.report import SiteCache, write_report
 from publish.serve import make_server
 from scheduler.cli.app import App, pass_app
 from scheduler.cli.options import change_filter_options
@@ -111,25 +111,21 @@ def feed(app: App, out: Path, per: str, where: ChangeFilter) -> None:
               help="Folder for the static site.")
 @pass_app
 def report(app: App, out: Path) -> None:
-    """Write the HTML report (charts, per-state table, recent changes, news) as a static site."""
+    """Write the HTML report as a static site: the front page (map, search, charts, states,
+    recent changes, news), a page per state and per agency, and the downloads under data/."""
     with app.session() as session:
         written = write_report(session, load_baseline(), out)
-    for path in written:
-        app.console.print(str(path), highlight=False, markup=False)
+    pages = sum(1 for path in written if path.suffix == ".html")
+    app.console.print(f"{out}: {pages} pages, {len(written) - pages} data files, "
+                      f"{sum(p.stat().st_size for p in written):,} bytes", highlight=False, markup=False)
 
 
 @click.command()
 @click.option("--port", type=int, default=8287, show_default=True)
 @pass_app
 def serve(app: App, port: int) -> None:
-    """Serve the HTML report read-only on 127.0.0.1 until interrupted."""
-    figures = load_baseline()
-
-    def pages() -> dict[str, str]:
-        with app.session() as session:
-            return build_pages(session, figures)
-
-    server = make_server(pages, port)
+    """Serve the HTML report read-only on 127.0.0.1 until interrupted (rebuilt when the history changes)."""
+    server = make_server(SiteCache(app.session, load_baseline()), port)
     app.err.print(f"serving the report on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
     try:
         server.serve_forever()

@@ -4,6 +4,7 @@ drives headless Chromium over the served page and saves a screenshot."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import threading
@@ -15,12 +16,12 @@ import lxml.html
 import pytest
 from sqlalchemy.orm import Session
 
-from publish.report import build_pages
+from publish.report import SEARCH_SCRIPT, SEARCH_SCRIPT_HASH, SiteCache, build_pages
 from publish.serve import make_server
 from scheduler.seeds import load_baseline
 from storage.models import NewsArticle, NewsFigure
-from tests.commands import run
-from tests.files import ROOT
+from tests.commands import changes, run
+from tests.files import FIXTURES, ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"
 HOSTILE = "<script>document.title='owned'</script> Sheriff"
@@ -74,7 +75,9 @@ def test_recent_changes_show_evidence_and_moa_links(backfilled):
     rows = html.cssselect("#changes tr[data-event]")
     assert len(rows) == 100
     links = [a.get("href") for a in html.cssselect("#changes a")]
-    assert links and all(href.startswith(("https://", "http://")) for href in links)
+    outside = [href for href in links if not href.startswith(("states/", "agencies/"))]   # the report's own pages
+    assert outside and all(href.startswith(("https://", "http://")) for href in outside)
+    assert {href.split("/")[0] for href in links} == {"states", "agencies", "https:"}
     assert any(".xlsx, row " in r.text_content() for r in rows)
 
 
@@ -94,7 +97,13 @@ def test_scraped_markup_shows_as_text(backfilled, backfilled_url, edit_workbook)
     with Session(backfilled) as session:
         source = build_pages(session, FIGURES)["index.html"]
     html = lxml.html.fromstring(source)
-    assert html.cssselect("script") == [] and "<script>" not in source
+    # the only scripts: the search's data (not run) and the search itself, allowed by its hash
+    scripts = html.cssselect("script")
+    assert [s.get("type") for s in scripts] == ["application/json", None]
+    assert f"script-src '{SEARCH_SCRIPT_HASH}'" in html.cssselect('meta[http-equiv="Content-Security-Policy"]')[0].get(
+        "content")
+    assert scripts[1].text == SEARCH_SCRIPT and "<script>document" not in source
+    assert any(HOSTILE in entry[0] for entry in json.loads(scripts[0].text))     # the data survived, as text
     assert HOSTILE in html.cssselect("#changes")[0].text_content()
     news = html.cssselect("#news li.article")[0]
     assert HOSTILE in news.text_content() and "<b>Paper</b>" in news.text_content()
@@ -102,14 +111,16 @@ def test_scraped_markup_shows_as_text(backfilled, backfilled_url, edit_workbook)
     assert "296 <i>agreements</i>: 296 agreements (state:TX)" in news.cssselect("li.figure")[0].text_content()
 
 
-def test_report_writes_the_same_page_that_serve_serves(backfilled, backfilled_url, tmp_path):
+def test_report_writes_the_same_files_that_serve_serves(backfilled, backfilled_url, tmp_path):
     result = run(backfilled_url, "report", "--out", str(tmp_path / "site"))
     assert result.exit_code == 0, result.output
-    written = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    site = tmp_path / "site"
     with serving(backfilled) as base:
-        with local_fetch(base) as response:
-            assert response.read().decode("utf-8") == written
-        for method, path, status in (("POST", "/", 501), ("GET", "/nope", 404)):
+        for name in ("index.html", "states/fl.html", "agencies/fl-alachua-county-sheriffs-office.html",
+                     "agencies/index.html", "data/agreements.csv", "data/datapackage.json"):
+            with local_fetch(base + name) as response:
+                assert response.read() == (site / name).read_bytes(), name
+        for method, path, status in (("POST", "/", 501), ("GET", "/nope", 404), ("GET", "/../pyproject.toml", 404)):
             with pytest.raises(urllib.error.HTTPError) as refused:
                 local_fetch(base + path.lstrip("/"), method=method, data=b"" if method == "POST" else None)
             refused.value.close()
@@ -126,11 +137,7 @@ class serving:  # noqa: N801  (read as a verb: ``with serving(engine) as base``)
     """The report served on 127.0.0.1 (a free port) in a thread, for the duration of a with block."""
 
     def __init__(self, engine) -> None:
-        def pages():
-            with Session(engine) as session:
-                return build_pages(session, FIGURES)
-
-        self.server = make_server(pages, 0)
+        self.server = make_server(SiteCache(lambda: Session(engine), FIGURES), 0)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> str:
@@ -196,3 +203,88 @@ def test_the_report_renders_in_chromium(backfilled, backfilled_url, browser, edi
         ARTIFACTS.mkdir(exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "report.png"))
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+
+
+AXE = FIXTURES / "axe" / "axe.min.js"          # axe-core 4.14.1, see tests/fixtures/axe/SOURCE.md
+
+
+def axe_violations(browser) -> list:
+    """axe-core's serious and critical violations on the page open in ``browser``."""
+    browser.execute_script(AXE.read_text(encoding="utf-8"))
+    browser.set_script_timeout(120)
+    found = browser.execute_async_script(
+        "var done = arguments[arguments.length - 1];"
+        "axe.run(document).then(function (r) { done(r.violations.map(function (v) {"
+        "  return [v.id, v.impact, v.nodes.length, v.nodes[0].target, v.nodes[0].failureSummary]; })); },"
+        "  function (e) { done([['axe failed', 'critical', 0, [], String(e)]]); });")
+    return [v for v in found if v[1] in ("serious", "critical")]
+
+
+def screenshot(browser, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / name))
+    assert (ARTIFACTS / name).stat().st_size > 10_000
+
+
+def expected_timeline(log: list, agreements: set) -> list:
+    """The change log's events for an agency's agreements ((list, key) pairs): its own, and the
+    renames and promotions that name one of them as the earlier key."""
+    def names_one(c) -> bool:
+        evidence = c["evidence"] or {}
+        return bool({(c["list"], c["subject_key"]), (c["list"], evidence.get("previous_key")),
+                     ("pending", evidence.get("pending_key"))} & agreements)
+    return [c["id"] for c in log if not c["kind"].startswith("news.") and names_one(c)]
+
+
+def test_a_reader_finds_an_agency_and_its_state_in_chromium(backfilled, backfilled_url, browser):
+    """Real clicks: the map's states and counts, the search, an agency's timeline against
+    `changes`, its state's counts against `metrics`; axe on each page; a phone-sized layout."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    result = run(backfilled_url, "metrics", "--format", "json")
+    participating = {i["list"]: i for i in json.loads(result.output)["lists"]}["participating"]["metrics"]
+    log = changes(backfilled_url)
+    with serving(backfilled) as base:
+        browser.get(base)
+        shapes = browser.find_elements(By.CSS_SELECTOR, "#map path.state")
+        assert len(shapes) == 51 and len({s.get_attribute("data-state") for s in shapes}) == 51   # 50 states and DC
+        for shape in shapes:
+            code = shape.get_attribute("data-state")
+            title = shape.find_element(By.TAG_NAME, "title").get_attribute("textContent")
+            assert title.endswith(f"({code}): {participating['by_state'].get(code, 0)} agreements"), title
+        assert axe_violations(browser) == []
+
+        browser.find_element(By.ID, "search").send_keys("alachua sheriff")
+        found = WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#search-results a"))
+        assert [a.text for a in found] == ["Alachua County Sheriff's Office, FL"]
+        screenshot(browser, "search.png")
+        found[0].click()
+        WebDriverWait(browser, 10).until(lambda b: b.title.startswith("Alachua County Sheriff's Office (FL)"))
+        rows = browser.find_elements(By.CSS_SELECTOR, "#agreements tr[data-key]")
+        agreements = {(r.get_attribute("data-list"), r.get_attribute("data-key")) for r in rows}
+        assert ("participating", "FL|ALACHUA COUNTY SHERIFFS OFFICE|TFM") in agreements
+        timeline = [int(r.get_attribute("data-event")) for r in browser.find_elements(By.CSS_SELECTOR, "#timeline tr[data-event]")]
+        assert timeline == expected_timeline(log, agreements)
+        kinds = [r.find_elements(By.TAG_NAME, "td")[2].text for r in browser.find_elements(By.CSS_SELECTOR, "#timeline tr[data-event]")]
+        assert kinds[:3] == ["agreement.added", "agreement.added", "agreement.promoted"]
+        assert browser.find_element(By.CSS_SELECTOR, "#agency-facts .ori").text.startswith("FL0010000")
+        screenshot(browser, "agency.png")
+        assert axe_violations(browser) == []
+
+        browser.find_element(By.LINK_TEXT, "Florida (FL)").click()
+        WebDriverWait(browser, 10).until(lambda b: b.title.startswith("Florida (FL)"))
+        counts = browser.find_element(By.ID, "state-counts")
+        assert int(counts.find_element(By.CSS_SELECTOR, ".agreements").get_attribute("data-value")) == participating["by_state"]["FL"]
+        for model in ("JEM", "TFM", "WSO"):
+            shown = counts.find_element(By.CSS_SELECTOR, f'.model[data-model="{model}"]').get_attribute("data-value")
+            assert int(shown) == participating["by_state_model"]["FL"].get(model, 0)
+        listed = browser.find_elements(By.CSS_SELECTOR, '#agencies tr[data-status="participating"] td.models')
+        assert sum(len(m.text.split()) for m in listed) == participating["by_state"]["FL"]
+        screenshot(browser, "state.png")
+        assert axe_violations(browser) == []
+
+        browser.set_window_size(390, 844)                       # a phone
+        browser.get(base)
+        assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        screenshot(browser, "phone.png")
