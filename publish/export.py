@@ -23,6 +23,7 @@ from crawler.sources import ICE_287G_PAGE_URL
 from publish.changes import ChangeFilter, change_rows
 from publish.evidence import evidence_text
 from publish.history import AGENCY_FIELDS, VERSION_FIELDS, History, agency_items, agency_slug
+from publish.places import identify
 from publish.render import jsonable, render_csv
 from publish.snapshots import current_snapshots
 
@@ -34,12 +35,12 @@ HISTORY_FIELDS = ("agency_id", *VERSION_FIELDS)
 CHANGE_FIELDS = ("id", "occurred_on", "kind", "list", "state", "subject_key", "agency_id", "field", "old_value",
                  "new_value", "summary", "snapshot_id", "previous_snapshot_id", "file", "row", "previous_file",
                  "previous_row", "moa_url", "evidence", "review_status", "confirmation", "linked_event_id")
+IDENTIFIER_FIELDS = ("county_fips", "ori", "ori_basis", "population", "officers")
 SOURCE_FIELDS = ("snapshot_id", "list", "file_name", "as_of", "status", "reason", "agreements", "agencies",
                  "sha256", "source_url")
 
 INTEGER = {"row", "id", "linked_event_id", "snapshot_id", "previous_snapshot_id", "previous_row", "agreements",
-           "agencies",
-           "agreement_id", "agreements_in_force"}
+           "agencies", "agreement_id", "agreements_in_force", "population", "officers"}
 DATE = {"signed", "first_seen", "first_signed", "as_of", "occurred_on"}
 BOOLEAN = {"present"}
 
@@ -90,6 +91,11 @@ DESCRIPTIONS = {
     "agreements_in_force": "agreements on the participating list in force",
     "first_signed": "earliest signature date of its participating agreements",
     "file_name": "the list file's name as published",
+    "county_fips": "5-digit FIPS code of the agency's county (blank: not placed; state agencies are not)",
+    "ori": "the FBI's ORI of the agency's record in the Law Enforcement Employees data (blank: no match)",
+    "ori_basis": "how the FBI record was matched, with its confidence (diff/registry.py)",
+    "population": "population the agency serves, per its FBI record",
+    "officers": "sworn officers, per its FBI record",
     "reason": "why a file was not accepted, or was the same as an earlier one",
     "agencies": "distinct agencies in the file",
     "agreements": "rows (agreements) in the file",
@@ -135,7 +141,7 @@ def build_export(session: Session, as_of: dt.date | None = None) -> Export:
         for v in history.in_force()
     ]
     versions = [{**v.item(), "agency_id": agency_slug(v.state, v.agency_key)} for v in history.versions]
-    agencies = [{**row} for row in agency_items(history)]
+    agencies = [{**row, **_identifiers(row)} for row in agency_items(history)]
     slugs = {(row["state"], row["agency_key"]): row["agency_id"] for row in agencies}
     for row in agreements + versions:      # an id made unique by a suffix wins over the plain slug
         row["agency_id"] = slugs.get((row["state"], row["agency_key"]), row["agency_id"])
@@ -155,9 +161,18 @@ def build_export(session: Session, as_of: dt.date | None = None) -> Export:
         ExportTable("agreement_history", "Every version of every agreement", HISTORY_FIELDS, versions,
                     ("agreement_id", "snapshot_id")),
         ExportTable("changes", "The change log", CHANGE_FIELDS, changes, ("id",)),
-        ExportTable("agencies", "Agencies, with their identifiers", AGENCY_FIELDS, agencies, ("agency_id",)),
+        ExportTable("agencies", "Agencies, with their identifiers", (*AGENCY_FIELDS, *IDENTIFIER_FIELDS), agencies,
+                    ("agency_id",)),
         ExportTable("sources", "The list files read, accepted or not", SOURCE_FIELDS, sources, ("snapshot_id",)),
     ])
+
+
+def _identifiers(agency: Mapping[str, Any]) -> dict[str, Any]:
+    identity = identify(agency["state"], agency["name"], agency["county"])
+    match = identity.match
+    return {"county_fips": identity.county_fips, "ori": match.ori if match else None,
+            "ori_basis": f"{match.basis} ({match.confidence:g})" if match else None,
+            "population": match.population if match else None, "officers": match.officers if match else None}
 
 
 def _change_item(change: Mapping[str, Any], agency_id: str) -> dict[str, Any]:

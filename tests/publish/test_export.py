@@ -70,6 +70,9 @@ def test_export_validates_and_counts_what_metrics_counts(backfilled_url, tmp_pat
     assert [c["id"] for c in rows["changes"]] == [c["id"] for c in changes(backfilled_url)]
     assert all(isinstance(r["signed"], dt.date) for r in rows["agreements"] if r["signed"])
     assert all(r["file"].endswith(".xlsx") and r["row"] > 1 for r in rows["agreements"])
+    alachua = next(a for a in rows["agencies"] if a["agency_id"] == "fl-alachua-county-sheriffs-office")
+    assert (alachua["county_fips"], alachua["ori"], alachua["population"]) == ("12001", "FL0010000", 121845)
+    assert sum(1 for a in rows["agencies"] if a["ori"]) > len(rows["agencies"]) / 2
 
 
 def test_export_as_of_a_day_uses_the_lists_in_force_then(backfilled_url, tmp_path):
