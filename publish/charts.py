@@ -75,7 +75,8 @@ def line_chart(chart_id: str, title: str, series: Mapping[str, Sequence[tuple[dt
                      transform=f"rotate(45 {cx} {cy})", data_series=marker.series,
                      data_date=marker.day.isoformat(), data_value=f"{marker.value:g}")
         _sub(shape, "title", f"{marker.label}: {marker.value:g} ({marker.day.isoformat()})")
-    _sub(svg, "text", "◇ baseline figure", x=WIDTH - RIGHT + 12, y=TOP + 16 * (len(series) + 1), font_size=12)
+    if markers:
+        _sub(svg, "text", "◇ baseline figure", x=WIDTH - RIGHT + 12, y=TOP + 16 * (len(series) + 1), font_size=12)
     return ET.tostring(svg, encoding="unicode")
 
 

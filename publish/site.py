@@ -78,7 +78,8 @@ class AgencyPage:
 
     @property
     def first_seen(self) -> dt.date | None:
-        return min((a.first_seen for a in self.agreements if a.first_seen), default=None)
+        """The day it was first seen on the participating list."""
+        return min((a.first_seen for a in self.agreements if a.first_seen and a.list == "participating"), default=None)
 
     @property
     def pending_models(self) -> list[str]:

@@ -283,6 +283,9 @@ def test_a_reader_finds_an_agency_and_its_state_in_chromium(backfilled, backfill
         assert sum(len(m.text.split()) for m in listed) == participating["by_state"]["FL"]
         screenshot(browser, "state.png")
         assert axe_violations(browser) == []
+        for quiet in ("states/ca.html", "agencies/index.html"):   # no agency ever; the list for readers without script
+            browser.get(base + quiet)
+            assert axe_violations(browser) == [], quiet
 
         browser.set_window_size(390, 844)                       # a phone
         browser.get(base)
