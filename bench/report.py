@@ -3,7 +3,7 @@
     .venv/bin/python bench/report.py [--db URL | FOLDER] [--runs N]
 
 Without --db, FOLDER (default: the shared history, else the test fixtures) is backfilled first
-into a new SQLite file (not timed; files whose date cannot be read are left out and counted).
+into a new SQLite file (not timed).
 Each run builds the whole site in memory in a fresh child process, as `tracker287g report`
 does before writing, and prints the time, the number of pages and the total size by kind.
 """
@@ -28,16 +28,13 @@ def backfill(folder: Path, url: str) -> dict:
     from storage.database import open_database
 
     engine = open_database(url)
-    files = sorted(folder.rglob("*.xlsx"))
-    planned, undated = [], []
-    for path in files:
-        try:
-            planned += plan_backfill([path])
-        except ValueError:
-            undated.append(path.name)
-    results = run_backfill(engine, sorted(planned, key=lambda p: (p.as_of, p.path.name)))
+    results = run_backfill(engine, plan_backfill([folder]))
     engine.dispose()
-    return {"files": len(files), "imported": len(results), "undated": undated}
+    statuses: dict[str, int] = {}
+    for result in results:
+        status = result.outcome.status if result.outcome else "error"
+        statuses[status] = statuses.get(status, 0) + 1
+    return {"files": len(results), "statuses": statuses}
 
 
 def child_build(url: str) -> dict:
@@ -79,8 +76,7 @@ def main() -> None:
             folder = args.folder or next(f for f in DEFAULT_FOLDERS if f.exists())
             url = f"sqlite:///{Path(scratch) / 'bench.sqlite'}"
             loaded = backfill(folder, url)
-            print(f"backfilled {loaded['imported']} of {loaded['files']} files from {folder} "
-                  f"({len(loaded['undated'])} left out, no date in the name: {', '.join(loaded['undated'][:5])})")
+            print(f"backfilled {loaded['files']} files from {folder}: {loaded['statuses']}")
         runs = [json.loads(subprocess.run([sys.executable, __file__, "--child", "--db", url], check=True,
                                           capture_output=True, text=True, cwd=ROOT).stdout) for _ in range(args.runs)]
     last = runs[-1]
@@ -89,7 +85,8 @@ def main() -> None:
     print(f"{last['files']} files, {last['pages']} pages, {last['bytes'] / 1e6:.1f} MB in all")
     for kind, size in sorted(last["by_kind"].items(), key=lambda item: -item[1]):
         print(f"  {kind:<12} {size / 1e6:8.2f} MB")
-    print(f"front page {last['index'] / 1e3:.0f} kB; largest page {last['largest'][0]} {last['largest'][1] / 1e3:.0f} kB")
+    name, size = last["largest"]
+    print(f"front page {last['index'] / 1e3:.0f} kB; largest page {name} {size / 1e3:.0f} kB")
 
 
 if __name__ == "__main__":
