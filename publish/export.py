@@ -32,9 +32,9 @@ SCHEMA = "tracker287g.export/1"
 AGREEMENT_FIELDS = ("list", "agreement_key", "state", "agency_id", "agency", "agency_key", "agency_type", "county",
                     "model", "signed", "moa", "moa_url", "addendum", "addendum_url", "first_seen", "file", "row")
 HISTORY_FIELDS = ("agency_id", *VERSION_FIELDS)
-CHANGE_FIELDS = ("id", "occurred_on", "kind", "status", "linked_event_id", "list", "state", "subject_key", "agency_id",
-                 "field", "old_value", "new_value", "summary", "snapshot_id", "previous_snapshot_id", "file", "row",
-                 "previous_file", "previous_row", "moa_url", "evidence", "review_status")
+CHANGE_FIELDS = ("id", "occurred_on", "kind", "list", "state", "subject_key", "agency_id", "field", "old_value",
+                 "new_value", "summary", "snapshot_id", "previous_snapshot_id", "file", "row", "previous_file",
+                 "previous_row", "moa_url", "evidence", "review_status", "confirmation", "linked_event_id")
 IDENTIFIER_FIELDS = ("county_fips", "ori", "ori_basis", "population", "officers")
 SOURCE_FIELDS = ("snapshot_id", "list", "file_name", "as_of", "status", "reason", "agreements", "agencies",
                  "sha256", "source_url")
@@ -80,6 +80,8 @@ DESCRIPTIONS = {
     "previous_row": "the row the previous values were read from",
     "evidence": "the evidence in words (file, row, previous file, MOA, source)",
     "review_status": "a reviewer's decision on the change (blank: not reviewed)",
+    "confirmation": "provisional (not yet held long enough), confirmed (the list kept it) or reverted (the list "
+                    "went back)",
     "linked_event_id": "for a reverted change: the change it undid or that undid it",
     "name": "the agency's latest name on the lists",
     "names_seen": "every spelling the lists have used, oldest first, separated by ' | '",
@@ -99,12 +101,6 @@ DESCRIPTIONS = {
     "agreements": "rows (agreements) in the file",
     "sha256": "SHA-256 of the file's bytes",
     "source_url": "where the file was downloaded (blank: imported from an archive)",
-}
-
-
-# Where one column name means something else in one table.
-TABLE_DESCRIPTIONS = {
-    "changes": {"status": "provisional (not yet kept by a later list), confirmed, or reverted (the list went back)"},
 }
 
 
@@ -195,9 +191,7 @@ def _change_item(change: Mapping[str, Any], agency_id: str) -> dict[str, Any]:
 
 def table_schema(table: ExportTable) -> dict[str, Any]:
     schema: dict[str, Any] = {"fields": [
-        {"name": name, "type": field_type(name),
-         "description": TABLE_DESCRIPTIONS.get(table.name, {}).get(name, DESCRIPTIONS[name])}
-        for name in table.fields]}
+        {"name": name, "type": field_type(name), "description": DESCRIPTIONS[name]} for name in table.fields]}
     if table.primary_key:
         schema["primaryKey"] = list(table.primary_key)
     return schema

@@ -20,3 +20,13 @@ def changes(db: str, *args: str) -> list[dict[str, Any]]:
     result = run(db, "changes", "--format", "json", *args)
     assert result.exit_code == 0, result.output
     return json.loads(result.output)["changes"]
+
+
+def expected_timeline(log: list, agreements: set) -> list:
+    """The change log's events for an agency's agreements ((list, key) pairs): its own, and the
+    renames and promotions that name one of them as the earlier key."""
+    def names_one(c) -> bool:
+        evidence = c["evidence"] or {}
+        return bool({(c["list"], c["subject_key"]), (c["list"], evidence.get("previous_key")),
+                     ("pending", evidence.get("pending_key"))} & agreements)
+    return [c["id"] for c in log if not c["kind"].startswith("news.") and names_one(c)]

@@ -20,7 +20,7 @@ from publish.report import SEARCH_SCRIPT, SEARCH_SCRIPT_HASH, SiteCache, build_p
 from publish.serve import make_server
 from scheduler.seeds import load_baseline
 from storage.models import NewsArticle, NewsFigure
-from tests.commands import changes, run
+from tests.commands import changes, expected_timeline, run
 from tests.files import FIXTURES, ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -224,16 +224,6 @@ def screenshot(browser, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / name))
     assert (ARTIFACTS / name).stat().st_size > 10_000
-
-
-def expected_timeline(log: list, agreements: set) -> list:
-    """The change log's events for an agency's agreements ((list, key) pairs): its own, and the
-    renames and promotions that name one of them as the earlier key."""
-    def names_one(c) -> bool:
-        evidence = c["evidence"] or {}
-        return bool({(c["list"], c["subject_key"]), (c["list"], evidence.get("previous_key")),
-                     ("pending", evidence.get("pending_key"))} & agreements)
-    return [c["id"] for c in log if not c["kind"].startswith("news.") and names_one(c)]
 
 
 def test_a_reader_finds_an_agency_and_its_state_in_chromium(backfilled, backfilled_url, browser):

@@ -9,8 +9,7 @@ import json
 import lxml.html
 import pytest
 
-from tests.commands import changes, run
-from tests.publish.test_report import expected_timeline
+from tests.commands import changes, expected_timeline, run
 
 
 @pytest.fixture
