@@ -34,6 +34,7 @@ from typing import Any
 from diff.confirmation import BatchReversal
 from diff.figures import FigureLink
 from diff.guards import Anomaly
+from diff.identity import FUZZY_NAME
 from diff.metrics import ListMetrics
 from diff.news import Relevance
 from diff.normalise import Duplicate
@@ -166,7 +167,9 @@ def changed(context: DiffContext, change: FieldChange) -> Event:
         f"{_who(change.after)}: {label} {text(change.old) or '(blank)'} → {text(change.new) or '(blank)'}",
         subject_key=change.after.key.as_text(), state=change.after.key.state, field=change.field,
         old_value=text(change.old), new_value=text(change.new), previous_snapshot_id=context.previous.id,
-        evidence={**_row_evidence(context.snapshot, change.after), **_previous_evidence(context, change.before)},
+        match_basis=change.basis,
+        evidence={**_row_evidence(context.snapshot, change.after), **_previous_evidence(context, change.before),
+                  **({"previous_key": change.before.key.as_text()} if change.before.key != change.after.key else {})},
     )
 
 
@@ -177,6 +180,7 @@ def renamed(context: DiffContext, rename: Rename) -> Event:
         f"({rename.after.key.state}, {_model_name(rename.after)})",
         subject_key=rename.after.key.as_text(), state=rename.after.key.state, field="agency",
         old_value=rename.before.agency, new_value=rename.after.agency, previous_snapshot_id=context.previous.id,
+        match_basis=FUZZY_NAME,
         evidence={**_row_evidence(context.snapshot, rename.after), **_previous_evidence(context, rename.before),
                   "previous_key": rename.before.key.as_text(), "score": rename.score, "basis": rename.basis},
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
@@ -20,19 +20,27 @@ class Rename:
 
 
 def propose_renames(
-    removed: Sequence[Agreement], added: Sequence[Agreement], *, threshold: float = 90.0
+    removed: Sequence[Agreement], added: Sequence[Agreement], *, threshold: float = 90.0,
+    veto: Callable[[str, str, str, str], bool] | None = None,
 ) -> list[Rename]:
-    """One-to-one pairs of (removed, added) in the same state and support model.
+    """One-to-one pairs of (removed, added) in the same state and support model (tier 4 of
+    ``diff.identity``, basis ``fuzzy_name``).
 
     A pair qualifies when the agencies' loose names are equal, or when their key names are at
-    least ``threshold`` similar (rapidfuzz token-sort ratio).  Best scores are paired first so
-    that one agreement is never part of two renames.  These are proposals: the change log
-    labels them as such.
+    least ``threshold`` similar (rapidfuzz token-sort ratio), unless ``veto(state, name, state,
+    name)`` says the two names are two distinct real places (Hill and Milam County).  Best
+    scores are paired first, ties by key text, so that one agreement is never part of two
+    renames and the same lists give the same pairs whatever the hash seed.  These are
+    proposals: the change log labels them as such.
     """
+    removed = sorted(removed, key=lambda a: a.key.as_text())
+    added = sorted(added, key=lambda a: a.key.as_text())
     candidates: list[tuple[float, int, int, str]] = []
     for i, old in enumerate(removed):
         for j, new in enumerate(added):
             if (old.key.state, old.key.model) != (new.key.state, new.key.model):
+                continue
+            if veto is not None and veto(old.key.state, old.agency, new.key.state, new.agency):
                 continue
             if agency_loose(old.agency) == agency_loose(new.agency):
                 candidates.append((100.0, i, j, "same name once generic words are ignored"))

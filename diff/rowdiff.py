@@ -6,6 +6,8 @@ import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
+from diff.identity import EXACT_KEY, REVIEWED_ALIAS, IdentityRules, Match, match_rows
+from diff.normalise import UNKNOWN_MODEL
 from diff.records import ADDENDUM, AGENCY, AGENCY_TYPE, COUNTY, MOA, SIGNED, Agreement, AgreementKey
 from diff.renames import Rename, propose_renames
 
@@ -36,6 +38,7 @@ class FieldChange:
     new: object
     before: Agreement
     after: Agreement
+    basis: str = EXACT_KEY      # how ``before`` and ``after`` were found to be one agreement (diff.identity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,8 @@ class ListDiff:
     unchanged: int
     # every (before, after) pair whose stored values differ, reported or not: the versions to write
     revised: tuple[tuple[Agreement, Agreement], ...] = ()
+    # removed and added rows found to be one agreement (tiers 2-3 of diff.identity, reviewed aliases)
+    matched: tuple[Match, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -64,7 +69,8 @@ def by_key(agreements: Iterable[Agreement]) -> dict[str, Agreement]:
     return index
 
 
-def field_changes(before: Agreement, after: Agreement, fields: Iterable[str] = REPORTED_FIELDS) -> list[FieldChange]:
+def field_changes(before: Agreement, after: Agreement, fields: Iterable[str] = REPORTED_FIELDS,
+                  basis: str = EXACT_KEY) -> list[FieldChange]:
     """Differences in the given reported fields (a field is compared only where both lists have
     its column: a column ICE adds is not a change of every agreement)."""
     if before.compared_values() == after.compared_values():
@@ -73,8 +79,26 @@ def field_changes(before: Agreement, after: Agreement, fields: Iterable[str] = R
     for name in fields:
         old, new = reported_value(before, name), reported_value(after, name)
         if old != new:
-            changes.append(FieldChange(after.key, name, old, new, before, after))
+            changes.append(FieldChange(after.key, name, old, new, before, after, basis))
     return changes
+
+
+def match_changes(match: Match, fields: Iterable[str]) -> list[FieldChange]:
+    """What a matched pair changed: the state or support type that differ in the keys, then the
+    reported fields (the name too, except for a reviewer's alias, whose rename was reviewed)."""
+    before, after, basis = match.before, match.after, match.basis
+    changes = []
+    if before.key.state != after.key.state:
+        changes.append(FieldChange(after.key, "state", before.key.state, after.key.state, before, after, basis))
+    if before.key.model != after.key.model:
+        changes.append(FieldChange(after.key, "support_type", _model_value(before), _model_value(after),
+                                   before, after, basis))
+    shown = [f for f in fields if f != "agency" or basis != REVIEWED_ALIAS]
+    return changes + field_changes(before, after, shown, basis)
+
+
+def _model_value(agreement: Agreement) -> str | None:
+    return None if agreement.key.model == UNKNOWN_MODEL else agreement.key.model
 
 
 def diff_lists(
@@ -84,58 +108,56 @@ def diff_lists(
     rename_threshold: float = 90.0,
     fields: Iterable[str] = tuple(REPORTED_FIELDS),
     aliases: Collection[frozenset[str]] = frozenset(),
+    rules: IdentityRules | None = None,
+    not_renamed: Collection[str] = frozenset(),
 ) -> ListDiff:
     """What changed from ``previous`` to ``current`` (both indexed by key text).
 
-    ``fields`` are the reported fields both lists can show.  A removed and an added agreement
-    that look like the same agency under a new name become a proposed rename instead of a
-    removal plus an addition; their other field differences are reported as changes too.
-    ``aliases`` are pairs of key texts a reviewer confirmed as one agreement: a removed and an
-    added agreement forming such a pair are neither added, removed nor proposed as a rename.
+    ``fields`` are the reported fields both lists can show.  Removed and added agreements are
+    paired by the tiers of ``diff.identity`` (``rules``): a pair found one agreement is neither
+    added nor removed, and reports what changed (``matched``, ``changed``); of the rest, pairs
+    that look like one agency under a new name become proposed renames.  ``aliases`` are pairs
+    of key texts a reviewer confirmed as one agreement.  ``not_renamed``: key texts of removed
+    agreements kept out of tiers 3 and 4 (pending entries promoted to the participating list).
+    Every pairing runs on sorted keys: the result does not depend on the hash seed.
     """
+    rules = rules or IdentityRules()
     fields = tuple(fields)
-    added = [current[k] for k in current.keys() - previous.keys()]
-    removed = [previous[k] for k in previous.keys() - current.keys()]
-    aliased = _aliased_pairs(removed, added, aliases)
-    added = [a for a in added if all(a is not after for _, after in aliased)]
-    removed = [r for r in removed if all(r is not before for before, _ in aliased)]
-    renames = propose_renames(removed, added, threshold=rename_threshold)
+    added = sorted((current[k] for k in current.keys() - previous.keys()), key=_order)
+    removed = sorted((previous[k] for k in previous.keys() - current.keys()), key=_order)
+    matched = match_rows(removed, added, rules, aliases, promoted=not_renamed)
+    matched_old = {m.before.key for m in matched}
+    matched_new = {m.after.key for m in matched}
+    added = [a for a in added if a.key not in matched_new]
+    removed = [r for r in removed if r.key not in matched_old]
+    renames = propose_renames([r for r in removed if r.key.as_text() not in not_renamed], added,
+                              threshold=rename_threshold, veto=rules.distinct_places)
     renamed_old = {r.before.key for r in renames}
     renamed_new = {r.after.key for r in renames}
 
     changed: list[FieldChange] = []
     revised: list[tuple[Agreement, Agreement]] = []
-    for key in previous.keys() & current.keys():
+    for key in sorted(previous.keys() & current.keys()):
         before, after = previous[key], current[key]
         if before.compared_values() != after.compared_values():
             revised.append((before, after))
             changed.extend(field_changes(before, after, fields))
     other_fields = tuple(f for f in fields if f != "agency")
-    for before, after in [(r.before, r.after) for r in renames] + aliased:
-        changed.extend(field_changes(before, after, other_fields))
+    for rename in renames:
+        changed.extend(field_changes(rename.before, rename.after, other_fields))
+    for match in matched:
+        changed.extend(match_changes(match, fields))
 
-    order = tuple(REPORTED_FIELDS)
+    order = ("state", "support_type", *REPORTED_FIELDS)
     return ListDiff(
-        added=tuple(sorted((a for a in added if a.key not in renamed_new), key=_order)),
-        removed=tuple(sorted((a for a in removed if a.key not in renamed_old), key=_order)),
+        added=tuple(a for a in added if a.key not in renamed_new),
+        removed=tuple(a for a in removed if a.key not in renamed_old),
         changed=tuple(sorted(changed, key=lambda c: (_order(c.after), order.index(c.field)))),
         renamed=tuple(sorted(renames, key=lambda r: _order(r.after))),
         unchanged=len(previous.keys() & current.keys()) - len(revised),
         revised=tuple(sorted(revised, key=lambda pair: _order(pair[1]))),
+        matched=tuple(sorted(matched, key=lambda m: _order(m.after))),
     )
-
-
-def _aliased_pairs(removed: Iterable[Agreement], added: Iterable[Agreement],
-                   aliases: Collection[frozenset[str]]) -> list[tuple[Agreement, Agreement]]:
-    """(removed, added) pairs whose keys a reviewer linked; each agreement is in one pair at most."""
-    unpaired = {a.key.as_text(): a for a in added}
-    pairs = []
-    for before in removed:
-        old_key = before.key.as_text()
-        partners = sorted(k for pair in aliases if old_key in pair for k in pair if k in unpaired)
-        if partners:
-            pairs.append((before, unpaired.pop(partners[0])))
-    return pairs
 
 
 def _order(agreement: Agreement) -> tuple:

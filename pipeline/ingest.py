@@ -48,6 +48,7 @@ from diff.guards import (
     explained_by_promotion,
     stale_copy,
 )
+from diff.identity import IdentityRules
 from diff.metrics import ListMetrics, compute_metrics
 from diff.normalise import ICE_ORIGIN, Duplicate, NormalisedList, normalise_table
 from diff.records import LIST_NAMES, Agreement, SourceTable
@@ -131,6 +132,8 @@ class DiffInputs:
     aliases: frozenset[frozenset[str]]            # key pairs a reviewer confirmed as one agreement
     recent_pending: Sequence[Agreement]           # for promotions: pending now, and just removed from it
     newly_participating: Sequence[Agreement] = () # for the pending list: where its departures went
+    # for the pending list: the agencies (state, canonical name) on the participating list now
+    participating_agencies: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -196,9 +199,14 @@ def diff_document(found: Classified, previous_columns: Sequence[str] | None, inp
     columns = set(found.columns)
     # a column the previous list lacked is not reported as a change of every agreement
     shared_columns = columns & set(previous_columns or ()) if previous_columns is not None else columns
+    rules = identity_rules(found.list_name)
+    # a pending entry whose agency is now participating left for that reason: never paired loosely
+    promoted = {k for k, s in inputs.current.items()
+                if (s.record.key.state, rules.canonical_of(s.record)) in inputs.participating_agencies}
     changes = diff_lists(
         {k: s.record for k, s in inputs.current.items()}, new_index, rename_threshold=rename_threshold,
         fields=[f for f, column in REPORTED_FIELDS.items() if column in shared_columns], aliases=inputs.aliases,
+        rules=rules, not_renamed=promoted,
     )
     promotions = find_promotions(changes.added, inputs.recent_pending) if changes.added else []
     known = set(inputs.current)
@@ -206,6 +214,16 @@ def diff_document(found: Classified, previous_columns: Sequence[str] | None, inp
     promoted_away = frozenset(p.pending.key.as_text()
                               for p in explained_by_promotion(changes.removed, inputs.newly_participating))
     return DiffResult(new_index, changes, promotions, new_duplicates, promoted_away)
+
+
+_RULES: dict[str | None, IdentityRules] = {}
+
+
+def identity_rules(list_name: str | None) -> IdentityRules:
+    """The identity rules of a list (diff.identity); the pending list has no signing dates."""
+    if list_name not in _RULES:
+        _RULES[list_name] = IdentityRules(dated=list_name != "pending")
+    return _RULES[list_name]
 
 
 def swap_anomaly(declared: str | None, actual: str, why: str) -> list[Anomaly]:
@@ -388,15 +406,21 @@ class Ingestor:
         unknown = {s.version_snapshot_id for s in current.values()} - self._file_names.keys() - {None}
         self._file_names.update(repo.file_names(i for i in unknown if i is not None))
         recent_pending: list[Agreement] = []
+        participating_agencies: frozenset[tuple[str, str]] = frozenset()
         if list_name == "participating":
-            recent_pending = ([s.record for s in self._current_state(repo, "pending").values()]
+            recent_pending = ([s.record for _, s in sorted(self._current_state(repo, "pending").items())]
                               + repo.removed_in_last_accepted("pending"))
+        else:
+            rules = identity_rules("participating")
+            participating_agencies = frozenset((s.record.key.state, rules.canonical_of(s.record))
+                                               for s in self._current_state(repo, "participating").values())
         return DiffInputs(
             current=current,
             previous_files={k: self._file_names.get(s.version_snapshot_id) if s.version_snapshot_id else None
                             for k, s in current.items()},
             aliases=ReviewRepository(session).confirmed_aliases(list_name),
             recent_pending=recent_pending,
+            participating_agencies=participating_agencies,
         )
 
     # -- write --------------------------------------------------------------------------------------
@@ -437,13 +461,26 @@ class Ingestor:
         )
         self._file_names[snapshot.id] = snapshot.file_name
         current, changes = inputs.current, result.changes
+        # a matched pair (diff.identity) continues the removed row's agreement under the new key
+        continued = {m.after.key.as_text(): current[m.before.key.as_text()].agreement_id for m in changes.matched}
+        ended = {m.before.key.as_text() for m in changes.matched}
         updated = {current[after.key.as_text()].agreement_id: after for _, after in changes.revised}
-        appeared = [result.new_index[k] for k in result.new_index.keys() - current.keys()]
-        gone = [current[k].agreement_id for k in current.keys() - result.new_index.keys()]
-        ids = repo.write_versions(list_name, snapshot.id, appeared, updated, gone)
+        updated.update((continued[m.after.key.as_text()], m.after) for m in changes.matched)
+        relabelled = {continued[m.after.key.as_text()]: m.basis for m in changes.matched}
+        appeared = [result.new_index[k] for k in sorted(result.new_index.keys() - current.keys() - continued.keys())]
+        gone = [current[k].agreement_id for k in sorted(current.keys() - result.new_index.keys() - ended)]
+        staying = [s.agreement_id for k, s in current.items() if k in result.new_index] + gone
+        ids = repo.write_versions(list_name, snapshot.id, appeared, updated, gone, relabelled=relabelled,
+                                  staying=staying)
         ids.update((k, s.agreement_id) for k, s in current.items() if k in result.new_index)
+        ids.update(continued)
         events = list_events(snapshot_facts(snapshot), snapshot_facts(previous) if previous else None, anomalies,
                              inputs, result)
+        agreement_of = {**{k: s.agreement_id for k, s in current.items()}, **ids}
+        for event in events:
+            event["agreement_id"] = agreement_of.get(event.get("subject_key") or "")
+            if event["kind"] == "agreement.renamed":
+                event["evidence"]["previous_agreement_id"] = agreement_of.get(event["evidence"]["previous_key"])
         written = EventRepository(session).add_events(events)
         # The cache mirrors the database: what stayed the same keeps its stored version.
         revised = {after.key.as_text() for _, after in changes.revised}

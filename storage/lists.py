@@ -15,7 +15,16 @@ from sqlalchemy.orm import Session, aliased
 
 from diff.records import Agreement as AgreementRecord
 from diff.records import AgreementKey
-from storage.models import Agreement, AgreementVersion, ChangeEvent, Document, IngestLock, Snapshot, table_of
+from storage.models import (
+    Agreement,
+    AgreementKeyLabel,
+    AgreementVersion,
+    ChangeEvent,
+    Document,
+    IngestLock,
+    Snapshot,
+    table_of,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +155,9 @@ class ListRepository:
             .where(Agreement.list_name == list_name, AgreementVersion.id == newest_id)
         )
         current: dict[str, StoredAgreement] = {}
-        for agreement_id, key, version in rows:
+        for agreement_id, first_key, version in rows:
             if version.present:
+                key = version.key or first_key
                 current[key] = StoredAgreement(agreement_id, _record_from_version(key, version), version.snapshot_id)
         return current
 
@@ -174,18 +184,38 @@ class ListRepository:
                 .join(Agreement, Agreement.id == AgreementVersion.agreement_id)
                 .where(AgreementVersion.id.in_(before))
             )
-            records += [_record_from_version(key, version) for key, version in rows]
-        return records
+            records += [_record_from_version(version.key or key, version) for key, version in rows]
+        return sorted(records, key=lambda r: (r.key.as_text(), r.row_number))
 
-    def agreement_ids(self, list_name: str, keys: Iterable[str]) -> dict[str, int]:
+    def agreement_ids(self, list_name: str, keys: Iterable[str], *, taken: Iterable[int] = ()) -> dict[str, int]:
+        """The agreement each key last named (tier 1 of diff.identity: an exact key comes back to
+        its agreement), unless that agreement is ``taken``: on the list under another key."""
         keys = list(keys)
+        busy = set(taken)
         found: dict[str, int] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
-            found.update(self.session.execute(
-                select(Agreement.key, Agreement.id).where(Agreement.list_name == list_name, Agreement.key.in_(chunk))
-            ).all())
+            rows = self.session.execute(
+                select(AgreementKeyLabel.key, AgreementKeyLabel.agreement_id)
+                .where(AgreementKeyLabel.list_name == list_name, AgreementKeyLabel.key.in_(chunk))
+                .order_by(AgreementKeyLabel.id)
+            ).all()
+            for key, agreement_id in rows:      # the newest label of a key wins
+                if agreement_id not in busy:
+                    found[key] = agreement_id
         return found
+
+    def keys_of(self, agreement_ids: Iterable[int]) -> dict[int, list[str]]:
+        """Every key each agreement has had, oldest first."""
+        ids = sorted(set(agreement_ids))
+        keys: dict[int, list[str]] = {}
+        for start in range(0, len(ids), 500):
+            rows = self.session.execute(
+                select(AgreementKeyLabel.agreement_id, AgreementKeyLabel.key)
+                .where(AgreementKeyLabel.agreement_id.in_(ids[start:start + 500])).order_by(AgreementKeyLabel.id))
+            for agreement_id, key in rows:
+                keys.setdefault(agreement_id, []).append(key)
+        return keys
 
     def write_versions(
         self,
@@ -194,10 +224,17 @@ class ListRepository:
         appeared: Sequence[AgreementRecord],
         updated: Mapping[int, AgreementRecord],
         gone: Sequence[int],
+        *,
+        relabelled: Mapping[int, str] = {},
+        staying: Iterable[int] = (),
     ) -> dict[str, int]:
         """Write only what changed: new versions for appeared/updated agreements, removal marks
-        for gone ones.  Returns the ids of every appeared agreement by key text."""
-        ids = self.agreement_ids(list_name, (a.key.as_text() for a in appeared))
+        for gone ones.  An appeared key goes back to the agreement it last named, unless that
+        agreement is ``staying`` on the list; else it is a new agreement.  ``relabelled``: the
+        match basis of each updated agreement whose key changed (its new key is then recorded).
+        Returns the ids of every appeared agreement by key text."""
+        taken = set(staying) | set(updated)
+        ids = self.agreement_ids(list_name, (a.key.as_text() for a in appeared), taken=taken)
         new_identities = [a for a in appeared if a.key.as_text() not in ids]
         if new_identities:
             # Core inserts (executemany): the ORM's unit of work is not needed for append-only rows.
@@ -217,6 +254,10 @@ class ListRepository:
                 ],
             )
             ids.update((key, agreement_id) for agreement_id, key in inserted)
+        labels = [(ids[a.key.as_text()], a.key.as_text(), "new") for a in new_identities]
+        labels += [(agreement_id, updated[agreement_id].key.as_text(), basis)
+                   for agreement_id, basis in relabelled.items()]
+        self._add_labels(list_name, snapshot_id, labels)
         versions = [_version_row(ids[a.key.as_text()], snapshot_id, a) for a in appeared]
         versions += [_version_row(agreement_id, snapshot_id, a) for agreement_id, a in updated.items()]
         versions += [{**_REMOVAL, "agreement_id": agreement_id, "snapshot_id": snapshot_id} for agreement_id in gone]
@@ -224,9 +265,19 @@ class ListRepository:
             self.session.connection().execute(insert(table_of(AgreementVersion)), versions)
         return ids
 
+    def _add_labels(self, list_name: str, snapshot_id: int, labels: Sequence[tuple[int, str, str]]) -> None:
+        """Record keys not yet had by their agreement (a key it had before is not repeated)."""
+        if not labels:
+            return
+        known = {(i, k) for i, keys in self.keys_of(i for i, _, _ in labels).items() for k in keys}
+        rows = [{"agreement_id": i, "list_name": list_name, "key": k, "snapshot_id": snapshot_id, "basis": basis}
+                for i, k, basis in labels if (i, k) not in known]
+        if rows:
+            self.session.connection().execute(insert(table_of(AgreementKeyLabel)), rows)
+
 
 _REMOVAL = {
-    "present": False, "agency": None, "agency_type": None, "county": None, "signed": None, "moa": None,
+    "present": False, "key": None, "agency": None, "agency_type": None, "county": None, "signed": None, "moa": None,
     "moa_url": None, "addendum": None, "addendum_url": None, "row_number": None, "raw": None,
 }
 
@@ -236,6 +287,7 @@ def _version_row(agreement_id: int, snapshot_id: int, a: AgreementRecord) -> dic
         "agreement_id": agreement_id,
         "snapshot_id": snapshot_id,
         "present": True,
+        "key": a.key.as_text(),
         "agency": a.agency,
         "agency_type": a.agency_type,
         "county": a.county,

@@ -1,9 +1,13 @@
 """Every table, in one module (one metadata, no import cycle).
 
 - Lists: fetch attempts, raw documents, snapshots, agreements and their versions, the change
-  log.  History is append-only.  An agreement is identified by (list, natural key); what it
-  said at each point in time is an ``AgreementVersion`` written only when its compared values
-  change, so the database grows with changes, not with fetches.
+  log.  History is append-only.  An agreement has a stable id from the day it is first seen;
+  its natural key (``STATE|AGENCY|MODEL``) is a label that may change when ICE re-spells or
+  corrects a row (``diff.identity``): every key it has had is an ``AgreementKeyLabel``.  What
+  it said at each point in time, under which key, is an ``AgreementVersion`` written only
+  when its compared values or key change, so the database grows with changes, not with
+  fetches.  An ``Agency`` groups the agreements of one agency (its support models), with its
+  FBI registry identifier where one matched.
 - The service: crawl runs and each source's health.
 - News: one ``NewsArticle`` per story; a repeat of a known URL, or the same story syndicated
   under a near-identical title, becomes a further ``NewsSighting`` of it, never a second
@@ -118,11 +122,27 @@ class Snapshot(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class Agency(Base):
+    """One agency (state and canonical name), with its registry identifier where one matched."""
+
+    __tablename__ = "agency"
+    __table_args__ = (UniqueConstraint("state", "name", name="uq_agency_state_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(4))
+    name: Mapped[str] = mapped_column(Text)                      # canonical name (diff.identity)
+    ori: Mapped[str | None] = mapped_column(String(20), index=True)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    basis: Mapped[str | None] = mapped_column(Text)              # how the registry match was made
+    registry_record: Mapped[dict | None] = mapped_column(JSON)   # what the registry says of it
+
+
 class Agreement(Base):
-    """Identity of one agreement in one list: its natural key."""
+    """One agreement of one list, with a stable id.  ``key`` is the key it was first seen
+    under; later keys are in ``agreement_key`` and on each version."""
 
     __tablename__ = "agreement"
-    __table_args__ = (UniqueConstraint("list_name", "key", name="uq_agreement_list_key"),)
+    __table_args__ = (Index("ix_agreement_list_key", "list_name", "key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     list_name: Mapped[str] = mapped_column(String(20))
@@ -131,6 +151,24 @@ class Agreement(Base):
     agency_key: Mapped[str] = mapped_column(Text)
     model: Mapped[str] = mapped_column(String(10))
     first_snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshot.id"))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
+
+
+class AgreementKeyLabel(Base):
+    """A key an agreement has had, from the snapshot it first had it, and why it was matched."""
+
+    __tablename__ = "agreement_key"
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "key", name="uq_agreement_key"),
+        Index("ix_agreement_key_list_key", "list_name", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreement.id"))
+    list_name: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(Text)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshot.id"))
+    basis: Mapped[str] = mapped_column(String(40))              # new | a basis of diff.identity
 
 
 class AgreementVersion(Base):
@@ -143,6 +181,7 @@ class AgreementVersion(Base):
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreement.id"))
     snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshot.id"), index=True)
     present: Mapped[bool] = mapped_column(Boolean)
+    key: Mapped[str | None] = mapped_column(Text)                # the row's key then (None on a removal)
     agency: Mapped[str | None] = mapped_column(Text)
     agency_type: Mapped[str | None] = mapped_column(String(30))
     county: Mapped[str | None] = mapped_column(Text)
@@ -182,6 +221,8 @@ class ChangeEvent(Base):
     # a reverted event and the event that reverted it point at each other
     linked_event_id: Mapped[int | None] = mapped_column(
         ForeignKey("change_event.id", name="fk_change_event_linked_event_id"))
+    agreement_id: Mapped[int | None] = mapped_column(ForeignKey("agreement.id"), index=True)
+    match_basis: Mapped[str | None] = mapped_column(String(40))  # diff.identity; None: no match involved
 
 
 class CrawlRun(Base):

@@ -1,0 +1,192 @@
+"""Agreement identity across ICE's edits: which removed and added rows of one diff are the
+same agreement, and on what basis.
+
+A list's rows carry a text key ``STATE|AGENCY|MODEL``.  A row whose key is on the list as it
+stands is that agreement (tier 1, ``exact_key``).  The rows left over, removed on one side and
+added on the other, go through the tiers below, strict to loose; each agreement is in one pair
+at most, and every tier pairs in a stable order (sorted key texts), so the same lists give the
+same pairs whatever the hash seed.
+
+====  =========================  ==========================================================
+tier  basis                      rule
+====  =========================  ==========================================================
+1     ``exact_key``              the same key text (not a pairing: the diff's intersection)
+-     ``reviewed_alias``         a reviewer confirmed the two keys as one agreement
+2     ``canonical_key``          same state and support type, same canonical agency name
+                                 (``canonical``: the key after a fuller normalisation)
+3     ``support_type_filled``    same state and canonical name, the old support type blank
+                                 (``UNKNOWN``) and the new one known
+3     ``support_type_corrected`` same state and canonical name, another support type, and
+                                 the same signing date (a blank date on both sides counts
+                                 only on the pending list, which has no dates)
+3     ``state_corrected``        same canonical name and support type, another state, and
+                                 either the same signing date or a place that exists in the
+                                 new state only (``IdentityRules.place_only_in``)
+4     ``fuzzy_name``             a rename *proposal* (``diff.renames``), vetoed when the two
+                                 names are two distinct real places
+====  =========================  ==========================================================
+
+Tiers 2 and 3 are certain enough to continue one agreement: the change log shows one
+``agreement.changed`` event (field ``agency``, ``state`` or ``support_type``), not a removal
+and an addition.  Tier 4 stays a proposal for a person to review.  A name match alone is never
+a state correction: Carroll County (MD and KY) and Lincoln County (OK and WY) are different
+agencies with the same name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+
+from diff.normalise import UNKNOWN_MODEL, agency_key
+from diff.records import Agreement
+
+EXACT_KEY = "exact_key"
+REVIEWED_ALIAS = "reviewed_alias"
+CANONICAL_KEY = "canonical_key"
+SUPPORT_TYPE_FILLED = "support_type_filled"
+SUPPORT_TYPE_CORRECTED = "support_type_corrected"
+STATE_CORRECTED = "state_corrected"
+FUZZY_NAME = "fuzzy_name"
+MATCH_BASES = (EXACT_KEY, REVIEWED_ALIAS, CANONICAL_KEY, SUPPORT_TYPE_FILLED, SUPPORT_TYPE_CORRECTED,
+               STATE_CORRECTED, FUZZY_NAME)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A removed and an added row that are one agreement, and why."""
+
+    before: Agreement
+    after: Agreement
+    basis: str          # one of MATCH_BASES
+    detail: str         # the evidence, in words
+
+
+_BOARD = re.compile(r"^(?P<place>.+?) COUNTY BOARD OF (?P<rest>COUNTY )?COMMISSIONERS\b")
+
+
+def fallback_canonical(name: str) -> str:
+    """The key with the word order of "X County Board of Commissioners" / "Board of County
+    Commissioners of X County" folded (used when no fuller canonical form is given)."""
+    key = agency_key(name)
+    for pattern in (r"^BOARD OF COUNTY COMMISSIONERS OF (?P<place>.+?) COUNTY\b",
+                    r"^(?P<place>.+?) COUNTY BOARD OF COUNTY COMMISSIONERS\b",
+                    r"^(?P<place>.+?) BOARD OF COUNTY COMMISSIONERS\b"):
+        m = re.match(pattern, key)
+        if m:
+            place = m["place"].removesuffix(" COUNTY")
+            return f"{place} COUNTY BOARD OF COMMISSIONERS{key[m.end():]}"
+    return key
+
+
+def _never(_state_a: str, _name_a: str, _state_b: str, _name_b: str) -> bool:
+    return False
+
+
+def _unknown_place(_new_state: str, _old_state: str, _name: str) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class IdentityRules:
+    """What the tiers need to know about names and places (pure functions).
+
+    ``canonical``: an agency name → its canonical form (tier 2 and 3).
+    ``distinct_places(state_a, name_a, state_b, name_b)``: True when the two names name two
+    different real places (a veto on every pairing but the exact key).
+    ``place_only_in(new_state, old_state, name)``: True when the place the name names exists
+    in the new state and not in the old one (evidence of a state correction).
+    """
+
+    canonical: Callable[[str], str] = fallback_canonical
+    distinct_places: Callable[[str, str, str, str], bool] = _never
+    place_only_in: Callable[[str, str, str], bool] = _unknown_place
+    dated: bool = True          # False for lists without signing dates (pending)
+    cache: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def canonical_of(self, agreement: Agreement) -> str:
+        name = agreement.agency
+        found = self.cache.get(name)
+        if found is None:
+            found = self.cache[name] = self.canonical(name) or agreement.key.agency
+        return found
+
+
+def _key_text(agreement: Agreement) -> str:
+    return agreement.key.as_text()
+
+
+def match_rows(removed: Sequence[Agreement], added: Sequence[Agreement], rules: IdentityRules,
+               aliases: Collection[frozenset[str]] = frozenset(),
+               promoted: Collection[str] = frozenset()) -> list[Match]:
+    """Pairs of (removed, added) that are one agreement, tier by tier (see the module text).
+
+    Further rows of a key (occurrence > 1) are never paired: they are duplicates, reported as such.
+    ``promoted``: key texts of removed pending entries whose agency is now on the participating
+    list; they left the pending list for that reason and are kept out of tier 3.
+    """
+    free_old = sorted((a for a in removed if a.key.occurrence == 1), key=_key_text)
+    free_new = sorted((a for a in added if a.key.occurrence == 1), key=_key_text)
+    matches: list[Match] = []
+
+    def take(rule: Callable[[Agreement, Agreement], tuple[str, str] | None]) -> None:
+        for old in list(free_old):
+            for new in free_new:
+                found = rule(old, new)
+                if found is not None:
+                    matches.append(Match(old, new, *found))
+                    free_old.remove(old)
+                    free_new.remove(new)
+                    break
+
+    def alias(old: Agreement, new: Agreement) -> tuple[str, str] | None:
+        if frozenset((_key_text(old), _key_text(new))) in aliases:
+            return REVIEWED_ALIAS, "a reviewer confirmed the two keys as one agreement"
+        return None
+
+    def vetoed(old: Agreement, new: Agreement) -> bool:
+        return rules.distinct_places(old.key.state, old.agency, new.key.state, new.agency)
+
+    def canonical(old: Agreement, new: Agreement) -> tuple[str, str] | None:
+        if (old.key.state, old.key.model) != (new.key.state, new.key.model):
+            return None
+        if rules.canonical_of(old) != rules.canonical_of(new) or vetoed(old, new):
+            return None
+        return CANONICAL_KEY, f"same agency name once spelling is normalised ({rules.canonical_of(new)})"
+
+    def same_signing(old: Agreement, new: Agreement) -> bool:
+        if old.signed is not None:
+            return old.signed == new.signed
+        return not rules.dated and new.signed is None
+
+    def support_type(old: Agreement, new: Agreement) -> tuple[str, str] | None:
+        if _key_text(old) in promoted or old.key.state != new.key.state or old.key.model == new.key.model:
+            return None
+        if rules.canonical_of(old) != rules.canonical_of(new) or vetoed(old, new):
+            return None
+        if old.key.model == UNKNOWN_MODEL and new.key.model != UNKNOWN_MODEL:
+            return SUPPORT_TYPE_FILLED, f"blank support type filled in as {new.key.model}"
+        if new.key.model != UNKNOWN_MODEL and same_signing(old, new):
+            signed = old.signed.isoformat() if old.signed else "no date on either row"
+            return SUPPORT_TYPE_CORRECTED, f"same agency and signing date ({signed}), support type " \
+                                           f"{old.key.model} → {new.key.model}"
+        return None
+
+    def state(old: Agreement, new: Agreement) -> tuple[str, str] | None:
+        if _key_text(old) in promoted or old.key.state == new.key.state or old.key.model != new.key.model:
+            return None
+        if rules.canonical_of(old) != rules.canonical_of(new) or vetoed(old, new):
+            return None
+        if old.signed is not None and old.signed == new.signed:
+            return STATE_CORRECTED, f"same agency and signing date ({old.signed.isoformat()}), state " \
+                                    f"{old.key.state} → {new.key.state}"
+        if rules.place_only_in(new.key.state, old.key.state, new.agency):
+            return STATE_CORRECTED, f"the place exists in {new.key.state}, not in {old.key.state}"
+        return None
+
+    if aliases:
+        take(alias)
+    for rule in (canonical, support_type, state):
+        take(rule)
+    return matches

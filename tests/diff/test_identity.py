@@ -1,0 +1,154 @@
+"""Identity tiers (diff.identity) on rows shaped like ICE's, with names and dates from its lists."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from diff.identity import (
+    CANONICAL_KEY,
+    REVIEWED_ALIAS,
+    STATE_CORRECTED,
+    SUPPORT_TYPE_CORRECTED,
+    SUPPORT_TYPE_FILLED,
+    IdentityRules,
+    fallback_canonical,
+)
+from diff.normalise import normalise_table
+from diff.records import RawRow, SourceTable
+from diff.rowdiff import by_key, diff_lists
+
+HEADER = ("STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "COUNTY", "SUPPORT TYPE", "SIGNED", "MOA")
+COLUMNS = ("state", "agency", "type", "county", "model", "signed", "moa")
+SIGNED = dt.date(2025, 2, 26)
+
+
+def row(state, agency, model="Task Force Model", signed: dt.date | None = SIGNED, number=2):
+    cells = dict(zip(COLUMNS, (state, agency, "County", None, model, signed, "link")))
+    return RawRow(number, cells, {"moa": "https://www.ice.gov/doclib/287gMOA/x.pdf"})
+
+
+def index(*rows):
+    return by_key(normalise_table(SourceTable("Sheet1", HEADER, COLUMNS, tuple(rows))).agreements)
+
+
+def one_change(before, after, rules):
+    return diff_lists(index(before), index(after), rules=rules)
+
+
+# (case, removed row, added row, rules, basis, field, old, new) — each from a real edit of ICE's lists
+MATCHED = [
+    ("board of commissioners word order (FL, 2025)",
+     row("FLORIDA", "Board of County Commissioners of Okaloosa County"),
+     row("FLORIDA", "Okaloosa County Board of County Commissioners"), IdentityRules(),
+     CANONICAL_KEY, "agency", "Board of County Commissioners of Okaloosa County",
+     "Okaloosa County Board of County Commissioners"),
+    ("state corrected, same signing date (Lake Placid PD, NY → FL, 2025-03-07)",
+     row("NEW YORK", "Lake Placid Police Department", signed=dt.date(2025, 2, 26)),
+     row("FLORIDA", "Lake Placid Police Department", signed=dt.date(2025, 2, 26)), IdentityRules(),
+     STATE_CORRECTED, "state", "NY", "FL"),
+    ("state corrected, same signing date (Ellis County SO, TX → KS, 2025-07-14)",
+     row("TEXAS", "Ellis County Sheriff's Office", "Warrant Service Officer", dt.date(2025, 6, 20)),
+     row("KANSAS", "Ellis County Sheriff's Office", "Warrant Service Officer", dt.date(2025, 6, 20)), IdentityRules(),
+     STATE_CORRECTED, "state", "TX", "KS"),
+    ("blank support type filled in",
+     row("TEXAS", "Goliad County Sheriff's Office", model=None),
+     row("TEXAS", "Goliad County Sheriff's Office", "Warrant Service Officer"), IdentityRules(),
+     SUPPORT_TYPE_FILLED, "support_type", None, "WSO"),
+    ("support type relabelled, same signing date",
+     row("TEXAS", "San Jacinto County Sheriff's Office", "Jail Enforcement Model"),
+     row("TEXAS", "San Jacinto County Sheriff's Office", "Warrant Service Officer"), IdentityRules(),
+     SUPPORT_TYPE_CORRECTED, "support_type", "JEM", "WSO"),
+    ("support type relabelled on the pending list (no dates)",
+     row("TEXAS", "San Jacinto County Sheriff's Office", "Jail Enforcement Model", signed=None),
+     row("TEXAS", "San Jacinto County Sheriff's Office", "Warrant Service Officer", signed=None),
+     IdentityRules(dated=False), SUPPORT_TYPE_CORRECTED, "support_type", "JEM", "WSO"),
+    ("state corrected: the place exists in the new state only (Kershaw County FL → SC, pending)",
+     row("FLORIDA", "Kershaw County Sheriff's Office", signed=None),
+     row("SOUTH CAROLINA", "Kershaw County Sheriff's Office", signed=None),
+     IdentityRules(dated=False, place_only_in=lambda new, old, name: (new, old) == ("SC", "FL")),
+     STATE_CORRECTED, "state", "FL", "SC"),
+]
+
+
+@pytest.mark.parametrize("case, before, after, rules, basis, field, old, new", MATCHED, ids=[m[0] for m in MATCHED])
+def test_a_matched_pair_is_one_change_not_a_removal_and_an_addition(case, before, after, rules, basis, field, old,
+                                                                     new):
+    result = one_change(before, after, rules)
+    assert result.added == () and result.removed == () and result.renamed == ()
+    assert [m.basis for m in result.matched] == [basis]
+    first = result.changed[0]
+    assert (first.field, first.old, first.new, first.basis) == (field, old, new, basis)
+
+
+# (case, removed row, added row, rules): two agreements, never one
+NOT_MATCHED = [
+    ("same name, other state, signed a year apart (Carroll County MD / KY)",
+     row("MARYLAND", "Carroll County Sheriff's Office", "Warrant Service Officer", dt.date(2025, 3, 4)),
+     row("KENTUCKY", "Carroll County Sheriff's Office", "Warrant Service Officer", dt.date(2026, 2, 13)),
+     IdentityRules()),
+    ("same name, other state, pending list without dates (Lincoln County OK / WY)",
+     row("OKLAHOMA", "Lincoln County Sheriff's Office", signed=None),
+     row("WYOMING", "Lincoln County Sheriff's Office", signed=None), IdentityRules(dated=False)),
+    ("another support type with another signing date is another agreement",
+     row("UTAH", "Sanpete County Sheriff's Office", "Jail Enforcement Model", dt.date(2025, 4, 1)),
+     row("UTAH", "Sanpete County Sheriff's Office", "Warrant Service Officer", dt.date(2025, 12, 1)),
+     IdentityRules()),
+    ("two distinct real places are vetoed even at tier 2",
+     row("FLORIDA", "Board of County Commissioners of Okaloosa County"),
+     row("FLORIDA", "Okaloosa County Board of County Commissioners"),
+     IdentityRules(distinct_places=lambda *_: True)),
+]
+
+
+@pytest.mark.parametrize("case, before, after, rules", NOT_MATCHED, ids=[m[0] for m in NOT_MATCHED])
+def test_distinct_agreements_stay_apart(case, before, after, rules):
+    result = one_change(before, after, rules)
+    assert result.matched == ()
+    assert len(result.added) == 1 and len(result.removed) == 1
+
+
+def test_a_promoted_pending_entry_is_never_a_state_or_support_type_change():
+    before = index(row("ARKANSAS", "Franklin County Sheriff's Office", signed=None))
+    after = index(row("TEXAS", "Franklin County Sheriff's Office", signed=None))
+    rules = IdentityRules(dated=False, place_only_in=lambda *_: True)
+    assert diff_lists(before, after, rules=rules).matched != ()
+    kept = diff_lists(before, after, rules=rules, not_renamed=set(before))
+    assert kept.matched == () and kept.renamed == () and len(kept.removed) == 1
+
+
+def test_a_vetoed_pair_is_not_proposed_as_a_rename():
+    before = index(row("TEXAS", "Hill County Sheriff's Office"))
+    after = index(row("TEXAS", "Milam County Sheriff's Office"))
+    assert len(diff_lists(before, after, rename_threshold=70).renamed) == 1
+    vetoed = diff_lists(before, after, rename_threshold=70, rules=IdentityRules(distinct_places=lambda *_: True))
+    assert vetoed.renamed == () and len(vetoed.added) == len(vetoed.removed) == 1
+
+
+def test_a_reviewed_alias_continues_the_agreement_before_any_other_tier():
+    before = index(row("TEXAS", "Texas Office of the Attorney General"))
+    after = index(row("TEXAS", "Office of the Attorney General"))
+    result = diff_lists(before, after, aliases={frozenset((*before, *after))})
+    assert [m.basis for m in result.matched] == [REVIEWED_ALIAS]
+    assert result.changed == ()     # the reviewed rename is not reported again
+
+
+@pytest.mark.parametrize("name, canonical", [
+    ("Board of County Commissioners of Escambia County", "ESCAMBIA COUNTY BOARD OF COMMISSIONERS"),
+    ("Escambia County Board of County Commissioners", "ESCAMBIA COUNTY BOARD OF COMMISSIONERS"),
+    ("Escambia Board of County Commissioners", "ESCAMBIA COUNTY BOARD OF COMMISSIONERS"),
+    ("Marion County Sheriff's Office", "MARION COUNTY SHERIFFS OFFICE"),
+])
+def test_fallback_canonical_folds_the_board_word_order(name, canonical):
+    assert fallback_canonical(name) == canonical
+
+
+def test_ties_are_paired_by_key_text_whatever_the_input_order():
+    removed = [row("TEXAS", "Hill County Sheriff's Office", number=2),
+               row("TEXAS", "Hill County Sheriffs Department", number=3)]
+    added = [row("TEXAS", "Hill County Sheriff Office Jail", number=2)]
+    forward = diff_lists(index(*removed), index(*added), rename_threshold=60)
+    backward = diff_lists(dict(reversed(list(index(*removed).items()))), index(*added), rename_threshold=60)
+    assert [(r.before.key, r.after.key) for r in forward.renamed] == \
+           [(r.before.key, r.after.key) for r in backward.renamed]
