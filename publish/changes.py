@@ -15,9 +15,9 @@ from storage.models import ReviewDecision
 from storage.review import ReviewRepository
 
 # tracker287g.changes/1: the fields of each item, in order (the README documents them)
-CHANGE_FIELDS = ("id", "occurred_on", "kind", "list", "state", "subject_key", "field", "old_value", "new_value",
-                 "summary", "snapshot_id", "previous_snapshot_id", "evidence", "status", "status_changed_at",
-                 "linked_event_id")
+CHANGE_FIELDS = ("id", "occurred_on", "kind", "list", "state", "subject_key", "agreement_id", "match_basis", "field",
+                 "old_value", "new_value", "summary", "snapshot_id", "previous_snapshot_id", "evidence", "status",
+                 "status_changed_at", "linked_event_id")
 # provisional → confirmed or reverted (pipeline.settle); ALL_STATUSES names every one
 CHANGE_STATUSES = ("provisional", "confirmed", "reverted")
 ALL_STATUSES = "all"
@@ -80,7 +80,8 @@ def change_rows(session: Session, where: ChangeFilter = ChangeFilter()) -> list[
     return [
         {
             "id": e.id, "occurred_on": e.occurred_on, "kind": e.kind, "list": e.list_name, "state": e.state,
-            "subject_key": e.subject_key, "field": e.field, "old_value": e.old_value, "new_value": e.new_value,
+            "subject_key": e.subject_key, "agreement_id": e.agreement_id, "match_basis": e.match_basis,
+            "field": e.field, "old_value": e.old_value, "new_value": e.new_value,
             "summary": e.summary, "snapshot_id": e.snapshot_id, "previous_snapshot_id": e.previous_snapshot_id,
             "evidence": e.evidence or {}, "status": e.status, "status_changed_at": e.status_changed_at,
             "linked_event_id": e.linked_event_id, "review": _review_item(decisions.get(e.id)),
