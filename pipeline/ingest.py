@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from crawler.html_table import parse_list_tables
@@ -263,7 +263,8 @@ class Ingestor:
     at each ingest and rebuilt after any failure, so the result never depends on it.
     """
 
-    def __init__(self, engine: Engine, options: IngestOptions | None = None) -> None:
+    def __init__(self, engine: Engine | Connection, options: IngestOptions | None = None) -> None:
+        # a Connection in a transaction: every ingest joins it (``pipeline.rebuild``)
         self.engine = engine
         self.options = options or IngestOptions()
         # list -> (id of the accepted snapshot the state reflects, state by key text)

@@ -59,6 +59,39 @@ def backfill(app: App, paths: tuple[Path, ...], as_of: dt.date | None, fmt: str)
         raise SystemExit(1)
 
 
+@click.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@format_option()
+@pass_app
+def rebuild(app: App, yes: bool, fmt: str) -> None:
+    """Replay every stored document, oldest first, into a fresh change log with today's rules.
+
+    Snapshots, agreements and the lists' events are recomputed; review decisions and sent
+    notifications move to the events that replace theirs; news, runs and fetches stay. One
+    transaction: a failure changes nothing. Stop the service first (see the README,
+    "Upgrading a running database").
+    """
+    from pipeline.rebuild import rebuild as rebuild_history  # the pipeline only for commands that ingest
+
+    if not yes:
+        click.confirm("Rebuild the lists' history from the stored documents?", abort=True, err=True)
+    ingestor = app.ingestor()
+    result = rebuild_history(app.engine(), ingestor.options)
+    data = {"documents": result.documents, "snapshots_before": result.snapshots_before,
+            "events_before": result.events_before, "events_after": result.events_after,
+            "decisions_kept": result.decisions_kept, "decisions_moved_loosely": result.decisions_moved_loosely,
+            "decisions_dropped": result.decisions_dropped, "notifications_kept": result.notifications_kept}
+    if fmt == "json":
+        app.emit(render_json("tracker287g.rebuild/1", "rebuilds", [data]))
+        return
+    app.console.print(
+        f"Rebuilt {result.documents} documents: {result.events_before} list events before, {result.events_after} "
+        f"now; {result.decisions_kept} review decisions kept, {len(result.decisions_dropped)} without an event, "
+        f"{result.notifications_kept} sent notifications kept.", highlight=False)
+    for reason in result.decisions_dropped:
+        app.console.print(f"  not kept: {escape(reason)}", highlight=False)
+
+
 def _print_backfill(app: App, results: Sequence[BackfillResult], fmt: str) -> None:
     rows = []
     for r in results:

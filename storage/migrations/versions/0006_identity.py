@@ -19,6 +19,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        # The agreement table is rebuilt (SQLite cannot drop a unique constraint) and other
+        # tables refer to it: SQLite's documented way is foreign keys off around the rebuild.
+        # The pragma only takes effect outside a transaction: before this revision's first write.
+        # storage.database.migrate discards the connection afterwards.
+        op.execute("PRAGMA foreign_keys=OFF")
     op.create_table(
         "agency",
         sa.Column("id", sa.Integer(), nullable=False),
