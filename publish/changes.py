@@ -11,13 +11,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from storage.events import EventFilter, EventRepository
+from storage.lists import ListRepository
 from storage.models import ReviewDecision
 from storage.review import ReviewRepository
 
 # tracker287g.changes/1: the fields of each item, in order (the README documents them)
-CHANGE_FIELDS = ("id", "occurred_on", "kind", "list", "state", "subject_key", "agreement_id", "match_basis", "field",
-                 "old_value", "new_value", "summary", "snapshot_id", "previous_snapshot_id", "evidence", "status",
-                 "status_changed_at", "linked_event_id")
+CHANGE_FIELDS = ("id", "occurred_on", "kind", "list", "state", "subject_key", "agreement_id", "match_basis",
+                 "agreement_name", "earlier_names", "field", "old_value", "new_value", "summary", "snapshot_id",
+                 "previous_snapshot_id", "evidence", "status", "status_changed_at", "linked_event_id")
 # provisional → confirmed or reverted (pipeline.settle); ALL_STATUSES names every one
 CHANGE_STATUSES = ("provisional", "confirmed", "reverted")
 ALL_STATUSES = "all"
@@ -77,17 +78,29 @@ def change_rows(session: Session, where: ChangeFilter = ChangeFilter()) -> list[
     decisions = ReviewRepository(session).latest_decisions()
     if where.review_status:
         events = [e for e in events if _status(decisions.get(e.id)) == where.review_status]
+    names = ListRepository(session).agreement_names(e.agreement_id for e in events if e.agreement_id)
     return [
         {
             "id": e.id, "occurred_on": e.occurred_on, "kind": e.kind, "list": e.list_name, "state": e.state,
             "subject_key": e.subject_key, "agreement_id": e.agreement_id, "match_basis": e.match_basis,
+            "agreement_name": names[e.agreement_id][-1] if e.agreement_id in names else None,
+            "earlier_names": names[e.agreement_id][:-1] if e.agreement_id in names else [],
             "field": e.field, "old_value": e.old_value, "new_value": e.new_value,
-            "summary": e.summary, "snapshot_id": e.snapshot_id, "previous_snapshot_id": e.previous_snapshot_id,
+            "summary": named_summary(e.summary, names.get(e.agreement_id or 0, [])),
+            "snapshot_id": e.snapshot_id, "previous_snapshot_id": e.previous_snapshot_id,
             "evidence": e.evidence or {}, "status": e.status, "status_changed_at": e.status_changed_at,
             "linked_event_id": e.linked_event_id, "review": _review_item(decisions.get(e.id)),
         }
         for e in events
     ]
+
+
+def named_summary(summary: str, names: Sequence[str]) -> str:
+    """The event's sentence, and, for an agreement ICE has listed under more than one name, its
+    names over time (the last is its current name): every reader sees one agency's history."""
+    if len(names) < 2:
+        return summary
+    return f"{summary} [names over time: {' → '.join(names)}]"
 
 
 def state_matches(state: str | None, states: Iterable[str]) -> bool:

@@ -217,6 +217,24 @@ class ListRepository:
                 keys.setdefault(agreement_id, []).append(key)
         return keys
 
+    def agreement_names(self, agreement_ids: Iterable[int]) -> dict[int, list[str]]:
+        """Each agreement's names as the lists gave them, oldest first, each once; the last is its
+        current name (or, for an agreement no longer listed, its last)."""
+        ids = sorted(set(agreement_ids))
+        names: dict[int, list[str]] = {}
+        for start in range(0, len(ids), 500):
+            rows = self.session.execute(
+                select(AgreementVersion.agreement_id, AgreementVersion.agency)
+                .where(AgreementVersion.agreement_id.in_(ids[start:start + 500]), AgreementVersion.present.is_(True))
+                .order_by(AgreementVersion.id))
+            for agreement_id, agency in rows:
+                seen = names.setdefault(agreement_id, [])
+                if agency and agency in seen:
+                    seen.remove(agency)     # named so again: it moves to the end
+                if agency:
+                    seen.append(agency)
+        return names
+
     def write_versions(
         self,
         list_name: str,

@@ -179,7 +179,8 @@ def changes(app: App, where: ChangeFilter, fmt: str) -> None:
     if fmt == "json":
         app.emit(render_json("tracker287g.changes/1", "changes", rows))
         return
-    flat = [{**r, "evidence": evidence_text(r["evidence"])} for r in rows]
+    flat = [{**r, "evidence": evidence_text(r["evidence"]), "earlier_names": "; ".join(r["earlier_names"])}
+            for r in rows]
     if fmt == "csv":
         app.emit(render_csv(CHANGE_FIELDS, flat))
     elif fmt == "markdown":

@@ -25,6 +25,7 @@ from crawler.filenames import parse_list_file_name
 from pipeline.backfill import collect_files, plan_backfill, run_backfill
 from storage.database import open_database
 from storage.models import AgreementKeyLabel, ChangeEvent
+from tests.commands import changes
 from tests.files import FIXTURES, ROOT
 
 HISTORY = FIXTURES / "ice-287g-2025"
@@ -37,6 +38,7 @@ def history_files() -> list[Path]:
 
 @dataclass
 class History:
+    url: str
     events: list[ChangeEvent]
     labels: list[AgreementKeyLabel]     # every key each agreement has had
 
@@ -53,7 +55,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
             session.expunge_all()
             labels = list(session.scalars(select(AgreementKeyLabel)))
             session.expunge_all()
-        yield History(events, labels)
+        yield History(url, events, labels)
     finally:
         engine.dispose()
 
@@ -126,6 +128,18 @@ def test_every_agreement_event_names_its_agreement(history):
     agreement_events = [e for e in history.events if e.kind.startswith("agreement.")]
     assert agreement_events and all(e.agreement_id is not None for e in agreement_events)
     assert all(e.match_basis for e in agreement_events if e.kind in ("agreement.changed", "agreement.renamed"))
+
+
+def test_readers_see_an_agreement_by_its_current_name_with_its_earlier_names(history):
+    rows = [r for r in changes(history.url, "--state", "FL", "--kind", "agreement.")
+            if r["subject_key"] == "FL|SAINT JOHNS COUNTY SHERIFFS OFFICE|TFM"]
+    assert rows and {r["agreement_name"] for r in rows} == {"St. Johns County Sheriff's Office"}
+    assert {tuple(r["earlier_names"]) for r in rows} == {("St Johns County Sheriff's Office",)}
+    assert all(r["summary"].endswith("[names over time: St Johns County Sheriff's Office → "
+                                     "St. Johns County Sheriff's Office]") for r in rows)
+    # one name only: the sentence as recorded
+    plain = [r for r in changes(history.url, "--state", "TX", "--kind", "agreement.added") if not r["earlier_names"]]
+    assert plain and all("names over time" not in r["summary"] for r in plain)
 
 
 def _backfill_log(folder: Path, db: Path, seed: str) -> subprocess.Popen:
