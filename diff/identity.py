@@ -66,7 +66,7 @@ class Match:
 _BOARD = re.compile(r"^(?P<place>.+?) COUNTY BOARD OF (?P<rest>COUNTY )?COMMISSIONERS\b")
 
 
-def fallback_canonical(name: str) -> str:
+def fallback_canonical(name: str, state: str | None = None) -> str:
     """The key with the word order of "X County Board of Commissioners" / "Board of County
     Commissioners of X County" folded (used when no fuller canonical form is given)."""
     key = agency_key(name)
@@ -92,24 +92,24 @@ def _unknown_place(_new_state: str, _old_state: str, _name: str) -> bool:
 class IdentityRules:
     """What the tiers need to know about names and places (pure functions).
 
-    ``canonical``: an agency name → its canonical form (tier 2 and 3).
+    ``canonical(name, state)``: an agency name → its canonical form (tiers 2 and 3).
     ``distinct_places(state_a, name_a, state_b, name_b)``: True when the two names name two
     different real places (a veto on every pairing but the exact key).
     ``place_only_in(new_state, old_state, name)``: True when the place the name names exists
     in the new state and not in the old one (evidence of a state correction).
     """
 
-    canonical: Callable[[str], str] = fallback_canonical
+    canonical: Callable[[str, str], str] = fallback_canonical
     distinct_places: Callable[[str, str, str, str], bool] = _never
     place_only_in: Callable[[str, str, str], bool] = _unknown_place
     dated: bool = True          # False for lists without signing dates (pending)
     cache: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def canonical_of(self, agreement: Agreement) -> str:
-        name = agreement.agency
-        found = self.cache.get(name)
+        name, state = agreement.agency, agreement.key.state
+        found = self.cache.get(f"{state}|{name}")
         if found is None:
-            found = self.cache[name] = self.canonical(name) or agreement.key.agency
+            found = self.cache[f"{state}|{name}"] = self.canonical(name, state) or agreement.key.agency
         return found
 
 
