@@ -1,7 +1,7 @@
 """agreement identity: stable agreement ids, every key an agreement had, match basis, agencies
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01
 
 Existing rows keep their ids: each agreement's first key becomes its first label, each
@@ -12,8 +12,8 @@ stored documents with the identity rules (see the README, "Upgrading a running d
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
