@@ -307,7 +307,16 @@ _ABBREVIATIONS: dict[str, str] = {
 # "Mt. Holly Springs"); before one of _NOT_A_NAME they are left alone ("Penn St University").
 _NAME_PREFIXES = {"ST": "SAINT", "STE": "SAINTE", "FT": "FORT", "MT": "MOUNT"}
 _NOT_A_NAME = frozenset({"POLICE", "DEPARTMENT", "OFFICE", "UNIVERSITY", "COLLEGE", "PATROL",
-                         "COUNTY", "SHERIFFS", "SHERIFF", "JAIL", "AND", "OF"})
+                         "COUNTY", "SHERIFFS", "SHERIFF", "JAIL", "AND", "OF", "STATE", "HIGHWAY",
+                         "DIVISION", "BUREAU", "BOARD", "ATTORNEY", "JUSTICE", "CONSTABLE", "MARSHAL",
+                         "SO", "CO"})
+
+
+def _names_a_place(word: str) -> bool:
+    """Whether ``word``, following St./Ft./Mt., can start a place name.  The word is read as
+    it will be expanded, so "MT Dept of Justice" (Montana's) keeps its MT: DEPT is DEPARTMENT."""
+    expanded = _ABBREVIATIONS.get(word, word).split()[0] if word else ""
+    return expanded.isalpha() and expanded not in _NOT_A_NAME
 # "Sheriff Office" and "Sheriff's Office" are the same office; the apostrophe is dropped anyway.
 _POSSESSIVES = frozenset({"SHERIFF", "CONSTABLE", "MARSHAL", "ATTORNEY"})
 _ORDINALS = ("FIRST", "SECOND", "THIRD", "FOURTH", "FIFTH", "SIXTH", "SEVENTH", "EIGHTH",
@@ -331,7 +340,7 @@ def _expand(words: list[str]) -> list[str]:
             out.append("COUNTY")          # first word "CO" could be Colorado
         elif word == "SO" and (i == last or (out and out[-1] in ("COUNTY", "PARISH"))):
             out.extend(("SHERIFFS", "OFFICE"))   # elsewhere "So" is South ("So Middleton Twp")
-        elif word in _NAME_PREFIXES and following.isalpha() and following not in _NOT_A_NAME:
+        elif word in _NAME_PREFIXES and _names_a_place(following):
             out.append(_NAME_PREFIXES[word])
         else:
             out.append(_ORDINAL_NUMBERS.get(word, word))
