@@ -34,11 +34,17 @@ API (the contract other modules rely on):
       MARSHALS OFFICE; "Office of the Attorney General" = ATTORNEY GENERAL;
     - boards: "BOCC", "Board of County Commissioners", "County Board of Commissioners" and
       "County Board of County Commissioners" after a county name are one form,
-      ``<NAME> COUNTY BOARD OF COMMISSIONERS``;
+      ``<NAME> COUNTY BOARD OF COMMISSIONERS``, also when followed by the corrections
+      department, detention facility or jail that the board runs ("… /Detention Facility");
     - "City of X", "Town of X", "Village of X" = X; "County of X" = X COUNTY; "The" dropped;
     - with ``state``: the state's name or USPS code before a state office ("Virginia
       Department of Corrections", "MT Dept of Justice") or after the name ("…, LA") is
       dropped, and in Louisiana COUNTY = PARISH.
+
+    One agency may appear twice in one list under two spellings with one canonical form
+    (participatingAgencies05122025amB lists "City of St. Cloud Police Department" and "St.
+    Cloud Police Department", both Task Force Model): within one list, equal canonical forms
+    are a duplicate row, not two agencies.
 
     Kept apart on purpose: Township, Borough and County before the office (a township's and
     a borough's police are different agencies), Jail vs Detention Center vs Sheriff's Office,
@@ -130,6 +136,10 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), r) for
     (r" COUNTY BOARD OF COUNTY COMMISSIONERS ", " COUNTY BOARD OF COMMISSIONERS "),
     (r" BOARD OF COUNTY COMMISSIONERS ", " COUNTY BOARD OF COMMISSIONERS "),
     (r" COUNTY COUNTY ", " COUNTY "),
+    # the board named with the corrections or jail it runs: "Gulf County Board of County
+    # Commissioners /Detention Facility" is the board, as ICE's alternating spellings show
+    (r" COUNTY BOARD OF COMMISSIONERS (?:(?:\w+ COUNTY )?(?:DEPARTMENT OF |DIVISION OF )?CORRECTIONS"
+     r"|DETENTION FACILITY|JAIL) $", " COUNTY BOARD OF COMMISSIONERS "),
 ))
 
 # Offices, most specific first: (role, pattern on the canonical words).  The place is what

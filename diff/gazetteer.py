@@ -43,6 +43,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from typing import NamedTuple
 
 from diff.agency_names import AgencyName, parse
 
@@ -62,11 +63,16 @@ _PLACE_WORDS = ("TOWNSHIP", "TWP", "BOROUGH", "VILLAGE")
 _LEADING_KIND = re.compile(r"^(?:CITY|TOWN|VILLAGE|TOWNSHIP|BOROUGH) OF ")
 
 
+def _ascii_upper(text: str) -> str:
+    if text.isascii():
+        return text.upper()
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).upper()
+
+
 def place_key(name: str) -> str:
     """The form in which two spellings of one place name are equal: "St. Johns" = "SAINTJOHNS"."""
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(c for c in text if not unicodedata.combining(c)).upper()
-    words = _NON_WORD.sub(" ", _APOSTROPHES.sub("", text).replace("&", " AND ")).split()
+    words = _NON_WORD.sub(" ", _APOSTROPHES.sub("", _ascii_upper(name)).replace("&", " AND ")).split()
     return "".join(_PREFIXES.get(w, w) for w in words)
 
 
@@ -78,9 +84,7 @@ def _strip_suffix(words: str, suffixes: tuple[str, ...]) -> tuple[str, str | Non
 
 
 def _words(name: str) -> str:
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(c for c in text if not unicodedata.combining(c)).upper()
-    return " ".join(_NON_WORD.sub(" ", _APOSTROPHES.sub("", text)).split())
+    return " ".join(_NON_WORD.sub(" ", _APOSTROPHES.sub("", _ascii_upper(name))).split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,16 +182,42 @@ def load() -> Gazetteer:
     for row in csv.DictReader(data_text(COUNTIES_FILE).splitlines()):
         county = County(row["state"], row["fips"], row["name"], row["kind"])
         gazetteer.counties[(county.state, place_key(county.name))].append(county)
-    for row in csv.DictReader(data_text(FBI_LEE_FILE).splitlines()):
-        if row["agency_type_name"] != "City":
+    for record in fbi_rows():
+        if record.agency_type != "City":
             continue
-        state = fbi_state(row["state_abbr"])
-        words = _words(row["pub_agency_name"])
-        gazetteer.places[(state, place_key(words))].add(row["pub_agency_name"])
+        state = fbi_state(record.state)
+        words = _words(record.name)
+        gazetteer.places[(state, place_key(words))].add(record.name)
         bare, suffix = _strip_suffix(words, _PLACE_WORDS)
         if suffix:
-            gazetteer.places[(state, place_key(bare))].add(row["pub_agency_name"])
+            gazetteer.places[(state, place_key(bare))].add(record.name)
     return gazetteer
+
+
+class FbiRow(NamedTuple):
+    """One row of fbi_lee_2025.csv, as text (see diff/data/SOURCES.md for the columns)."""
+
+    ori: str
+    data_year: str
+    name: str           # pub_agency_name
+    state: str          # state_abbr, the FBI's code
+    county: str         # county_name
+    agency_type: str    # agency_type_name
+    population: str
+    officers: str       # officer_ct
+
+
+_FBI_COLUMNS = ("ori", "data_year", "pub_agency_name", "state_abbr", "county_name", "agency_type_name",
+                "population", "officer_ct")
+
+
+@lru_cache(maxsize=1)
+def fbi_rows() -> tuple[FbiRow, ...]:
+    """The FBI's records shipped in diff/data, read once per process."""
+    reader = csv.reader(data_text(FBI_LEE_FILE).splitlines())
+    header = next(reader)
+    columns = [header.index(name) for name in _FBI_COLUMNS]
+    return tuple(FbiRow(*(row[i] for i in columns)) for row in reader)
 
 
 def county_fips(state: str, county_name: str) -> str | None:

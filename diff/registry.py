@@ -44,13 +44,13 @@ state police by state              0.8   the state police or highway patrol itse
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from diff.agency_names import AgencyName, canonical, parse
-from diff.gazetteer import FBI_LEE_FILE, data_text, fbi_state, place_key
+from diff.gazetteer import FbiRow, fbi_rows, fbi_state, place_key
 
 _COUNTY_KINDS = ("county", "parish")
 _PLACE_KINDS = ("city", "town", "village", "township", "borough")
@@ -92,10 +92,7 @@ class RegistryMatch:
 
 
 def _int(text: str) -> int | None:
-    try:
-        return int(text)
-    except ValueError:
-        return None
+    return int(text) if text.isdigit() else None
 
 
 def _match(record: RegistryRecord, confidence: float, basis: str) -> RegistryMatch:
@@ -121,18 +118,18 @@ class Registry:
         return _load()
 
     @classmethod
-    def from_csv_text(cls, text: str) -> Registry:
+    def from_rows(cls, rows: Iterable[FbiRow]) -> Registry:
         registry = cls()
-        for row in csv.DictReader(text.splitlines()):
+        for row in rows:
             registry._add(row)
         return registry
 
-    def _add(self, row: dict[str, str]) -> None:
-        county = row["county_name"].strip() or None
+    def _add(self, row: FbiRow) -> None:
+        county = row.county.strip() or None
         record = RegistryRecord(
-            ori=row["ori"], name=row["pub_agency_name"], state=fbi_state(row["state_abbr"]),
-            county=None if county == "NOT SPECIFIED" else county, agency_type=row["agency_type_name"],
-            population=_int(row["population"]), officers=_int(row["officer_ct"]), data_year=int(row["data_year"]))
+            ori=row.ori, name=row.name, state=fbi_state(row.state),
+            county=None if county == "NOT SPECIFIED" else county, agency_type=row.agency_type,
+            population=_int(row.population), officers=_int(row.officers), data_year=int(row.data_year))
         self.records[record.ori] = record
         upper = record.name.upper()
         if _OFFICE_HINTS.intersection(upper.replace("'", "").split()):
@@ -206,4 +203,4 @@ class Registry:
 
 @lru_cache(maxsize=1)
 def _load() -> Registry:
-    return Registry.from_csv_text(data_text(FBI_LEE_FILE))
+    return Registry.from_rows(fbi_rows())

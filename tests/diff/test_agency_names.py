@@ -51,6 +51,15 @@ def respelled(file: str, state: str, before: str, after: str):
     respelled("pendingAgencies05282025am", "LA", "Lafourche County Sheriff's Office", "Lafourche Parish Sheriff's Office"),
     respelled("pendingAgencies07102025am", "LA", "Arnaudville Police Department, LA", "Arnaudville Police Department"),
     respelled("pendingAgencies07222025pm", "OK", "Texas County's Sheriff's Office", "Texas County Sheriff's Office"),
+    # the boards that ran their county's jail, spelled back and forth (issue 9)
+    respelled("participatingAgencies08022025pm", "FL", "Gulf County Board of County Commissioners",
+              "Gulf County Board of County Commissioners /Detention Facility"),
+    respelled("participatingAgencies08022025pm", "FL", "Okaloosa County Board of County Commissioners",
+              "Okaloosa County Board of County Commissioners/ Department of Corrections"),
+    respelled("participatingAgencies08022025pm", "FL", "Escambia County Board of County Commissioners",
+              "Escambia County Board of County Commissioners/ Department of Corrections"),
+    respelled("participatingAgencies08022025pm", "FL", "Pasco County Board of County Commissioners",
+              "Pasco County Board of County Commissioners/ Pasco County Corrections"),
     # spellings named in issue 9 and the task, beyond the pairs above
     pytest.param("FL", "Okaloosa County Board of County Commissioners", "Okaloosa County Board of Commissioners",
                  id="'Board of County Commissioners' = 'County Board of Commissioners'"),
