@@ -30,6 +30,12 @@ API (the contract other modules rely on):
     agency from one to the other: telling those apart needs more evidence than names (the
     same signing date), which is the caller's to weigh.
 
+``only_in_new_state(old_state, old_name, new_state, new_name) -> bool``
+    Evidence for a state correction: True when both names name the same place, that place
+    does not exist in the old state and does in the new one (Cass County moved from MT to MN,
+    Wichita County from OK to TX).  False when the place exists in both states (Carroll
+    County MD and KY: two counties) or in neither, or when the names name different places.
+
 Place names are compared by ``place_key``: upper case, accents and punctuation dropped,
 St./Ste./Ft./Mt. spelled out, spaces removed ("De Kalb" = "DeKalb", "La Salle" = "LaSalle").
 """
@@ -132,6 +138,14 @@ class Gazetteer:
         if not ids_a or not ids_b:
             return False
         return state_a != state_b or ids_a.isdisjoint(ids_b)
+
+    def only_in_new_state(self, old_state: str, old_name: str, new_state: str, new_name: str) -> bool:
+        old, new = parse(old_name, old_state), parse(new_name, new_state)
+        if old.place is None or new.place is None or old_state == new_state:
+            return False
+        if "state" in (old.place_kind, new.place_kind) or place_key(old.place) != place_key(new.place):
+            return False
+        return not self._ids(old_state, old) and bool(self._ids(new_state, new))
 
     # -- what a parsed name resolves to: ("county", fips) and ("place", state, key) ids --------
 
@@ -238,3 +252,8 @@ def is_place(state: str, name: str) -> bool:
 def distinct_places(state_a: str, name_a: str, state_b: str, name_b: str) -> bool:
     """See the module docstring."""
     return load().distinct_places(state_a, name_a, state_b, name_b)
+
+
+def only_in_new_state(old_state: str, old_name: str, new_state: str, new_name: str) -> bool:
+    """See the module docstring."""
+    return load().only_in_new_state(old_state, old_name, new_state, new_name)

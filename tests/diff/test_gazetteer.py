@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from diff.gazetteer import county_fips, distinct_places, is_county, is_place, place_key
+from diff.gazetteer import county_fips, distinct_places, is_county, is_place, only_in_new_state, place_key
 
 SO = "Sheriff's Office"
 
@@ -119,3 +119,23 @@ def test_place_key_reads_saints_and_spacing_alike():
     assert place_key("St. Clair") == place_key("SAINT CLAIR") == place_key("St Clair")
     assert place_key("DeKalb") == place_key("De Kalb")
     assert place_key("Prince George's") == place_key("PRINCE GEORGES")
+
+
+def correction(where: str, old_state: str, old_name: str, new_state: str, new_name: str, evidence: bool):
+    return pytest.param(old_state, old_name, new_state, new_name, evidence,
+                        id=f"{where}: {old_name} {old_state} -> {new_name} {new_state}")
+
+
+@pytest.mark.parametrize("old_state, old_name, new_state, new_name, evidence", [
+    correction("participatingAgencies-20250317231040: no Cass County in Montana", "MT", f"Cass County {SO}", "MN", f"Cass County {SO}", True),
+    correction("participatingAgencies05162025am: no Wichita County in Oklahoma", "OK", f"Wichita County {SO}", "TX", f"Wichita County {SO}", True),
+    correction("pendingAgencies-20250408170645: no Kershaw County in Florida", "FL", f"Kershaw County {SO}", "SC", f"Kershaw County {SO}", True),
+    correction("pendingAgencies08142025am: no Trousdale County in Texas", "TX", f"Trousdale County {SO}", "TN", f"Trousdale County {SO}", True),
+    correction("the other way round", "MN", f"Cass County {SO}", "MT", f"Cass County {SO}", False),
+    correction("issue 9: two real Carroll Counties", "MD", f"Carroll County {SO}", "KY", f"Carroll County {SO}", False),
+    correction("participatingAgencies07142025am: two real Ellis Counties", "TX", f"Ellis County {SO}", "KS", f"Ellis County {SO}", False),
+    correction("participatingAgencies03072025am: Lake Placid exists in both", "NY", "Lake Placid Police Department", "FL", "Lake Placid Police Department", False),
+    correction("different places", "MT", f"Cass County {SO}", "MN", f"Clay County {SO}", False),
+])
+def test_a_place_only_in_the_new_state_is_evidence_of_a_state_correction(old_state, old_name, new_state, new_name, evidence):
+    assert only_in_new_state(old_state, old_name, new_state, new_name) is evidence
