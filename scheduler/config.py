@@ -98,6 +98,13 @@ class SchedulerSettings:
     timezone: str = "UTC"
     max_parallel_sources: int = 4
     stop_timeout_seconds: float = 8
+    # How long a replica's claim on a source outlives its last renewal (renewed every third of it):
+    # the longest a dead replica's sources wait for another replica to take them over.
+    lease_seconds: float = 60
+
+    def __post_init__(self) -> None:
+        if self.lease_seconds < 1:
+            raise ValueError("lease_seconds must be at least 1")
 
 
 SECTIONS: Mapping[str, type] = {

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from scheduler.config import Config
+from storage.leases import LeaseRepository, source_lease
 from storage.runs import RunRepository
 from storage.types import utcnow
 
@@ -18,6 +19,7 @@ def status_rows(session: Session, config: Config) -> list[dict[str, Any]]:
     now = utcnow()
     known = {s.id: s for s in config.sources}
     states = runs.source_states()
+    claims = LeaseRepository(session).live()
     rows = []
     for source_id in list(known) + sorted(set(states) - set(known)):
         state, source = states.get(source_id), known.get(source_id)
@@ -42,5 +44,7 @@ def status_rows(session: Session, config: Config) -> list[dict[str, Any]]:
                           and (age is None or age > config.health.stale_after)),
             "last_run_id": last_run.id if last_run else None,
             "last_run_ms": last_run.duration_ms if last_run else None,
+            "last_replica": last_run.replica if last_run else None,     # the service process that ran it
+            "running_in": claims.get(source_lease(source_id)),           # the replica running it now, if any
         })
     return rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from filelock import FileLock, Timeout
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
@@ -73,21 +75,34 @@ def _alembic_config() -> Config:
     return config
 
 
+# The PostgreSQL advisory-lock key of the schema upgrade: any fixed number no other user of the
+# database takes.
+MIGRATION_LOCK_KEY = 287_000_001
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+    """Bring the schema to the newest revision (idempotent, and safe when several processes
+    open one fresh database at once: the upgrade runs under a database lock, and whoever waited
+    for the lock checks the revision again and finds the work done)."""
     config = _alembic_config()
     head = ScriptDirectory.from_config(config).get_current_head()
     sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        # Read without locking first: a database at head (the usual case, and a read-only one)
+        # is never written to.
+        if MigrationContext.configure(connection).get_current_revision() == head:
+            return
     with engine.begin() as connection:
+        if sqlite:
+            # Batch migrations rebuild SQLite tables that other tables refer to: SQLite's documented
+            # way is foreign keys off meanwhile (the pragma is a no-op inside a transaction, so
+            # before the lock's BEGIN) and a check at the end.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        _lock_schema(connection)
         current = MigrationContext.configure(connection).get_current_revision()
         if current == head:
             return
         log.info("migrating database from %s to %s", current, head)
-        if sqlite:
-            # Batch migrations rebuild SQLite tables that other tables refer to: SQLite's documented
-            # way is foreign keys off meanwhile (the pragma only works before the first write, so
-            # here) and a check at the end.
-            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
         if sqlite:
@@ -96,6 +111,55 @@ def migrate(engine: Engine) -> None:
                 raise RuntimeError(f"the migration left rows without their referenced rows: {broken[:5]}")
     if sqlite:
         engine.dispose()   # no pooled connection keeps foreign keys off
+
+
+def _lock_schema(connection: Connection) -> None:
+    """Hold the database's schema lock until this transaction ends."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    elif connection.dialect.name == "sqlite":
+        # The sqlite3 module leaves DDL outside any transaction; BEGIN IMMEDIATE takes the write
+        # lock now (waiting up to busy_timeout), and the whole upgrade commits or rolls back as one.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class ServiceAlreadyRunning(ValueError):
+    """A second service on one SQLite database file."""
+
+
+@dataclass
+class ServiceLock:
+    """What lets a service run on a database: on SQLite, the lock file beside the database, held
+    while the service runs (``exclusive``: no other service can be running); on PostgreSQL
+    nothing, as replicas coordinate through leases (storage.leases)."""
+
+    file_lock: FileLock | None = None
+
+    @property
+    def exclusive(self) -> bool:
+        return self.file_lock is not None
+
+    def release(self) -> None:
+        if self.file_lock is not None:
+            self.file_lock.release()
+            self.file_lock = None
+
+
+def service_lock(engine: Engine) -> ServiceLock:
+    """Take the service lock of ``engine``'s database; ServiceAlreadyRunning when another service
+    holds it.  The operating system drops the lock when the process dies, kill -9 included."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return ServiceLock()
+    path = Path(database).with_name(Path(database).name + ".service-lock")
+    lock = FileLock(path, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ServiceAlreadyRunning(
+            f"another `tracker287g run` is already using {database} (it holds {path}); a SQLite database "
+            "takes one service process: stop the other one, or use PostgreSQL to run replicas") from None
+    return ServiceLock(lock)
 
 
 def open_database(url: str | None = None) -> Engine:

@@ -242,6 +242,7 @@ class CrawlRun(Base):
     duration_ms: Mapped[int | None]
     bytes: Mapped[int | None] = mapped_column(BigInteger)
     pid: Mapped[int | None]
+    replica: Mapped[str | None] = mapped_column(String(200))   # the service process that ran it (host:pid:tag)
 
 
 class SourceState(Base):
@@ -258,6 +259,19 @@ class SourceState(Base):
     next_run_at: Mapped[dt.datetime | None]
     failure_reported: Mapped[bool] = mapped_column(Boolean, default=False)
     stale_reported: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Lease(Base):
+    """A claim by one replica of the service (``source:<id>`` for a source's run, ``job:<name>``
+    for a service-wide job), valid until ``expires_at`` unless renewed.  A replica that dies
+    simply stops renewing; once the claim expires another replica may take it."""
+
+    __tablename__ = "lease"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
 
 
 class IngestLock(Base):

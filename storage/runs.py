@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from diff.health import SourceHealth
+from storage.leases import source_lease
 from storage.models import CrawlRun, SourceState
 from storage.types import utcnow
 
@@ -21,9 +22,9 @@ class RunRepository:
         self.session = session
 
     # -- runs -----------------------------------------------------------------------------------
-    def start_run(self, source_id: str, pid: int) -> CrawlRun:
+    def start_run(self, source_id: str, pid: int, replica: str | None = None) -> CrawlRun:
         """A run, now; its source's last attempt is now too."""
-        run = CrawlRun(source_id=source_id, outcome="running", pid=pid, started_at=utcnow())
+        run = CrawlRun(source_id=source_id, outcome="running", pid=pid, replica=replica, started_at=utcnow())
         self.session.add(run)
         self.source_state(source_id).last_attempt_at = run.started_at
         self.session.flush()
@@ -41,6 +42,18 @@ class RunRepository:
         """Runs still marked running (a killed service left them) become ``interrupted``."""
         self.session.execute(update(CrawlRun).where(CrawlRun.outcome == "running")
                              .values(outcome="interrupted", finished_at=utcnow(), detail=detail))
+
+    def close_orphaned_runs(self, live_leases: Mapping[str, str], detail: str) -> list[int]:
+        """Runs marked running whose replica no longer holds its source's lease (it died, and
+        the lease expired) become ``interrupted``; runs of live replicas are left alone.
+        Returns the ids closed."""
+        running = self.session.scalars(select(CrawlRun).where(CrawlRun.outcome == "running")).all()
+        closed = [run for run in running if live_leases.get(source_lease(run.source_id)) != run.replica
+                  or run.replica is None]
+        for run in closed:
+            run.outcome, run.finished_at, run.detail = "interrupted", utcnow(), detail
+        self.session.flush()
+        return [run.id for run in closed]
 
     def last_run(self, source_id: str, *, finished: bool = False) -> CrawlRun | None:
         """The source's newest run (``finished``: the newest that has ended)."""
@@ -66,8 +79,10 @@ class RunRepository:
     def find_source_state(self, source_id: str) -> SourceState | None:
         return self.session.get(SourceState, source_id)
 
-    def health(self, source_id: str) -> SourceHealth | None:
-        state = self.find_source_state(source_id)
+    def health(self, source_id: str, *, lock: bool = False) -> SourceHealth | None:
+        """The source's health; ``lock`` holds its row until the transaction ends (two replicas
+        updating one source's health take turns: a run ending here, the stale check there)."""
+        state = self.session.get(SourceState, source_id, with_for_update=lock, populate_existing=lock)
         if state is None:
             return None
         return SourceHealth(consecutive_failures=state.consecutive_failures, failure_reported=state.failure_reported,
