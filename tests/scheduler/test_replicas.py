@@ -13,14 +13,36 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from pipeline.crawl import CrawlLine, CrawlReport
+from scheduler.config import load_config
 from scheduler.service import Service
 from storage.database import open_database
 from storage.leases import LeaseRepository, source_lease
 from storage.models import CrawlRun, Lease
 from storage.runs import RunRepository
 from tests.files import ROOT
-from tests.scheduler.test_service import ServiceProcess, serve, write_config
-from tests.scheduler.test_service_rules import two_sources
+from tests.scheduler.service_process import ServiceProcess, serve, write_config
+
+
+def two_sources(tmp_path):
+    """Two hourly sources of stand-in kinds, nothing else."""
+    seeds = tmp_path / "sources.toml"
+    seeds.write_text("")
+    config = tmp_path / "config.toml"
+    config.write_text("""
+[crawler]
+contact = "replicas@example.org"
+[health]
+check_every_seconds = 3600
+[sources.good]
+kind = "ok"
+url = "http://127.0.0.1:9/good"
+schedule = { interval_seconds = 3600 }
+[sources.bad]
+kind = "broken"
+url = "http://127.0.0.1:9/bad"
+schedule = { interval_seconds = 3600 }
+""")
+    return load_config(config, environ={}, sources_file=seeds)
 
 
 def unchanged(*args, **kwargs) -> CrawlReport:
@@ -35,7 +57,7 @@ def test_a_starting_replica_leaves_a_live_replicas_run_alone_and_closes_a_dead_o
         leases.acquire(source_lease("bad"), "killed:2:bb", dt.timedelta(minutes=5))
         live = runs.start_run("good", 1, "other:1:aa").id
         killed = runs.start_run("bad", 2, "killed:2:bb").id
-    service = Service(two_sources(tmp_path, interval=3600), engine, threading.Event(),
+    service = Service(two_sources(tmp_path), engine, threading.Event(),
                       collectors={"ok": unchanged, "broken": unchanged})
     service._ensure_states()
     with Session(engine) as session:
