@@ -35,9 +35,11 @@ class HealthVerdict:
 
 def after_run(health: SourceHealth, outcome: str, detail: str | None, now: dt.datetime, *,
               failures_before_event: int) -> HealthVerdict:
-    """The health after a run ended with ``outcome`` (a run outcome; ``stopped`` changes nothing)."""
-    if outcome == "stopped":   # cut short by a shutdown: says nothing about the source
-        return HealthVerdict(health)
+    """The health after a run ended with ``outcome`` (a run outcome; ``stopped`` and
+    ``interrupted`` change nothing)."""
+    if outcome in ("stopped", "interrupted"):   # cut short by a shutdown or a database outage:
+        return HealthVerdict(health)            # says nothing about the source
+
     if outcome == "failed":
         failures = health.consecutive_failures + 1
         report = failures >= failures_before_event and not health.failure_reported

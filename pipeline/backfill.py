@@ -1,7 +1,9 @@
 """Import archived workbooks in date order.
 
 A file whose date cannot be decided (``crawler.list_dates``) or which cannot be read is
-reported and left out; the others are imported all the same.
+reported and left out; the others are imported all the same.  A database fault (disk full,
+locked too long, connection lost) stops the import instead: the files after it are reported as
+not imported, so that running the backfill again imports them in order.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from crawler.list_dates import decide_list_date
 from diff.guards import Anomaly
 from pipeline.ingest import IncomingDocument, Ingestor, IngestOutcome
 from storage.errors import describe_database_error
+from storage.faults import DATABASE_FAULTS, describe_fault
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +132,22 @@ def run_backfill(engine: Engine, plan: Sequence[PlannedFile], *, progress_consol
     with Progress(*columns, console=progress_console, transient=True,
                   disable=progress_console is None) as progress:
         task = progress.add_task("importing", total=len(plan))
+        stopped: str | None = None
         for planned in plan:
             progress.update(task, description=planned.path.name)
-            results.append(_ingest_file(ingestor, planned))
+            if stopped is not None:
+                results.append(BackfillResult(planned, None, stopped))
+            else:
+                try:
+                    results.append(_ingest_file(ingestor, planned))
+                except DATABASE_FAULTS as error:
+                    # Going on would import later files before this one, and this one would then
+                    # be out of order for good: stop, and let a rerun import the rest in order.
+                    reason = f"the database failed: {describe_fault(error)}"
+                    log.error("backfill stopped at %s: %s", planned.path.name, reason)
+                    results.append(BackfillResult(planned, None, f"{reason}; not imported"))
+                    stopped = (f"not imported: the backfill stopped at {planned.path.name} ({reason}); "
+                               "run it again to import the rest in order")
             progress.advance(task)
     return results
 
@@ -159,6 +175,8 @@ def _ingest_file(ingestor: Ingestor, planned: PlannedFile) -> BackfillResult:
             notes=tuple(Anomaly("date_not_believed", why, blocking=False) for why in planned.dates_not_believed),
         )
         return BackfillResult(planned, ingestor.ingest(document))
+    except DATABASE_FAULTS:
+        raise                      # the database, not the file: run_backfill stops here
     except SQLAlchemyError as error:  # the database refused this document: one line, not its SQL
         reason = f"the database refused the document: {describe_database_error(error)}"
         log.error("ingesting %s failed: %s", planned.path, reason)

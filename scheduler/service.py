@@ -54,9 +54,11 @@ from pipeline.news import crawl_news_source
 from publish.notify import notify_after_run, register_targets
 from scheduler.config import Config, SourceConfig
 from scheduler.logs import current_run, current_source
+from scheduler.outage import Outage, OutageWatch
 from scheduler.seeds import load_baseline
 from storage.database import ServiceLock, service_lock
 from storage.events import EventRepository
+from storage.faults import describe_fault, is_database_fault
 from storage.fetches import FetchRepository
 from storage.leases import LeaseRepository, job_lease, replica_name, source_lease
 from storage.runs import RunRepository
@@ -144,6 +146,7 @@ class Service:
         self._renewer: threading.Thread | None = None
         self._service_lock: ServiceLock | None = None
         self._busy = 0                                   # jobs running now
+        self.outages = OutageWatch()
         self._idle = threading.Condition()
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -235,13 +238,19 @@ class Service:
         """Run ``source_id`` now unless another replica is running it; the scheduler's calls
         (``only_if_due``) also give way when another replica already ran this scheduled run."""
         with self._job():
-            self._run_source(source_id, only_if_due)
+            try:
+                self._run_source(source_id, only_if_due)
+            except Exception as error:
+                if not is_database_fault(error):
+                    raise
+                self.outages.fault(error, missed=source_id)     # the run could not even start
 
     def _run_source(self, source_id: str, only_if_due: bool) -> None:
         if self.stop.is_set():
             return
         source = self.sources[source_id]
         run_id = self._claim_run(source, only_if_due)
+        self._database_is_back()
         if run_id is None:
             return
         run_stop = self._hold(source_lease(source_id))
@@ -265,22 +274,42 @@ class Service:
             size = self._run_bytes(run_id)
             lists = list_outcomes(report) if source.kind == LIST_SOURCE_KIND else None
         except Exception as error:  # one source's failure never reaches the scheduler
-            log.exception("run failed")
-            detail = f"{type(error).__name__}: {error}"
+            if is_database_fault(error):
+                # Its transaction rolled back; what it downloaded but could not record is fetched
+                # again next time (validators come only from ingested downloads).
+                outcome, detail = "interrupted", f"the database became unavailable: {describe_fault(error)}"
+                self.outages.fault(error)
+            else:
+                log.exception("run failed")
+                detail = f"{type(error).__name__}: {error}"
         finally:
             duration = int((time.monotonic() - started) * 1000)
             with self._held_lock:
                 self._held.pop(source_lease(source_id), None)
-            self._finish_run(source, run_id, outcome, detail, duration, size, lists)
+            try:
+                self._finish_run(source, run_id, outcome, detail, duration, size, lists)
+            except Exception as error:
+                if not is_database_fault(error):
+                    raise
+                self.outages.fault(error, unfinished=(run_id, source_id))
             log.info("run finished: %s in %d ms", outcome, duration)
             current_source.reset(source_token)
             current_run.reset(run_token)
-        self._notify()
+        if self.outages.current is None:
+            self._notify()
 
     def check_health(self) -> None:
         with self._job():
-            if not self.stop.is_set():
+            if self.stop.is_set():
+                return
+            try:
                 self._check_health()
+            except Exception as error:
+                if not is_database_fault(error):
+                    raise
+                self.outages.fault(error)
+                return
+            self._database_is_back()
 
     def _check_health(self) -> None:
         """In the one replica holding the health lease: one ``source.stale`` event when a source
@@ -310,7 +339,8 @@ class Service:
                     _facts(source), since, self.stale_after, health.last_success_at, health.last_error, now)])
                 log.warning("source %s is stale", source.id)
         self._record_next_runs()
-        self._notify()
+        if self.outages.current is None:
+            self._notify()
 
     def _notify(self) -> None:
         """Send pending notifications unless another replica is sending right now (then its next
@@ -388,7 +418,9 @@ class Service:
                     lost = [name for name in held if not leases.renew(name, self.replica, self.lease)]
                 renewed_at = time.monotonic()
             except Exception as error:  # the database is unreachable: try again, until expiry
-                log.debug("lease renewal failed: %s", error)
+                if not is_database_fault(error):
+                    log.exception("lease renewal failed")
+                self.outages.fault(error)
                 if time.monotonic() - renewed_at < self.lease.total_seconds():
                     continue
                 lost = list(held)
@@ -420,6 +452,37 @@ class Service:
                 EventRepository(session).add_events([ev.source_recovered(
                     _facts(source), outcome, before.consecutive_failures, before.last_success_at, run_id, now)])
                 log.info("source %s recovered", source.id)
+
+    # -- database outages ---------------------------------------------------------------------------
+    def _database_is_back(self) -> None:
+        """After a statement went through: if an outage was on, record it and say it is over."""
+        outage = self.outages.current
+        if outage is None:
+            return
+        try:
+            self._record_outage(outage)
+        except Exception as error:
+            if not is_database_fault(error):
+                raise
+            self.outages.fault(error)
+            return
+        self.outages.end(outage)
+
+    def _record_outage(self, outage: Outage) -> None:
+        """Runs whose end could not be written are closed; each source gets a ``db_unavailable`` run
+        spanning the outage, with the count of its scheduled runs that could not start."""
+        ended = utcnow()
+        span = (f"from {outage.started_at:%Y-%m-%d %H:%M:%S} to {ended:%H:%M:%S} UTC "
+                f"({(ended - outage.started_at).total_seconds():.0f} s; {outage.reason})")
+        with Session(self.engine) as session, session.begin():
+            runs, leases = RunRepository(session), LeaseRepository(session)
+            for run_id, source_id in outage.unfinished.items():
+                runs.finish_run(run_id, "interrupted", f"the database was unavailable {span}; nothing of this "
+                                "run was half-written, and what it fetched is fetched again", None, None)
+                leases.release(source_lease(source_id), self.replica)
+            for source_id in self.sources:      # each source went unwatched meanwhile, run or not
+                runs.record_outage(source_id, outage.started_at, ended, self.replica, f"the database was unavailable "
+                                   f"{span}: {outage.missed[source_id]} scheduled run(s) could not start")
 
     def _record_next_runs(self) -> None:
         if self.stop.is_set():

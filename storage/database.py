@@ -66,7 +66,10 @@ def create_database_engine(url: str) -> Engine:
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A server that vanished (host gone, packets dropped) must fail a connection attempt in
+    # seconds, not hang a run: a connect timeout unless the URL sets one.
+    connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def _alembic_config() -> Config:

@@ -235,6 +235,7 @@ class CrawlRun(Base):
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]
     # running | changed | unchanged | not_modified | failed | quarantined | stopped | interrupted
+    # | db_unavailable (the span of a database outage during which the source's runs could not start)
     outcome: Mapped[str] = mapped_column(String(20), default="running")
     detail: Mapped[str | None] = mapped_column(Text)
     # each list's own outcome, e.g. {"participating": "changed", "pending": "quarantined"}

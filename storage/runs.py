@@ -38,6 +38,17 @@ class RunRepository:
         run.list_outcomes = dict(list_outcomes) if list_outcomes else None
         return run
 
+    def record_outage(self, source_id: str, started_at: dt.datetime, ended_at: dt.datetime, replica: str,
+                      detail: str) -> CrawlRun:
+        """A ``db_unavailable`` run: the span of a database outage during which runs of the source
+        could not start (written once the database is back)."""
+        run = CrawlRun(source_id=source_id, outcome="db_unavailable", started_at=started_at, finished_at=ended_at,
+                       duration_ms=int((ended_at - started_at).total_seconds() * 1000), detail=detail,
+                       replica=replica)
+        self.session.add(run)
+        self.session.flush()
+        return run
+
     def close_interrupted_runs(self, detail: str) -> None:
         """Runs still marked running (a killed service left them) become ``interrupted``."""
         self.session.execute(update(CrawlRun).where(CrawlRun.outcome == "running")

@@ -96,6 +96,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A URL to an empty PostgreSQL schema, for what only PostgreSQL does (replicas, say)."""
+    _require_postgres()
+    with _postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     """A migrated engine on each kind of database (see ``db_url``)."""
     engine = create_database_engine(db_url)

@@ -29,10 +29,14 @@ def run(app: App) -> None:
     require_contact(config.contact)
     if not config.enabled_sources():
         raise click.UsageError("no enabled source in the configuration")
+    from storage.faults import DATABASE_FAULTS, describe_fault
+
     try:
         code = run_service(config, app.engine())
     except ValueError as error:
         raise click.ClickException(str(error)) from error
+    except DATABASE_FAULTS as error:   # at start (read-only, full, unreachable): say so, no traceback
+        raise click.ClickException(f"the database cannot be used: {describe_fault(error)}") from error
     raise SystemExit(code)
 
 

@@ -59,3 +59,11 @@ def test_stale_once_then_recovered():
 def test_stale_limits(last_success, first_run, stale):
     verdict = check_stale(SourceHealth(last_success_at=last_success), first_run, NOW, stale_after=DAY)
     assert (verdict.event == "source.stale") is stale
+
+
+def test_a_run_cut_short_by_a_stop_or_a_database_outage_says_nothing_about_the_source():
+    failing = SourceHealth(consecutive_failures=1, last_outcome="failed", last_error="HTTP 500")
+    for outcome in ("stopped", "interrupted"):
+        verdict = after_run(failing, outcome, "the database became unavailable", NOW, failures_before_event=2)
+        assert verdict == after_run(failing, "stopped", None, NOW, failures_before_event=2)
+        assert verdict.health == failing and verdict.event is None

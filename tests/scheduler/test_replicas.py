@@ -8,19 +8,24 @@ import os
 import subprocess
 import sys
 import threading
+import time
+from collections import Counter
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pipeline.crawl import CrawlLine, CrawlReport
 from scheduler.config import load_config
+from scheduler.demo.loopback import Reply
 from scheduler.service import Service
-from storage.database import open_database
+from scheduler.status import status_rows
+from storage.database import create_database_engine, open_database
 from storage.leases import LeaseRepository, source_lease
-from storage.models import CrawlRun, Lease
+from storage.models import ChangeEvent, CrawlRun, FetchAttempt, Lease, Snapshot
 from storage.runs import RunRepository
+from storage.types import utcnow
 from tests.files import ROOT
-from tests.scheduler.service_process import ServiceProcess, serve, write_config
+from tests.scheduler.service_process import ServiceProcess, backfill_log, list_log, serve, write_config
 
 
 def two_sources(tmp_path):
@@ -99,3 +104,95 @@ def test_a_second_service_on_one_sqlite_file_is_refused_clearly(tmp_path, loopba
     assert "another `tracker287g run` is already using" in second.stderr
     assert "use PostgreSQL to run replicas" in second.stderr and "Traceback" not in second.stderr
     assert code == 0
+
+
+# -- two real replicas on one PostgreSQL database --------------------------------------------------
+
+def replica_name_of(service: ServiceProcess) -> str:
+    service.wait_for_line("scheduler.service: replica ")
+    line = next(line for line in service.lines if "scheduler.service: replica " in line)
+    return line.split("scheduler.service: replica ", 1)[1].split()[0]
+
+
+def snapshot_names(engine) -> set[str]:
+    with Session(engine) as session:
+        return {s.file_name for s in session.scalars(select(Snapshot))}
+
+
+def wait_for(condition, what: str, services: list[ServiceProcess], timeout: float = 90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}:\n" + "\n\n".join("\n".join(s.lines[-25:]) for s in services))
+
+
+def test_two_replicas_share_one_postgresql_database_and_one_takes_over_when_the_other_is_killed(
+        tmp_path, loopback, pg_url):
+    loopback.route("/robots.txt", Reply.robots("User-agent: *\nDisallow: /admin/\n"))
+    config = write_config(tmp_path, loopback, pg_url, scheduler="lease_seconds = 3")
+    engine = create_database_engine(pg_url)
+    first = "participatingAgencies05282025am.xlsx"
+    serve(loopback, first)
+    replicas = [ServiceProcess(config), ServiceProcess(config)]      # together, on a database not yet created
+    try:
+        names = [replica_name_of(r) for r in replicas]
+        wait_for(lambda: first in snapshot_names(engine), first, replicas)
+        pair = ["participatingAgencies05292025am.xlsx", "pendingAgencies05292025am.xlsx"]
+        serve(loopback, *pair, broken={pair[0]: Reply(status=500)})             # failing runs, in either replica
+        wait_for(lambda: _health_events(engine)["source.failed"] == 1, "source.failed", replicas)
+        serve(loopback, *pair)
+        wait_for(lambda: set(pair) <= snapshot_names(engine), "the 05/29 pair", replicas)
+        wait_for(lambda: _health_events(engine)["source.recovered"] == 1, "source.recovered", replicas)
+
+        # SIGKILL whichever replica is running the source now; the other takes it over
+        holder = wait_for(lambda: _holder(engine), "a run in progress", replicas)
+        victim = next(r for r, name in zip(replicas, names) if name == holder)
+        survivor = next(r for r in replicas if r is not victim)
+        victim.process.kill()
+        killed_at = utcnow()
+        victim.process.wait(10)
+        with Session(engine) as session:
+            orphans = list(session.scalars(select(CrawlRun.id).where(CrawlRun.replica == holder,
+                                                                      CrawlRun.outcome == "running")))
+        later = ["participatingAgencies07012025pm.xlsx", "pendingAgencies05292025am.xlsx"]
+        serve(loopback, *later)
+        wait_for(lambda: later[0] in snapshot_names(engine), later[0], [survivor])
+        code, _ = survivor.stop()
+    finally:
+        for replica in replicas:
+            replica.close()
+    assert code == 0
+
+    served = [first, *pair, later[0]]
+    assert list_log(engine) == backfill_log(tmp_path, served)
+    with Session(engine) as session:
+        runs = list(session.scalars(select(CrawlRun).order_by(CrawlRun.started_at)))
+        downloads = Counter(a.file_name for a in session.scalars(
+            select(FetchAttempt).where(FetchAttempt.outcome == "downloaded", FetchAttempt.file_name.is_not(None))))
+    assert {name: downloads[name] for name in served} == dict.fromkeys(served, 1)   # each file downloaded once
+    assert _health_events(engine) == {"source.failed": 1, "source.recovered": 1}     # not once per replica
+    for earlier, following in zip(runs, runs[1:]):                                # never two runs at once
+        assert earlier.finished_at is not None and earlier.finished_at <= following.started_at, (earlier.id, following.id)
+    assert orphans and {r.outcome for r in runs if r.id in orphans} == {"interrupted"}   # closed after its lease
+    assert "running" not in {r.outcome for r in runs}
+    takeover = next(r for r in runs if r.started_at > killed_at)
+    assert takeover.replica != holder
+    assert {r.replica for r in runs} <= set(names)
+    with Session(engine) as session:
+        row = next(r for r in status_rows(session, load_config(config, environ={})) if r["source"] == "ice_287g")
+    assert row["last_replica"] in names and row["running_in"] is None
+    engine.dispose()
+
+
+def _health_events(engine) -> Counter:
+    with Session(engine) as session:
+        return Counter(e.kind for e in session.scalars(select(ChangeEvent).where(
+            ChangeEvent.kind.in_(["source.failed", "source.recovered", "source.stale"]))))
+
+
+def _holder(engine) -> str | None:
+    with Session(engine) as session:
+        return LeaseRepository(session).live().get(source_lease("ice_287g"))
