@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from diff.health import SourceHealth
@@ -78,10 +80,14 @@ class RunRepository:
 
     # -- source state ---------------------------------------------------------------------------
     def ensure_source_states(self, source_ids: Iterable[str]) -> None:
+        """A state row for each source; replicas starting together may race to create one, so an
+        existing row (even one another transaction just inserted) is left as it is."""
+        dialect = self.session.get_bind().dialect.name
+        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
         for source_id in source_ids:
-            if self.session.get(SourceState, source_id) is None:
-                self.session.add(SourceState(source_id=source_id, consecutive_failures=0, failure_reported=False,
-                                             stale_reported=False))
+            self.session.execute(insert(SourceState).values(
+                source_id=source_id, consecutive_failures=0, failure_reported=False, stale_reported=False,
+            ).on_conflict_do_nothing(index_elements=["source_id"]))
         self.session.flush()
 
     def source_state(self, source_id: str) -> SourceState:
