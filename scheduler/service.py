@@ -195,13 +195,6 @@ class Service:
         except Exception:  # notifications never stop the service
             log.exception("notification targets could not be registered")
 
-    def _register_targets(self, now: dt.datetime) -> None:
-        """New notification targets start from now: the history before the service began is not sent."""
-        try:
-            register_targets(self.engine, self.config.notifications, now)
-        except Exception:  # notifications never stop the service
-            log.exception("notification targets could not be registered")
-
     def _first_run(self, source: SourceConfig, trigger: BaseTrigger, now: dt.datetime) -> dt.datetime | None:
         """Now when a run was due while the service was down (or never ran), else None: the trigger decides."""
         with Session(self.engine) as session:

@@ -89,33 +89,31 @@ def migrate(engine: Engine) -> None:
     for the lock checks the revision again and finds the work done)."""
     config = _alembic_config()
     head = ScriptDirectory.from_config(config).get_current_head()
+    sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
         # Read without locking first: a database at head (the usual case, and a read-only one)
         # is never written to.
         if MigrationContext.configure(connection).get_current_revision() == head:
             return
-    sqlite = engine.dialect.name == "sqlite"
-    try:
-        with engine.begin() as connection:
-            if sqlite:
-                # Batch migrations rebuild SQLite tables that other tables refer to: SQLite's
-                # documented way is foreign keys off meanwhile (the pragma only works outside a
-                # transaction, so before the schema lock's BEGIN IMMEDIATE) and a check at the end.
-                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            _lock_schema(connection)
-            current = MigrationContext.configure(connection).get_current_revision()
-            if current == head:
-                return
-            log.info("migrating database from %s to %s", current, head)
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-            if sqlite:
-                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-                if broken:
-                    raise RuntimeError(f"the migration left rows without their referenced rows: {broken[:5]}")
-    finally:
+    with engine.begin() as connection:
         if sqlite:
-            engine.dispose()   # no pooled connection keeps foreign keys off
+            # Batch migrations rebuild SQLite tables that other tables refer to: SQLite's documented
+            # way is foreign keys off meanwhile (the pragma is a no-op inside a transaction, so
+            # before the lock's BEGIN) and a check at the end.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        _lock_schema(connection)
+        current = MigrationContext.configure(connection).get_current_revision()
+        if current == head:
+            return
+        log.info("migrating database from %s to %s", current, head)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migration left rows without their referenced rows: {broken[:5]}")
+    if sqlite:
+        engine.dispose()   # no pooled connection keeps foreign keys off
 
 
 def _lock_schema(connection: Connection) -> None:

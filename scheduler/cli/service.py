@@ -56,8 +56,8 @@ def status(app: App, fmt: str) -> None:
              for r in rows]
     print_table(app.console, "Sources", ("source", "enabled", "schedule", "last_success", "last_attempt",
                                          "last_outcome", "last_lists", "consecutive_failures", "next_run",
-                                         "hours_since_success", "stale", "last_replica", "running_in",
-                                         "last_error"), shown)
+                                         "hours_since_success", "stale", "last_replica", "running_in", "last_error"),
+                shown)
 
 
 def _minute(value: dt.datetime | None) -> str:
