@@ -27,7 +27,6 @@ from crawler.filenames import ListFileName, parse_list_file_name
 from crawler.list_dates import decide_list_date
 from diff.guards import Anomaly
 from pipeline.ingest import IncomingDocument, Ingestor, IngestOutcome
-from storage.errors import describe_database_error
 from storage.faults import DATABASE_FAULTS, describe_fault
 
 log = logging.getLogger(__name__)
@@ -178,7 +177,7 @@ def _ingest_file(ingestor: Ingestor, planned: PlannedFile) -> BackfillResult:
     except DATABASE_FAULTS:
         raise                      # the database, not the file: run_backfill stops here
     except SQLAlchemyError as error:  # the database refused this document: one line, not its SQL
-        reason = f"the database refused the document: {describe_database_error(error)}"
+        reason = f"the database refused the document: {describe_fault(error)}"
         log.error("ingesting %s failed: %s", planned.path, reason)
         return BackfillResult(planned, None, reason)
     except Exception as error:  # one bad file must not stop the others; the trace goes to the log

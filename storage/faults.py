@@ -18,8 +18,14 @@ def is_database_fault(error: BaseException) -> bool:
     return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
+MAX_REASON = 300
+
+
 def describe_fault(error: BaseException) -> str:
-    """One line: the driver's error class and the first line of its message."""
+    """One line for a database error, fault or refusal alike: the driver's error class and the
+    first line of its message, at most ``MAX_REASON`` characters.  SQLAlchemy's own message
+    carries the SQL and its parameters (kilobytes for one snapshot), never wanted in a reason."""
     original = getattr(error, "orig", None) or error
     lines = str(original).strip().splitlines()
-    return f"{type(original).__name__}: {lines[0] if lines else 'no message'}"[:300]
+    text = f"{type(original).__name__}: {lines[0] if lines else 'no message'}"
+    return text if len(text) <= MAX_REASON else text[:MAX_REASON - 1] + "…"
