@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from filelock import FileLock, Timeout
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
@@ -66,10 +67,119 @@ def create_database_engine(url: str) -> Engine:
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    return create_engine(url, pool_pre_ping=True, connect_args=_postgres_connect_args(parsed))
+
+
+def _postgres_connect_args(parsed: URL, *, read_only: bool = False) -> dict[str, Any]:
     # A server that vanished (host gone, packets dropped) must fail a connection attempt in
     # seconds, not hang a run: a connect timeout unless the URL sets one.
-    connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    connect_args: dict[str, Any] = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
+    if read_only:
+        # Every transaction of a reader is read-only: the server refuses a write, whatever the code does.
+        given = parsed.query.get("options")
+        options = " ".join(given) if isinstance(given, tuple) else (given or "")
+        connect_args["options"] = f"{options} -c default_transaction_read_only=on".strip()
+    return connect_args
+
+
+# -- reading without writing ------------------------------------------------------------------
+
+class SchemaNotCurrent(RuntimeError):
+    """A database whose schema is not the one this version reads (read commands never upgrade)."""
+
+
+def _sqlite_reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
+def _writable(path: Path) -> bool:
+    """Whether this process may write ``path`` (mode bits, an immutable file, a read-only mount)."""
+    return os.access(path, os.W_OK)
+
+
+def sqlite_read_only_reason(path: Path) -> str | None:
+    """Why this process cannot write the SQLite database at ``path`` (None: it can)."""
+    if not _writable(path):
+        return f"{path} cannot be written by this user (file mode, an immutable file or a read-only file system)"
+    if not _writable(path.parent):
+        return (f"the folder {path.parent} cannot be written by this user, and SQLite writes its journal "
+                "files beside the database")
+    return None
+
+
+def _sqlite_reading_engine(path: Path) -> Engine:
+    """A writable file is opened as usual but with writes refused (``query_only``); otherwise
+    SQLite's read-only mode, and, where SQLite could not create the write-ahead log's index (the
+    folder cannot be written and no writer holds one), the file is read as immutable."""
+    if sqlite_read_only_reason(path) is None:
+        engine = create_engine(URL.create("sqlite", database=str(path)))
+        event.listen(engine, "connect", _sqlite_reader_pragmas)
+        return engine
+    query = {"mode": "ro", "uri": "true"}
+    shared_memory = path.with_name(path.name + "-shm")
+    if not _writable(path.parent) and not shared_memory.exists():
+        # No writer is active (a writer keeps the -shm file): the file is complete as it stands.
+        query["immutable"] = "1"
+    engine = create_engine(URL.create("sqlite", database=f"file:{quote(str(path))}", query=query))
+    event.listen(engine, "connect", _sqlite_reader_pragmas)
+    return engine
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def open_database_for_reading(url: str | None = None) -> Engine:
+    """Connect for the commands that only read: nothing is written, not even a pragma or a
+    journal file, so a database this process cannot write can be read.
+
+    A database that does not exist yet is created as ``open_database`` does (a first command
+    finds an empty history, as before); one whose schema is not this version's raises
+    SchemaNotCurrent, since upgrading it is a write.
+    """
+    resolved = resolve_database_url(url)
+    parsed = make_url(resolved)
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:" or not Path(parsed.database).exists():
+            return open_database(resolved)
+        engine = _sqlite_reading_engine(Path(parsed.database))
+    else:
+        engine = create_engine(resolved, pool_pre_ping=True,
+                               connect_args=_postgres_connect_args(parsed, read_only=True))
+    try:
+        revision = current_revision(engine)
+        if revision is None and not _has_tables(engine):
+            engine.dispose()
+            return open_database(resolved)   # a new, empty database: made as on any first use
+        _check_revision(revision)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _has_tables(engine: Engine) -> bool:
+    return bool(inspect(engine).get_table_names())
+
+
+def _check_revision(revision: str | None) -> None:
+    scripts = ScriptDirectory.from_config(_alembic_config())
+    head = scripts.get_current_head()
+    if revision == head:
+        return
+    known = revision is not None and any(s.revision == revision for s in scripts.walk_revisions())
+    if revision is not None and not known:
+        raise SchemaNotCurrent(
+            f"the database's schema is at revision {revision}, which this version of tracker287g does not "
+            f"know (it reads {head}): it was upgraded by a newer version")
+    raise SchemaNotCurrent(
+        f"the database's schema is at revision {revision or 'none'} and this version reads {head}; "
+        "commands that only read never upgrade it: run a command that writes first (backfill, crawl, run "
+        "or rebuild upgrade it), as a user who can write the database")
 
 
 def _alembic_config() -> Config:

@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 
 from diff.guards import Thresholds
 from scheduler.config import Config, ConfigError, load_config
-from storage.database import open_database, resolve_database_url
+from storage.database import (
+    SchemaNotCurrent,
+    open_database,
+    open_database_for_reading,
+    resolve_database_url,
+    sqlite_read_only_reason,
+)
+from storage.faults import describe_fault
 
 if TYPE_CHECKING:
     from pipeline.ingest import Ingestor
@@ -32,6 +39,7 @@ class App:
         default_factory=lambda: Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160))
     err: Console = field(default_factory=lambda: Console(stderr=True))
     _engine: Engine | None = None
+    _reader: Engine | None = None
     _config: Config | None = None
 
     def config(self) -> Config:
@@ -54,20 +62,57 @@ class App:
                                    "(e.g. postgresql://user@host/db or ./tracker287g.sqlite)") from error
 
     def engine(self) -> Engine:
+        """The database, upgraded to this version's schema, for the commands that write."""
         if self._engine is None:
+            url = self.database_url
+            self._refuse_read_only(url)
             try:
-                self._engine = open_database(self.database_url)
+                self._engine = open_database(url)
             except Exception as error:  # a wrong URL or an unreachable server is a failure, not a trace
-                raise click.ClickException(f"cannot open database {safe_url(self.database_url)}: {error}") from error
+                raise click.ClickException(f"cannot open database {safe_url(url)}: {_one_line(error)}") from error
         return self._engine
+
+    def reader(self) -> Engine:
+        """The database for the commands that only read: never upgraded, never written (so a
+        database this user cannot write can be read)."""
+        if self._engine is not None:
+            return self._engine
+        if self._reader is None:
+            url = self.database_url
+            try:
+                self._reader = open_database_for_reading(url)
+            except SchemaNotCurrent as error:
+                raise click.ClickException(f"cannot read database {safe_url(url)}: {error}") from error
+            except Exception as error:  # a wrong URL or an unreachable server is a failure, not a trace
+                raise click.ClickException(f"cannot open database {safe_url(url)}: {_one_line(error)}") from error
+        return self._reader
 
     def session(self) -> Session:
         return Session(self.engine(), expire_on_commit=False)
 
+    def reading(self) -> Session:
+        """A session for reading only (see ``reader``)."""
+        return Session(self.reader(), expire_on_commit=False)
+
+    @staticmethod
+    def _refuse_read_only(url: str) -> None:
+        """A SQLite file this user cannot write: one line before anything is tried, not a failure
+        per document."""
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+            return
+        path = Path(parsed.database)
+        reason = sqlite_read_only_reason(path) if path.exists() else None
+        if reason:
+            raise click.ClickException(f"the database is read-only: {reason}. This command writes; the commands "
+                                       "that only read (changes, snapshots, status, metrics, export, report, ...) "
+                                       "work on it")
+
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        for engine in (self._engine, self._reader):
+            if engine is not None:
+                engine.dispose()
+        self._engine = self._reader = None
 
     def ingestor(self) -> Ingestor:
         from pipeline.ingest import IngestOptions, Ingestor  # the readers (bs4, calamine) only when ingesting
@@ -79,6 +124,13 @@ class App:
     def emit(self, text: str) -> None:
         """Output for programs (JSON, CSV, Markdown, TOML), written as is."""
         self.console.file.write(text if text.endswith("\n") else text + "\n")
+
+
+def _one_line(error: Exception) -> str:
+    """A database error in one line (no SQL, no parameters); any other error as it says itself."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return describe_fault(error) if isinstance(error, SQLAlchemyError) else str(error)
 
 
 def safe_url(url: str) -> str:

@@ -44,7 +44,7 @@ def baseline(ctx: click.Context, as_of: tuple[dt.date, ...], every: bool, seeds_
         figures = load_baseline(seeds_path)
     except ValueError as error:
         raise click.ClickException(str(error)) from error
-    with app.session() as session:
+    with app.reading() as session:
         results = baseline_comparisons(session, figures, as_of, every)
         windows = baseline_windows(session, figures)
     if fmt == "json":

@@ -156,7 +156,7 @@ def _print_crawl(app: App, report: CrawlReport) -> None:
 @pass_app
 def snapshots(app: App, list_name: str | None, fmt: str) -> None:
     """One row per snapshot: list, file, as-of, status (and why), agreements, agencies, states."""
-    with app.session() as session:
+    with app.reading() as session:
         rows = snapshot_rows(session, list_name)
     if fmt == "json":
         app.emit(render_json("tracker287g.snapshots/1", "snapshots", rows))
@@ -173,7 +173,7 @@ def changes(app: App, where: ChangeFilter, fmt: str) -> None:
     """The change log, oldest first, with evidence (file and row)."""
     if where.since and where.until and where.since > where.until:
         raise click.UsageError("--since is after --until")
-    with app.session() as session:
+    with app.reading() as session:
         check_filter(session, where)
         rows = change_rows(session, where)
     if fmt == "json":
@@ -196,7 +196,7 @@ def changes(app: App, where: ChangeFilter, fmt: str) -> None:
 @pass_app
 def metrics(app: App, as_of: dt.date | None, fmt: str) -> None:
     """Counts of the current lists: agreements, agencies, states, by model and by state."""
-    with app.session() as session:
+    with app.reading() as session:
         items = metrics_items(session, as_of)
     if fmt == "json":
         app.emit(render_json("tracker287g.metrics/1", "lists", items, as_of=as_of))
@@ -230,7 +230,7 @@ def export(app: App, out: Path, as_of: dt.date | None) -> None:
     and the source files, as CSV and JSON (and Parquet with pyarrow), with datapackage.json."""
     from publish.export import build_export, write_export
 
-    with app.session() as session:
+    with app.reading() as session:
         built = build_export(session, as_of)
     for path in write_export(built, out):
         app.console.print(str(path), highlight=False, markup=False)

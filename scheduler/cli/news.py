@@ -29,7 +29,7 @@ def news(ctx: click.Context, since: dt.date | None, fmt: str) -> None:
         return
     app = ctx.find_object(App)
     assert app is not None
-    with app.session() as session:
+    with app.reading() as session:
         items = news_rows(session, load_baseline(), since)
     if fmt == "json":
         app.emit(render_json(NEWS_SCHEMA, "articles", items, since=since))

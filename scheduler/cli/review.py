@@ -103,7 +103,7 @@ def feed(app: App, out: Path, per: str, where: ChangeFilter) -> None:
     changes unless --status says otherwise."""
     if where.status is None:
         where = dataclasses.replace(where, status="confirmed")
-    with app.session() as session:
+    with app.reading() as session:
         check_filter(session, where)
         rows = change_rows(session, where)
         snapshots = {s.id: s for s in ListRepository(session).snapshots()}
@@ -128,7 +128,7 @@ def report(app: App, out: Path) -> None:
     except OSError as error:
         raise click.BadParameter(f"cannot create the folder {out}: {error.strerror or error}",
                                  param_hint="--out") from error
-    with app.session() as session:
+    with app.reading() as session:
         try:
             written = write_report(session, load_baseline(), out)
         except OSError as error:
@@ -145,7 +145,7 @@ def report(app: App, out: Path) -> None:
 def serve(app: App, port: int) -> None:
     """Serve the HTML report read-only on 127.0.0.1 until interrupted (rebuilt when the history changes)."""
     try:
-        server = make_server(SiteCache(app.session, load_baseline()), port)
+        server = make_server(SiteCache(app.reading, load_baseline()), port)
     except OSError as error:
         raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {error.strerror or error}") from error
     app.err.print(f"serving the report on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")

@@ -45,7 +45,7 @@ def run(app: App) -> None:
 @pass_app
 def status(app: App, fmt: str) -> None:
     """Health of each source: last success, last attempt, consecutive failures, next run, staleness."""
-    with app.session() as session:
+    with app.reading() as session:
         rows = status_rows(session, app.config())
     if fmt == "json":
         app.emit(render_json("tracker287g.status/1", "sources", rows))
