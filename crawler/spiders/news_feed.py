@@ -95,7 +95,7 @@ class NewsSpiderBase(ReportsFailures, scrapy.Spider):
         )
 
     def page_failed(self, failure: Failure) -> Iterator[FetchFailure]:
-        yield self._failure_from(failure, url=failure.request.url, stage=self.page_stage)  # type: ignore[attr-defined]
+        yield self._failure_from(failure, url=_first_url(failure.request), stage=self.page_stage)  # type: ignore[attr-defined]
 
     # -- articles -----------------------------------------------------------------------------
 
@@ -106,9 +106,15 @@ class NewsSpiderBase(ReportsFailures, scrapy.Spider):
                 or self.articles_requested >= self.max_articles):
             return self.lead_article(lead)
         self.articles_requested += 1
+        # Not through Scrapy's duplicate filter: it would drop a redirect to a URL requested before
+        # (to itself, back and forth, two links to one page) without calling the errback, and the
+        # article would vanish unrecorded.  Unfiltered, a loop ends at REDIRECT_MAX_TIMES in
+        # article_failed (the article is kept from its lead), and a page behind two links is read
+        # for each; the recording merges them.  A link listed twice is one lead (``_leads``,
+        # ``parse``), so nothing is fetched twice for that.
         return scrapy.Request(
             link, callback=self.parse_article_page, errback=self.article_failed, cb_kwargs={"lead": lead},
-            meta={"stage": "article", "download_maxsize": self.max_bytes},
+            meta={"stage": "article", "download_maxsize": self.max_bytes}, dont_filter=True,
         )
 
     def lead_article(self, lead: dict[str, Any]) -> NewsArticle:
@@ -140,9 +146,15 @@ class NewsSpiderBase(ReportsFailures, scrapy.Spider):
 
     def article_failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
-        yield self._failure_from(failure, url=request.url, stage="article")
+        # under the link the entry gave, wherever its redirects led
+        yield self._failure_from(failure, url=request.cb_kwargs["lead"]["url"], stage="article")
         # The entry is still news: it is kept with what the feed or listing said.
         yield self.lead_article(request.cb_kwargs["lead"])
+
+
+def _first_url(request: scrapy.Request) -> str:
+    """The URL a request was made for, before any redirect (Scrapy keeps the chain in its meta)."""
+    return (request.meta.get("redirect_urls") or [request.url])[0]
 
 
 class NewsFeedSpider(NewsSpiderBase):
@@ -160,10 +172,14 @@ class NewsFeedSpider(NewsSpiderBase):
             yield self._failure(self.page_url, "feed", response.status, f"unreadable feed: {error}")
             return
         yield self._page_item(response, feed.format, len(feed.entries), feed.title)
+        links: set[str] = set()
         for entry in feed.entries:
             if not entry.link:
                 self.logger.info("feed entry %r has no link; skipped", entry.title[:80])
                 continue
+            if entry.link in links:   # the same link twice in one feed: one article
+                continue
+            links.add(entry.link)
             yield self.article_or_request({
                 "via": "feed", "url": entry.link, "title": entry.title, "publisher": entry.publisher,
                 "publisher_url": entry.publisher_url, "published": entry.published,

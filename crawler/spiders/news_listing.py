@@ -39,6 +39,8 @@ class NewsListingSpider(NewsSpiderBase):
         self.pattern = re.compile(self.crawler.settings.get(PATTERN_SETTING) or self.article_path)
         self.max_pages = self.crawler.settings.getint(MAX_PAGES_SETTING, 1)
         self.pages_read = 0
+        self.pages_seen: set[str] = set()
+        self.leads_seen: set[str] = set()
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         if response.status == 304:
@@ -47,6 +49,10 @@ class NewsListingSpider(NewsSpiderBase):
         if not isinstance(response, TextResponse):
             yield self._failure(response.url, "listing", response.status, "listing page is not HTML")
             return
+        if response.url in self.pages_seen:   # the next page led back to one already read
+            self.logger.info("listing page %s was read already; not read again", response.url)
+            return
+        self.pages_seen.add(response.url)
         self.pages_read += 1
         content_type = _header(response, "Content-Type")
         links = page_links(response.body, url=response.url, content_type=content_type)
@@ -56,10 +62,14 @@ class NewsListingSpider(NewsSpiderBase):
         if not leads and self.pages_read == 1:
             yield self._failure(response.url, "listing", response.status, "no article links found")
         for lead in leads:
-            yield self.article_or_request(lead)
+            if lead["url"] not in self.leads_seen:   # on an earlier page too: one article
+                self.leads_seen.add(lead["url"])
+                yield self.article_or_request(lead)
         following = self._next_page(response.url, links)
         if following and self.pages_read < self.max_pages:
-            yield scrapy.Request(following, callback=self.parse, errback=self.page_failed,
+            # Unfiltered, like the articles (see ``article_or_request``): a next page that loops
+            # ends in page_failed, one that leads back to a page read is not read twice (above).
+            yield scrapy.Request(following, callback=self.parse, errback=self.page_failed, dont_filter=True,
                                  meta={"stage": "listing", "download_maxsize": self.max_bytes})
 
     def _leads(self, page: str, links: list[PageLink]) -> list[dict[str, Any]]:
