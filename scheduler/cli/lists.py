@@ -92,6 +92,9 @@ def rebuild(app: App, yes: bool, fmt: str) -> None:
         app.console.print(f"  not kept: {escape(reason)}", highlight=False)
 
 
+MAX_SKIPPED_ROWS = 20
+
+
 def _print_backfill(app: App, results: Sequence[BackfillResult], fmt: str) -> None:
     rows = []
     for r in results:
@@ -107,8 +110,19 @@ def _print_backfill(app: App, results: Sequence[BackfillResult], fmt: str) -> No
     if fmt == "json":
         app.emit(render_json("tracker287g.backfill/1", "files", rows))
         return
+    skipped = [r for r in rows if r["status"] == "skipped"]
+    many_skipped = len(skipped) > MAX_SKIPPED_ROWS   # a folder of junk: counted by reason, not listed
     print_table(app.console, "Backfill", ("file", "as_of", "list", "status", "snapshot_id", "added", "removed",
-                                          "changed", "renamed", "events", "reason"), rows)
+                                          "changed", "renamed", "events", "reason"),
+                [r for r in rows if not (many_skipped and r["status"] == "skipped")])
+    if many_skipped:
+        by_reason: dict[str, list[str]] = {}
+        for r in skipped:
+            by_reason.setdefault(r["reason"], []).append(r["file"])
+        for reason, files in by_reason.items():
+            examples = ", ".join(files[:3]) + (", ..." if len(files) > 3 else "")
+            app.console.print(f"skipped, not stored: {len(files)} files, {reason} ({examples})",
+                              highlight=False, markup=False)
     totals = {s: sum(1 for r in rows if r["status"] == s) for s in
               ("accepted", "unchanged", "quarantined", "already_recorded", "skipped", "error")}
     app.console.print(", ".join(f"{n} {s.replace('_', ' ')}" for s, n in totals.items() if n) or "nothing to import",

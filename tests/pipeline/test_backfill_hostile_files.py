@@ -52,22 +52,49 @@ def test_a_fifo_does_not_hang(tmp_path):
     assert documents(url) == 0
 
 
-def test_a_folder_of_junk_stores_none_of_it(tmp_path):
-    folder = tmp_path / "archive"
+def junk_folder(folder, files: int):
+    """``files`` junk files under the names the backfill collects, 200 under other names, and
+    one real workbook."""
     folder.mkdir()
-    for n in range(300):                          # junk under the names the backfill collects
-        (folder / f"junk{n:04d}{('.xlsx', '.html', '.htm')[n % 3]}").write_bytes(os.urandom(64) + b"junk")
-    for n in range(200):                          # and under other names: not collected at all
-        (folder / f"junk{n:04d}.bin").write_bytes(os.urandom(64))
+    for n in range(files):
+        (folder / f"junk{n:05d}{('.xlsx', '.html', '.htm')[n % 3]}").write_bytes(os.urandom(64) + b"junk")
+    for n in range(200):                          # not collected at all
+        (folder / f"junk{n:05d}.bin").write_bytes(os.urandom(64))
     shutil.copy(workbook("participatingAgencies05292025am.xlsx"), folder / "real.xlsx")
+    return folder
+
+
+def test_a_folder_of_10000_junk_files_stores_none_of_it(tmp_path):
+    """The probe's case: 10,000 junk files with --as-of stored 5,001 junk documents and exited 0.
+    (bench/junk_folder.py times it.)"""
+    folder = junk_folder(tmp_path / "archive", 10_000)
     url = f"sqlite:///{tmp_path / 'j.sqlite'}"
     result, files = backfill_json(url, str(folder), "--as-of", "2025-05-29")
     assert result.exit_code == 1                  # not everything named was imported
     statuses = [f["status"] for f in files]
-    assert statuses.count("skipped") == 300 and statuses.count("accepted") == 1 and len(files) == 301
+    assert statuses.count("skipped") == 10_000 and statuses.count("accepted") == 1 and len(files) == 10_001
     reasons = {f["reason"] for f in files if f["status"] == "skipped"}
     assert reasons == {"not an xlsx workbook (no zip signature)", "not a saved page with a table"}
     assert documents(url) == 1
+    # one warning for them all, not one per file
+    [warning] = [line for line in result.stderr.splitlines() if "skipped" in line]
+    assert warning.endswith("WARNING source=- run=- pipeline.backfill: skipped 10000 files that hold no list "
+                            "(nothing of them stored): 3334 not an xlsx workbook (no zip signature); 6666 not a "
+                            "saved page with a table")
+
+
+def test_many_junk_files_are_summed_up_in_the_table(tmp_path):
+    folder = junk_folder(tmp_path / "archive", 30)
+    result = run(f"sqlite:///{tmp_path / 'j.sqlite'}", "backfill", str(folder), "--as-of", "2025-05-29")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if line.startswith("skipped, not stored")] == [
+        "skipped, not stored: 10 files, not an xlsx workbook (no zip signature) (junk00000.xlsx, junk00003.xlsx, "
+        "junk00006.xlsx, ...)",
+        "skipped, not stored: 20 files, not a saved page with a table (junk00001.html, junk00002.htm, "
+        "junk00004.html, ...)"]
+    assert not any("junk" in line and "│" in line for line in lines)   # no row per junk file
+    assert lines[-1] == "1 accepted, 30 skipped"
 
 
 @pytest.mark.parametrize(("content", "media", "why"), [
