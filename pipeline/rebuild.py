@@ -13,6 +13,14 @@ key, field and values, in the snapshot of the same document (or, when the rules 
 row otherwise, the event of that document about the same agreement key).  A rename decision is
 in force again from its event on, as before.  Decisions with no such event are reported.
 
+Event ids change, so each notification target's start (``start_after_event_id``: the events it
+is never sent) is carried over by event, not by number: an event of the new log counts, for each
+target, as its predecessor did (sent, history never to be sent, or still to be sent); an event
+with no predecessor (today's rules record something the old ones did not) is history for a
+target if its document was recorded before the target was first seen, and is sent otherwise.
+The start is moved as far as the new log's history reaches without passing an event still to be
+sent; history after that point gets a ledger row of status ``history`` (never sent).
+
 Everything happens in one transaction: a failure leaves the database as it was.
 """
 
@@ -23,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from pipeline.ingest import IncomingDocument, IngestOptions, Ingestor
 from storage.models import (
@@ -34,12 +42,15 @@ from storage.models import (
     ChangeEvent,
     Document,
     NotificationSent,
+    NotificationTarget,
     ReviewDecision,
     Snapshot,
     table_of,
 )
 
 log = logging.getLogger(__name__)
+
+HISTORY = "history"   # a ledger row for an event a target is never sent (see the module's docstring)
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,7 @@ class RebuildResult:
     decisions_moved_loosely: int = 0
     decisions_dropped: list[str] = field(default_factory=list)   # why each one found no event
     notifications_kept: int = 0
+    notification_history_marked: int = 0     # ledger rows of status "history" written (see the module)
 
 
 def rebuild(engine: Engine, options: IngestOptions | None = None,
@@ -79,6 +91,9 @@ def rebuild(engine: Engine, options: IngestOptions | None = None,
     with engine.connect() as connection, connection.begin():
         ingests = _stored_ingests(connection)
         decisions, ledger = _saved_reviews(connection)
+        old_events = _event_identities(connection)
+        first_recorded = _documents_first_recorded(connection)
+        targets = _targets(connection)
         result.snapshots_before = len(ingests)
         result.events_before = _count_list_events(connection)
         _clear_history(connection)
@@ -100,7 +115,10 @@ def rebuild(engine: Engine, options: IngestOptions | None = None,
         result.decisions_dropped += [f"event {d['event_id']} ({d['identity'][2]}, {d['identity'][4]}) "
                                      f"decided {d['status']}: no such event under the current rules"
                                      for d in waiting]
-        result.notifications_kept = _restore_ledger(connection, ledger)
+        successors = _successors(old_events, _event_identities(connection))
+        result.notifications_kept = _restore_ledger(connection, ledger, successors)
+        result.notification_history_marked = _carry_targets_over(connection, targets, old_events, successors,
+                                                                  first_recorded, ledger)
         result.documents = len(ingests)
         result.events_after = _count_list_events(connection)
     log.info("rebuilt %d documents: %d events before, %d after; %d decisions kept, %d dropped",
@@ -200,16 +218,43 @@ def _attach(connection: Connection, waiting: list[dict[str, Any]], stored: Store
     return [d for d in waiting if d not in mine]
 
 
-def _restore_ledger(connection: Connection, ledger: list[dict[str, Any]]) -> int:
+def _successors(old: dict[int, EventIdentity], new: dict[int, EventIdentity]) -> dict[int, int]:
+    """new event id -> the old event it replaces: the same identity (in order, when several events
+    share one), else the same document, kind, list and key (what ``_attach`` accepts for a decision)."""
+    successors: dict[int, int] = {}
+    waiting: dict[EventIdentity, list[int]] = {}
+    for old_id, identity in old.items():
+        waiting.setdefault(identity, []).append(old_id)
+    unmatched = []
+    for new_id, identity in new.items():
+        if waiting.get(identity):
+            successors[new_id] = waiting[identity].pop(0)
+        else:
+            unmatched.append(new_id)
+    loose: dict[tuple, list[int]] = {}
+    for identity, old_ids in waiting.items():
+        if identity[4]:
+            loose.setdefault(_loose(identity), []).extend(old_ids)
+    for new_id in unmatched:
+        candidates = loose.get(_loose(new[new_id]))
+        if candidates:
+            successors[new_id] = candidates.pop(0)
+    return successors
+
+
+def _loose(identity: EventIdentity) -> tuple:
+    return identity[:5]   # document, file name, kind, list, subject key
+
+
+def _restore_ledger(connection: Connection, ledger: list[dict[str, Any]], successors: dict[int, int]) -> int:
     """A notification sent for a replaced event counts as sent for its replacement (no resend)."""
     if not ledger:
         return 0
-    identities = _event_identities(connection)
-    new_ids = {identity: event_id for event_id, identity in reversed(list(identities.items()))}
+    replaced_by = {old_id: new_id for new_id, old_id in successors.items()}
     rows = []
     seen = set()
     for entry in ledger:
-        event_id = new_ids.get(entry["identity"])
+        event_id = replaced_by.get(entry["event_id"])
         if event_id is not None and (entry["channel"], event_id) not in seen:
             seen.add((entry["channel"], event_id))
             rows.append({**{k: v for k, v in entry.items() if k not in ("id", "identity")}, "event_id": event_id})
@@ -217,3 +262,59 @@ def _restore_ledger(connection: Connection, ledger: list[dict[str, Any]]) -> int
         connection.execute(insert(table_of(NotificationSent)), rows)
     return len(rows)
 
+
+def _targets(connection: Connection) -> list[dict[str, Any]]:
+    return [dict(row) for row in connection.execute(
+        select(NotificationTarget.name, NotificationTarget.start_after_event_id, NotificationTarget.added_at)
+        .order_by(NotificationTarget.name)).mappings()]
+
+
+def _documents_first_recorded(connection: Connection) -> dict[tuple[str | None, str | None], Any]:
+    """(document, file name) -> when it was first recorded (before the rebuild replaced its snapshots)."""
+    first: dict[tuple[str | None, str | None], Any] = {}
+    for sha256, file_name, recorded_at in connection.execute(
+            select(Snapshot.document_sha256, Snapshot.file_name, Snapshot.recorded_at).order_by(Snapshot.id)):
+        first.setdefault((sha256, file_name), recorded_at)
+    return first
+
+
+def _carry_targets_over(connection: Connection, targets: list[dict[str, Any]], old_events: dict[int, EventIdentity],
+                        successors: dict[int, int], first_recorded: dict[tuple[str | None, str | None], Any],
+                        ledger: list[dict[str, Any]]) -> int:
+    """Each target's start, by event rather than by id (see the module's docstring); returns the
+    ledger rows of status ``history`` written."""
+    if not targets:
+        return 0
+    new_list_events = _event_identities(connection)
+    other_ids = sorted(connection.execute(select(ChangeEvent.id).where(ChangeEvent.snapshot_id.is_(None))).scalars())
+    head = connection.execute(select(ChangeEvent.id).order_by(ChangeEvent.id.desc()).limit(1)).scalar() or 0
+    taken = {(entry["channel"], entry["event_id"]) for entry in ledger}
+    marked = 0
+    for target in targets:
+        name, start = target["name"], target["start_after_event_id"] or 0
+        history: list[int] = []
+        pending: list[int] = []
+        for new_id, identity in new_list_events.items():
+            old_id = successors.get(new_id)
+            if old_id is not None and (name, old_id) in taken:
+                continue                                   # sent (or being sent): restored in the ledger
+            if old_id is not None:
+                is_history = 0 < old_id <= start
+            else:
+                recorded = first_recorded.get((identity[0], identity[1]))
+                is_history = start > 0 and recorded is not None and recorded <= target["added_at"]
+            (history if is_history else pending).append(new_id)
+        # The news and other events that stay keep their ids: the start must stay between the
+        # same two of them.  And no event still to be sent may fall below it.
+        limit = min([i - 1 for i in other_ids if i > start] + [i - 1 for i in pending] + [head])
+        new_start = max(limit, max([i for i in other_ids if i <= start], default=0))
+        beyond = [i for i in history if i > new_start]
+        if beyond:
+            connection.execute(insert(table_of(NotificationSent)), [
+                {"channel": name, "event_id": i, "status": HISTORY, "claim": None} for i in beyond])
+            marked += len(beyond)
+        connection.execute(update(NotificationTarget).where(NotificationTarget.name == name)
+                           .values(start_after_event_id=new_start))
+    if marked:
+        log.info("rebuild: %d events of the new log marked as history never to be sent", marked)
+    return marked

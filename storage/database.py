@@ -178,8 +178,8 @@ def _check_revision(revision: str | None) -> None:
             f"know (it reads {head}): it was upgraded by a newer version")
     raise SchemaNotCurrent(
         f"the database's schema is at revision {revision or 'none'} and this version reads {head}; "
-        "commands that only read never upgrade it: run a command that writes first (backfill, crawl, run "
-        "or rebuild upgrade it), as a user who can write the database")
+        "commands that only read never upgrade it: run `tracker287g upgrade` first (or any command that "
+        "writes), as a user who can write the database")
 
 
 def _alembic_config() -> Config:

@@ -393,7 +393,9 @@ class NotificationSent(Base):
     ``webhook`` or a target's name).  The unique (channel, event) pair is the claim: a second
     process choosing the same event for the same target cannot insert it, so nothing goes out
     twice.  ``status`` is ``claimed`` while the delivery is under way (``claim`` names that
-    delivery), then ``sent``; a failed delivery deletes its claimed rows."""
+    delivery), then ``sent``; a failed delivery deletes its claimed rows.  ``history``: an event
+    the target is never sent, as it was history when the target was added (written by a rebuild,
+    which changes event ids; see pipeline.rebuild)."""
 
     __tablename__ = "notification_sent"
     __table_args__ = (UniqueConstraint("channel", "event_id", name="uq_notification_channel_event"),)

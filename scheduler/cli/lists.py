@@ -80,7 +80,8 @@ def rebuild(app: App, yes: bool, fmt: str) -> None:
     data = {"documents": result.documents, "snapshots_before": result.snapshots_before,
             "events_before": result.events_before, "events_after": result.events_after,
             "decisions_kept": result.decisions_kept, "decisions_moved_loosely": result.decisions_moved_loosely,
-            "decisions_dropped": result.decisions_dropped, "notifications_kept": result.notifications_kept}
+            "decisions_dropped": result.decisions_dropped, "notifications_kept": result.notifications_kept,
+            "notification_history_marked": result.notification_history_marked}
     if fmt == "json":
         app.emit(render_json("tracker287g.rebuild/1", "rebuilds", [data]))
         return
@@ -93,6 +94,16 @@ def rebuild(app: App, yes: bool, fmt: str) -> None:
 
 
 MAX_SKIPPED_ROWS = 20
+
+
+@click.command()
+@pass_app
+def upgrade(app: App) -> None:
+    """Upgrade the database's schema to this version's, and nothing else (every command that
+    writes does it first; the commands that only read never do)."""
+    from storage.database import current_revision
+
+    app.console.print(f"schema at revision {current_revision(app.engine())}", highlight=False, markup=False)
 
 
 def _print_backfill(app: App, results: Sequence[BackfillResult], fmt: str) -> None:

@@ -38,7 +38,8 @@ def main(ctx: click.Context, db: str | None, log_level: str, thresholds: dict[st
 
 
 for command in (
-    lists.backfill, lists.rebuild, lists.crawl, lists.snapshots, lists.changes, lists.metrics, lists.export,
+    lists.backfill, lists.rebuild, lists.upgrade, lists.crawl,
+    lists.snapshots, lists.changes, lists.metrics, lists.export,
     baseline.baseline,
     news.news,
     review.review, review.feed, review.report, review.serve, review.notify,

@@ -39,6 +39,7 @@ def comparable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("rebuild")
     old = load_dump(folder / "old.sqlite")
+    assert run(old, "upgrade").exit_code == 0     # the commands that read never upgrade the schema
     before = changes(old)
     result = run(old, "rebuild", "--yes")
     assert result.exit_code == 0, result.output
@@ -77,6 +78,7 @@ def test_a_sent_notification_is_not_sent_again(rebuilt):
 
 def test_rebuild_asks_before_it_replaces_the_history(tmp_path):
     old = load_dump(tmp_path / "old.sqlite")
+    assert run(old, "upgrade").exit_code == 0
     before = changes(old)
     result = run(old, "rebuild", input="n\n")
     assert result.exit_code != 0

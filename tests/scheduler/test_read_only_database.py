@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -156,12 +157,17 @@ def test_a_read_command_never_upgrades_the_schema(db_url):
     _at_revision(db_url, "0008")
     result = run(db_url, "changes")
     assert result.exit_code == 1
-    assert "schema is at revision 0008" in result.output and "run a command that writes first" in result.output
+    assert "schema is at revision 0008" in result.output and "run `tracker287g upgrade` first" in result.output
     assert "Traceback" not in result.output
     engine = create_database_engine(db_url)
     assert current_revision(engine) == "0008"
     engine.dispose()
-    # a command that writes upgrades it; then it reads
+    # `upgrade` (or any command that writes) upgrades it; then it reads
+    result = run(db_url, "upgrade")
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert result.exit_code == 0 and result.output == f"schema at revision {head}\n"
+    result = run(db_url, "changes", "--format", "json")
+    assert result.exit_code == 0 and json.loads(result.output)["changes"] == []
     assert run(db_url, "backfill", str(workbook(FIRST))).exit_code == 0
     result = run(db_url, "changes", "--format", "json")
     assert result.exit_code == 0 and json.loads(result.output)["changes"]
