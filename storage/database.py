@@ -111,17 +111,18 @@ def sqlite_read_only_reason(path: Path) -> str | None:
 
 
 def _sqlite_reading_engine(path: Path) -> Engine:
-    """A writable file is opened as usual but with writes refused (``query_only``); otherwise
-    SQLite's read-only mode, and, where SQLite could not create the write-ahead log's index (the
-    folder cannot be written and no writer holds one), the file is read as immutable."""
+    """A database this process may write is opened as usual but with writes refused
+    (``query_only``); otherwise in SQLite's read-only mode, and read as immutable when no writer
+    is active (no ``-shm`` file): SQLite would otherwise create the write-ahead log's files (it
+    cannot in a folder it may not write, and should not leave its own beside another user's
+    database)."""
     if sqlite_read_only_reason(path) is None:
         engine = create_engine(URL.create("sqlite", database=str(path)))
         event.listen(engine, "connect", _sqlite_reader_pragmas)
         return engine
     query = {"mode": "ro", "uri": "true"}
-    shared_memory = path.with_name(path.name + "-shm")
-    if not _writable(path.parent) and not shared_memory.exists():
-        # No writer is active (a writer keeps the -shm file): the file is complete as it stands.
+    if not path.with_name(path.name + "-shm").exists():
+        # A writer keeps the -shm file while it works: without one the file is complete as it stands.
         query["immutable"] = "1"
     engine = create_engine(URL.create("sqlite", database=f"file:{quote(str(path))}", query=query))
     event.listen(engine, "connect", _sqlite_reader_pragmas)

@@ -143,6 +143,29 @@ def test_a_read_only_sqlite_database_is_read_and_never_written(shared_folder):
     assert _listing(database_folder) == before
 
 
+def test_an_immutable_database_file_is_read_and_never_written(tmp_path):
+    """chattr +i stops root too, so this runs in-process."""
+    database = tmp_path / "tracker.sqlite"
+    assert run(str(database), "backfill", str(workbook(FIRST)), str(workbook(SECOND))).exit_code == 0
+    expected = {name: json.loads(run(str(database), name, "--format", "json").output)
+                for name in ("changes", "snapshots", "metrics")}
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(database)], capture_output=True, check=False).returncode:
+        pytest.skip("cannot make the file immutable here (no chattr, or no CAP_LINUX_IMMUTABLE)")
+    try:
+        before = _listing(tmp_path)
+        for name in ("changes", "snapshots", "metrics"):
+            result = run(str(database), name, "--format", "json")
+            assert result.exit_code == 0, result.output
+            assert json.loads(result.output) == expected[name]
+        result = run(str(database), "backfill", str(workbook(THIRD)))
+        assert result.exit_code == 1 and "the database is read-only" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+        assert _listing(tmp_path) == before                   # no -wal, no -shm, the file unchanged
+    finally:
+        subprocess.run([chattr, "-i", str(database)], check=True)
+
+
 def _at_revision(url: str, revision: str) -> None:
     """A database whose schema stops at ``revision`` (as an older version left it)."""
     engine = create_database_engine(url)
