@@ -32,14 +32,7 @@ def snapshot_rows(session: Session, list_name: str | None = None) -> list[dict[s
 
 def current_snapshots(session: Session, as_of: dt.date | None) -> dict[str, Snapshot]:
     """The last accepted snapshot of each list, on or before ``as_of`` when given."""
-    chosen: dict[str, Snapshot] = {}
-    for snapshot in ListRepository(session).snapshots():
-        if snapshot.status != "accepted":
-            continue
-        if as_of is not None and (snapshot.as_of is None or snapshot.as_of > as_of):
-            continue
-        chosen[snapshot.list_name] = snapshot
-    return chosen
+    return ListRepository(session).last_accepted_each(as_of)
 
 
 def metrics_items(session: Session, as_of: dt.date | None) -> list[dict[str, Any]]:

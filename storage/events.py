@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.orm import Session
 
 from storage.models import ChangeEvent, table_of
@@ -49,17 +49,22 @@ class EventRepository:
         return self.session.get(ChangeEvent, event_id)
 
     def events(self, where: EventFilter = EventFilter()) -> list[ChangeEvent]:
-        query = select(ChangeEvent).order_by(ChangeEvent.occurred_on, ChangeEvent.id)
-        if where.since:
-            query = query.where(ChangeEvent.occurred_on >= where.since)
-        if where.until:
-            query = query.where(ChangeEvent.occurred_on <= where.until)
-        if where.kinds:
-            query = query.where(ChangeEvent.kind.in_(where.kinds))
-        if where.state:
-            query = query.where(ChangeEvent.state == where.state)
-        if where.list_name:
-            query = query.where(ChangeEvent.list_name == where.list_name)
-        if where.statuses:
-            query = query.where(ChangeEvent.status.in_(where.statuses))
-        return list(self.session.scalars(query))
+        return list(self.session.scalars(event_query(where)))
+
+
+def event_query(where: EventFilter = EventFilter()) -> Select[ChangeEvent]:
+    """The events ``where`` selects, oldest first (by day, then id)."""
+    query = select(ChangeEvent).order_by(ChangeEvent.occurred_on, ChangeEvent.id)
+    if where.since:
+        query = query.where(ChangeEvent.occurred_on >= where.since)
+    if where.until:
+        query = query.where(ChangeEvent.occurred_on <= where.until)
+    if where.kinds:
+        query = query.where(ChangeEvent.kind.in_(where.kinds))
+    if where.state:
+        query = query.where(ChangeEvent.state == where.state)
+    if where.list_name:
+        query = query.where(ChangeEvent.list_name == where.list_name)
+    if where.statuses:
+        query = query.where(ChangeEvent.status.in_(where.statuses))
+    return query

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from diff.records import Agreement as AgreementRecord
@@ -84,6 +84,18 @@ class ListRepository:
         return self.session.scalar(
             select(func.max(Snapshot.id)).where(Snapshot.list_name == list_name, Snapshot.status == "accepted")
         )
+
+    @staticmethod
+    def last_accepted_query(as_of: dt.date | None = None) -> Select[Snapshot]:
+        """The last accepted snapshot of each list (the highest id), dated on or before ``as_of``
+        when given: one row per list, chosen by the database."""
+        newest = select(func.max(Snapshot.id)).where(Snapshot.status == "accepted")
+        if as_of is not None:
+            newest = newest.where(Snapshot.as_of <= as_of)
+        return select(Snapshot).where(Snapshot.id.in_(newest.group_by(Snapshot.list_name))).order_by(Snapshot.id)
+
+    def last_accepted_each(self, as_of: dt.date | None = None) -> dict[str, Snapshot]:
+        return {s.list_name: s for s in self.session.scalars(self.last_accepted_query(as_of))}
 
     def snapshots(self, list_name: str | None = None) -> list[Snapshot]:
         query = select(Snapshot).order_by(Snapshot.id)
