@@ -156,7 +156,7 @@ def _ingest_file(ingestor: Ingestor, planned: PlannedFile) -> BackfillResult:
         return BackfillResult(planned, None, f"not imported: {planned.as_of_basis}; give its date with --as-of")
     media = SUFFIXES.get(planned.path.suffix.lower(), "xlsx")
     try:
-        content = read_list_file(planned.path, media)
+        content = read_list_file(planned.path, media, ingestor.options.limits.max_file_bytes)
     except NotAListFile as why:
         log.warning("skipped %s: %s", planned.path, why)
         return BackfillResult(planned, None, skipped=str(why))

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from crawler.html_table import parse_list_tables
+from crawler.limits import DEFAULT_LIMITS, ReadLimits
 from crawler.workbook import UnreadableWorkbook, read_workbook
 from diff import events as ev
 from diff.artefacts import find_column_artefacts
@@ -103,6 +104,7 @@ class IngestOptions:
     thresholds: Mapping[str, Thresholds] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     rename_threshold: float = 90.0
     confirmation: Mapping[str, ConfirmationRule] = field(default_factory=lambda: dict(DEFAULT_CONFIRMATION))
+    limits: ReadLimits = ReadLimits()
 
 
 # -- what the stages hand on --------------------------------------------------------------------
@@ -147,7 +149,7 @@ class DiffResult:
 
 # -- the stages -----------------------------------------------------------------------------------
 
-def read_document(doc: IncomingDocument) -> SourceTable:
+def read_document(doc: IncomingDocument, limits: ReadLimits = DEFAULT_LIMITS) -> SourceTable:
     """Read: the document's list table.  Raises UnreadableWorkbook when there is none."""
     if doc.table is not None:
         return doc.table
@@ -156,7 +158,8 @@ def read_document(doc: IncomingDocument) -> SourceTable:
         if not tables:
             raise UnreadableWorkbook("no_list_table", "the page holds no 287(g) list table")
         return tables[0]
-    return read_workbook(doc.content)
+    return read_workbook(doc.content, max_bytes=limits.max_file_bytes,
+                         max_uncompressed_bytes=limits.max_uncompressed_bytes, max_rows=limits.max_rows)
 
 
 def classify_document(table: SourceTable, overlap_with: Mapping[str, ListState]) -> Classified:
@@ -315,7 +318,7 @@ class Ingestor:
                                          states=same_bytes.states, metrics=same_bytes.metrics), None
 
         try:
-            table = read_document(doc)
+            table = read_document(doc, self.options.limits)
         except UnreadableWorkbook as error:
             anomaly = Anomaly(f"unreadable:{error.reason}", f"the file cannot be read as a list: {error}", True)
             return self._write_quarantine(session, doc, origin, doc.declared_list or "unknown", None, [anomaly]), None
