@@ -49,11 +49,12 @@ from lxml import etree
 from python_calamine import CalamineWorkbook, SheetTypeEnum
 
 from crawler.columns import HEADER_ALIASES, canonical_column
+from crawler.limits import DEFAULT_LIMITS, ReadLimits
 from diff.records import AGENCY, STATE, RawRow, RawValue, SourceTable
 
 log = logging.getLogger(__name__)
 
-__all__ = ["HEADER_ALIASES", "UnreadableWorkbook", "canonical_column", "read_workbook"]
+__all__ = ["HEADER_ALIASES", "ReadLimits", "UnreadableWorkbook", "canonical_column", "read_workbook"]
 
 HEADER_SEARCH_ROWS = 10  # the header must be within the first rows of a sheet
 MAX_COLUMNS = 64  # ICE's sheets use at most 13; a wider one is refused before calamine loads it
@@ -75,11 +76,22 @@ _REL_NS = (
 _PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _REL_ID_ATTRS = tuple(f"{{{ns}}}id" for ns in _REL_NS)
 
+# A sheet whose cells reach beyond this row must hold at least one cell every _MAX_ROWS_PER_CELL
+# rows: calamine allocates rows x columns cells whatever the sheet holds, so a handful of cells
+# far apart is refused instead of costing gigabytes.  A real list has a cell in every row.
+_SPARSE_FLOOR_ROWS = 100_000
+_MAX_ROWS_PER_CELL = 2
+# A row number Excel can write: 1 to 1,048,576, without leading zeros.
+_EXCEL_ROW = (
+    rb"(?:[1-9][0-9]{0,5}|10[0-3][0-9]{4}|104[0-7][0-9]{3}|1048[0-4][0-9]{2}|10485[0-6][0-9]|104857[0-6])"
+)
 # The quick extent scan (see _check_sheet_extent): a match sends the sheet to the exact scan.
 _IRREGULAR_SHEET_PATTERNS = (
-    re.compile(rb'<c(?! r="[A-Z][1-9][0-9]{0,4}")[\s/>]'),  # a cell without such an r
+    re.compile(rb'<c(?! r="[A-Z]' + _EXCEL_ROW + rb'")[\s/>]'),  # a cell without such an r
     re.compile(rb":c[\s/>]"),  # a prefixed cell (calamine ignores namespaces)
 )
+_CELL_START = b'<c r="'
+_CELL_ROW = re.compile(rb'<c r="[A-Z]([0-9]{1,7})"')
 _MAX_RANGE_LINK_CELLS_PER_ROW = 16  # hostile overlapping hyperlink ranges must not make us spin
 _SINGLE_CELL_REF = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
 _CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
@@ -117,12 +129,14 @@ class UnreadableWorkbook(ValueError):
 def read_workbook(
     source: bytes | str | os.PathLike,
     *,
-    max_bytes: int = 50_000_000,
-    max_uncompressed_bytes: int = 200_000_000,
-    max_rows: int = 100_000,
+    max_bytes: int = DEFAULT_LIMITS.max_file_bytes,
+    max_uncompressed_bytes: int = DEFAULT_LIMITS.max_uncompressed_bytes,
+    max_rows: int = DEFAULT_LIMITS.max_rows,
 ) -> SourceTable:
     """The list in an ICE workbook: the first sheet with a STATE and an agency header in its
     first rows; every non-blank row below the header as a ``RawRow`` with its Excel row number.
+    The caps are ``crawler.limits.ReadLimits``; a sheet whose cells reach beyond ``max_rows``
+    data rows is refused from its XML, before calamine reads it.
 
     ``source`` is the file's bytes or a path.  Raises ``UnreadableWorkbook`` for anything that
     is not a readable list workbook, ``OSError`` when a path cannot be read.
@@ -430,33 +444,90 @@ def _worker_pool() -> ThreadPoolExecutor:
 
 
 def _check_sheet_extent(xml: bytes, part: str, row_limit: int) -> None:
-    """Refuse a sheet whose cells would make calamine's dense grid too large (and a DTD).
+    """Refuse a sheet whose cells would make calamine's dense grid too large (and a DTD), or
+    that reaches beyond ``row_limit``.
 
     Quick check first: Excel writes every cell ``<c r="X9">``, with one column letter and a
-    row below 100000, never with a prefix.  Such a sheet has at most 26 columns and 99,999
-    rows, which calamine handles (the row cap is then applied to the grid it returns); as each
-    cell has its own position, row elements do not place anything.  Calamine reads cells only
-    inside ``<sheetData>``, so only that is scanned: from the first mention of sheetData to the
-    last, which holds it whatever else the file says.  Any other sheet goes through the exact,
-    slower scan."""
+    row Excel allows (at most 1,048,576), never with a prefix, and in row order.  The last cell
+    then gives the extent, once one search has shown that no cell lies below it; a last cell
+    beyond the row limit that holds a value is refused at once, before calamine reads a cell.
+    Calamine reads cells only inside ``<sheetData>``, so only that is scanned: from the first
+    mention of sheetData to the last, which holds it whatever else the file says.  Any other
+    sheet goes through the exact, slower scan."""
     begin = xml.find(b"sheetData", _root_start(xml, part))
     if begin < 0:
         return  # no cells at all
     end = max(xml.rfind(b"sheetData>"), begin) + len(b"sheetData>")
     if not any(pattern.search(xml, begin, end) for pattern in _IRREGULAR_SHEET_PATTERNS):
-        return
-    last_row, last_column = _sheet_extent(xml, part)
+        last = _last_cell(xml, begin, end)
+        if last is None:
+            return
+        last_row, has_value = last
+        if has_value and last_row > row_limit:
+            raise UnreadableWorkbook("too_many_rows", f"sheet {part!r} has cells down to row {last_row:,}")
+        # A far empty (styled) cell does not extend calamine's grid: the exact scan tells.
+        quick = has_value or last_row <= _SPARSE_FLOOR_ROWS
+        if quick and last_row <= row_limit and _cell_below(xml, begin, end, last_row) is None:
+            if last_row > _SPARSE_FLOOR_ROWS:  # only big sheets need the count
+                _check_density(last_row, xml.count(b"<c ", begin, end), part)
+            return
+    last_row, last_column, cells = _sheet_extent(xml, part)
     if last_column > MAX_COLUMNS:
         raise UnreadableWorkbook("too_large", f"sheet {part!r} has cells in column {last_column:,}")
     if last_row > row_limit:
         raise UnreadableWorkbook("too_many_rows", f"sheet {part!r} has cells down to row {last_row:,}")
+    _check_density(last_row, cells, part)
 
 
-def _sheet_extent(xml: bytes, part: str) -> tuple[int, int]:
-    """(last row, last column), 1-based, of the cells holding a value, placed the way calamine
+def _last_cell(xml: bytes, begin: int, end: int) -> tuple[int, bool] | None:
+    """(row, holds a value) of the last ``<c r="X9">`` in ``xml[begin:end]`` (a sheet that
+    passed the quick scan); None when there is none."""
+    start = xml.rfind(_CELL_START, begin, end)
+    match = _CELL_ROW.match(xml, start) if start >= 0 else None
+    if match is None:
+        return None
+    tag_end = xml.find(b">", match.end(), end)
+    if tag_end < 0 or xml[tag_end - 1 : tag_end] == b"/":
+        return int(match[1]), False
+    close = xml.find(b"</c>", tag_end, end)
+    body = xml[tag_end + 1 : close if close >= 0 else end]
+    return int(match[1]), b"<v" in body or b"<is" in body
+
+
+def _cell_below(xml: bytes, begin: int, end: int, row: int) -> re.Match[bytes] | None:
+    """The first ``<c r="X9">`` placed below ``row``, in one C-level search."""
+    return re.compile(_CELL_START + rb"[A-Z]" + _greater_than(row) + b'"').search(xml, begin, end)
+
+
+def _greater_than(number: int) -> bytes:
+    """A regex for the decimal numbers above ``number`` (no leading zeros, at most 7 digits,
+    which is all the quick scan lets through)."""
+    digits = str(number)
+    width = len(digits)
+    options = [rb"[1-9][0-9]{%d,6}" % width] if width < 7 else []
+    for position, digit in enumerate(digits):
+        if digit != "9":
+            rest = width - position - 1
+            options.append(
+                digits[:position].encode() + b"[%d-9]" % (int(digit) + 1) + (b"[0-9]{%d}" % rest if rest else b"")
+            )
+    return b"(?:" + b"|".join(options) + b")" if options else b"(?!)"
+
+
+def _check_density(last_row: int, cells: int, part: str) -> None:
+    """A sheet reaching far down must hold cells in proportion (see _SPARSE_FLOOR_ROWS)."""
+    if last_row > _SPARSE_FLOOR_ROWS and last_row > _MAX_ROWS_PER_CELL * cells:
+        raise UnreadableWorkbook(
+            "too_large", f"sheet {part!r} reaches row {last_row:,} but holds only {cells:,} cells"
+        )
+
+
+def _sheet_extent(xml: bytes, part: str) -> tuple[int, int, int]:
+    """(last row, last column, number of cells), the first two 1-based, of the cells holding a
+    value, placed the way calamine
     places them (a cell without ``r`` follows the one before).  An upper bound where the XML
     does not say what calamine does (lxml cannot tell ``<row/>`` from ``<row></row>``)."""
-    last_row = last_column = 0
+    last_row = last_column = cells = 0
     row_index = column_index = 0  # 0-based position of a cell without r
     cell: tuple[int, int] | None = None
     has_value = False
@@ -483,6 +554,7 @@ def _sheet_extent(xml: bytes, part: str) -> tuple[int, int]:
                     has_value = True
             elif local == "c":
                 if has_value and cell is not None:
+                    cells += 1
                     last_row = max(last_row, cell[0] + 1)
                     last_column = max(last_column, cell[1] + 1)
                 cell = None
@@ -493,7 +565,7 @@ def _sheet_extent(xml: bytes, part: str) -> tuple[int, int]:
                 element.clear()
     except etree.XMLSyntaxError as error:
         raise UnreadableWorkbook("corrupt", f"sheet {part!r} is not well-formed XML: {error}") from error
-    return last_row, last_column
+    return last_row, last_column, cells
 
 
 def _parse_row_number(text: str, part: str) -> int:

@@ -8,8 +8,10 @@ compares lists of agreements.  Nothing here does I/O.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Literal
 
 # Canonical column names.  The reader maps every header spelling ICE has used onto these.
@@ -63,6 +65,25 @@ class SourceTable:
     sheet_names: tuple[str, ...] = ()
     header_row: int = 1
     skipped_blank_rows: int = 0
+
+
+_RAW_ROW_PARTS = attrgetter("row_number", "cells", "links", "extra")
+_RAW_HASH_CHUNK = 20_000
+
+
+def raw_table_hash(table: SourceTable, rules: str) -> str:
+    """Fingerprint of a table exactly as read (every value, type, link, row number and header),
+    with ``rules``: a marker of the code that cleans and checks it.  Two tables with the same
+    fingerprint become the same agreements and the same anomalies, so a list whose fingerprint
+    is that of the list as it stands is unchanged without cleaning a row.  ``repr`` keeps
+    types apart (``1`` and ``'1'``, ``True`` and ``1``); anything it shows differently hashes
+    differently, which only ever sends a table the long way."""
+    digest = hashlib.sha256(repr((rules, table.sheet_name, table.sheet_names, table.header, table.columns,
+                                  table.header_row, table.skipped_blank_rows, len(table.rows))).encode())
+    rows = table.rows
+    for start in range(0, len(rows), _RAW_HASH_CHUNK):
+        digest.update(repr(list(map(_RAW_ROW_PARTS, rows[start : start + _RAW_HASH_CHUNK]))).encode())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -184,7 +184,7 @@ def _ingest_file(ingestor: Ingestor, planned: PlannedFile) -> BackfillResult:
         return BackfillResult(planned, None, f"not imported: {planned.as_of_basis}; give its date with --as-of")
     media = SUFFIXES.get(planned.path.suffix.lower(), "xlsx")
     try:
-        content = read_list_file(planned.path, media)
+        content = read_list_file(planned.path, media, ingestor.options.limits.max_file_bytes)
     except NotAListFile as why:
         log.info("skipped %s: %s", planned.path, why)   # run_backfill warns once for all of them
         return BackfillResult(planned, None, skipped=str(why))

@@ -13,25 +13,30 @@ The stages, each a function below:
               the stage itself is pure
 ``write``     the snapshot, the agreement versions that changed, and the events (diff.events)
 
-A document identical to the list as it stands (the same bytes, or the same agreements) is
-recorded as ``unchanged`` and nothing else is written; one that fails a blocking check is
-``quarantined``: kept, never compared.
+A document identical to the list as it stands (the same bytes, the same rows as read, or the
+same agreements) is recorded as ``unchanged`` and nothing else is written; one that fails a
+blocking check is ``quarantined``: kept, never compared.  The same rows as read are known from
+their hash (``diff.records.raw_table_hash``, with a marker of today's rules), before any row is
+cleaned and without loading the list from the database.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from crawler.html_table import parse_list_tables
+from crawler.limits import DEFAULT_LIMITS, ReadLimits
 from crawler.workbook import UnreadableWorkbook, read_workbook
 from diff import events as ev
 from diff.artefacts import find_column_artefacts
@@ -51,7 +56,7 @@ from diff.guards import (
 from diff.identity import IdentityRules
 from diff.metrics import ListMetrics, compute_metrics
 from diff.normalise import ICE_ORIGIN, Duplicate, NormalisedList, normalise_table
-from diff.records import LIST_NAMES, Agreement, SourceTable
+from diff.records import LIST_NAMES, Agreement, SourceTable, raw_table_hash
 from diff.rowdiff import REPORTED_FIELDS, ListDiff, content_hash, diff_lists
 from diff.transitions import Promotion, find_promotions
 from pipeline.settle import SETTLED_LISTS, settle
@@ -103,6 +108,7 @@ class IngestOptions:
     thresholds: Mapping[str, Thresholds] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     rename_threshold: float = 90.0
     confirmation: Mapping[str, ConfirmationRule] = field(default_factory=lambda: dict(DEFAULT_CONFIRMATION))
+    limits: ReadLimits = ReadLimits()
 
 
 # -- what the stages hand on --------------------------------------------------------------------
@@ -147,7 +153,7 @@ class DiffResult:
 
 # -- the stages -----------------------------------------------------------------------------------
 
-def read_document(doc: IncomingDocument) -> SourceTable:
+def read_document(doc: IncomingDocument, limits: ReadLimits = DEFAULT_LIMITS) -> SourceTable:
     """Read: the document's list table.  Raises UnreadableWorkbook when there is none."""
     if doc.table is not None:
         return doc.table
@@ -156,7 +162,8 @@ def read_document(doc: IncomingDocument) -> SourceTable:
         if not tables:
             raise UnreadableWorkbook("no_list_table", "the page holds no 287(g) list table")
         return tables[0]
-    return read_workbook(doc.content)
+    return read_workbook(doc.content, max_bytes=limits.max_file_bytes,
+                         max_uncompressed_bytes=limits.max_uncompressed_bytes, max_rows=limits.max_rows)
 
 
 def classify_document(table: SourceTable, overlap_with: Mapping[str, ListState]) -> Classified:
@@ -214,6 +221,30 @@ def diff_document(found: Classified, previous_columns: Sequence[str] | None, inp
     promoted_away = frozenset(p.pending.key.as_text()
                               for p in explained_by_promotion(changes.removed, inputs.newly_participating))
     return DiffResult(new_index, changes, promotions, new_duplicates, promoted_away)
+
+
+@functools.cache
+def rules_marker() -> str:
+    """A marker of the rules that turn a read table into a snapshot: the code and data of
+    ``diff`` and of this module, and the package version.  Any change to them makes every
+    stored ``raw_hash`` differ, so that the next document is cleaned and checked again."""
+    import diff
+
+    digest = hashlib.sha256(_package_version().encode())
+    files = sorted(p for p in Path(diff.__file__).parent.rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+    for path in [*files, Path(__file__)]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tracker287g")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 _RULES: dict[str | None, IdentityRules] = {}
@@ -315,10 +346,18 @@ class Ingestor:
                                          states=same_bytes.states, metrics=same_bytes.metrics), None
 
         try:
-            table = read_document(doc)
+            table = read_document(doc, self.options.limits)
         except UnreadableWorkbook as error:
             anomaly = Anomaly(f"unreadable:{error.reason}", f"the file cannot be read as a list: {error}", True)
             return self._write_quarantine(session, doc, origin, doc.declared_list or "unknown", None, [anomaly]), None
+        origin["raw_hash"] = raw_hash = raw_table_hash(table, rules_marker())
+        same_rows = self._same_rows_as_current(repo, doc, table, raw_hash, sha256)
+        if same_rows is not None:
+            last, anomalies = same_rows
+            return self._write_unchanged(session, {**origin, "columns": last.columns}, last, "agreements", anomalies,
+                                         list_name=last.list_name, content_hash=last.content_hash,
+                                         row_count=last.row_count, agreements=last.agreements,
+                                         agencies=last.agencies, states=last.states, metrics=last.metrics), None
         found = classify_document(table, {name: self._current_state(repo, name) for name in LIST_NAMES})
         origin["columns"] = found.columns
         if found.list_name is None:
@@ -362,6 +401,33 @@ class Ingestor:
         result = diff_document(found, previous_columns, inputs, self.options.rename_threshold)
         return self._write_accepted(session, origin, list_name, fingerprint, counts, previous, anomalies, inputs,
                                     result)
+
+    def _same_rows_as_current(self, repo: ListRepository, doc: IncomingDocument, table: SourceTable,
+                              raw_hash: str, sha256: str) -> tuple[Snapshot, list[Anomaly]] | None:
+        """The last accepted snapshot read as exactly these rows, and the document's own notes,
+        when that alone decides that the document is unchanged; None sends it the long way.
+
+        The same rows, cleaned by the same rules (both are in ``raw_hash``), give the same
+        agreements and the same checks, except for what depends on the document or on the
+        history since: its date (an older one is quarantined by the full checks), its notes,
+        its declared list, a stale copy of older bytes, and, for a table without a SIGNED
+        column, which list it holds (decided by overlap with the lists as they stand).  A last
+        snapshot accepted with anomalies also goes the long way, so that they are recorded
+        again as they are today."""
+        found = classify(table)
+        if found.list_name != "participating":    # only a SIGNED column decides without the history
+            return None
+        last = repo.last_accepted(found.list_name)
+        if last is None or last.raw_hash != raw_hash or last.reason is not None:
+            return None
+        if doc.as_of and last.as_of and doc.as_of < last.as_of:
+            return None
+        if any(a.blocking for a in doc.notes):
+            return None
+        older = repo.older_snapshot_of_document(sha256)
+        if older is not None and older.content_hash != last.content_hash:
+            return None
+        return last, [*doc.notes, *swap_anomaly(doc.declared_list, found.list_name, found.reason)]
 
     # -- guards that need the history ----------------------------------------------------------------
     def _newly_participating(self, repo: ListRepository, as_of: dt.date | None,

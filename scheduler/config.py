@@ -34,6 +34,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from crawler.limits import ReadLimits
 from crawler.sources import LIST_SOURCE_KIND, NEWS_KINDS, NewsSource
 from diff.confirmation import DEFAULT_CONFIRMATION, ConfirmationRule
 from diff.guards import DEFAULT_THRESHOLDS, Thresholds
@@ -109,7 +110,7 @@ class SchedulerSettings:
 
 SECTIONS: Mapping[str, type] = {
     "database": DatabaseSettings, "crawler": CrawlerSettings, "health": HealthSettings,
-    "scheduler": SchedulerSettings, "notifications": NotificationSettings,
+    "scheduler": SchedulerSettings, "notifications": NotificationSettings, "limits": ReadLimits,
 }
 
 
@@ -133,6 +134,7 @@ DEFAULTS: dict[str, Any] = {
     "confirmation": {name: {"snapshots": r.snapshots, "hours": r.hours} for name, r in DEFAULT_CONFIRMATION.items()},
     "scheduler": _defaults(SchedulerSettings),
     "notifications": _defaults(NotificationSettings),
+    "limits": _defaults(ReadLimits),
     "sources": {},
 }
 
@@ -190,6 +192,7 @@ class Config:
     sources: tuple[SourceConfig, ...]
     confirmation: Mapping[str, ConfirmationRule] = dataclasses.field(
         default_factory=lambda: dict(DEFAULT_CONFIRMATION))
+    limits: ReadLimits = ReadLimits()
 
     @property
     def database_url(self) -> str | None:

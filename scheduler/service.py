@@ -263,7 +263,8 @@ class Service:
                 self.engine, source, contact=self.config.contact, settings=self.config.crawler.scrapy_settings(),
                 timeout=self.config.crawler.run_timeout_seconds, stop=run_stop,
                 run_id=run_id, ingestor=Ingestor(self.engine, IngestOptions(thresholds=self.config.thresholds,
-                                                                             confirmation=self.config.confirmation)),
+                                                                             confirmation=self.config.confirmation,
+                                                                             limits=self.config.limits)),
             )
             outcome = "stopped" if report.stopped else run_outcome(report)
             if report.stopped and not self.stop.is_set():

@@ -107,6 +107,8 @@ class Snapshot(Base):
     as_of_basis: Mapped[str | None] = mapped_column(Text)        # how as_of was decided
     document_sha256: Mapped[str | None] = mapped_column(ForeignKey("document.sha256"))
     content_hash: Mapped[str | None] = mapped_column(String(64))
+    # the rows as read, before cleaning, with the rules that clean them (diff.records.raw_table_hash)
+    raw_hash: Mapped[str | None] = mapped_column(String(64))
     # accepted | unchanged | quarantined
     status: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(Text)

@@ -119,7 +119,8 @@ class App:
 
         # defaults < configuration file < environment < --drop-threshold
         return Ingestor(self.engine(), IngestOptions(thresholds={**self.config().thresholds, **self.thresholds},
-                                                       confirmation=self.config().confirmation))
+                                                       confirmation=self.config().confirmation,
+                                                       limits=self.config().limits))
 
     def emit(self, text: str) -> None:
         """Output for programs (JSON, CSV, Markdown, TOML), written as is."""

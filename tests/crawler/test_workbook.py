@@ -22,6 +22,7 @@ import openpyxl
 import pytest
 from python_calamine import CalamineWorkbook
 
+import crawler.workbook
 from crawler.workbook import UnreadableWorkbook, canonical_column, read_workbook
 from diff.records import SourceTable
 from tests.files import WORKBOOKS
@@ -453,7 +454,11 @@ HOSTILE = [
     pytest.param(real_with({"xl/_rels/workbook.xml.rels": with_dtd}), {}, "unsafe_xml", id="dtd-in-workbook-rels"),
     pytest.param(real_with({"xl/sharedStrings.xml": with_dtd}), {}, "corrupt", id="dtd-in-shared-strings"),
     pytest.param(real_with({"xl/worksheets/sheet1.xml": far_cell}), {}, "too_large", id="far-away-cell"),
-    pytest.param(real_with({"xl/worksheets/sheet1.xml": many_rows}), {}, "too_many_rows", id="row-200000"),
+    pytest.param(real_with({"xl/worksheets/sheet1.xml": many_rows}), {"max_rows": 100_000}, "too_many_rows",
+                 id="row-200000-over-the-cap"),
+    pytest.param(real_with({"xl/worksheets/sheet1.xml": many_rows}), {}, "too_large", id="row-200000-sparse"),
+    pytest.param(real_with({"xl/worksheets/sheet1.xml": one_more_cell(b"A1048576")}), {}, "too_large",
+                 id="row-1048576-sparse"),
     pytest.param(REAL.read_bytes(), {"max_rows": 100}, "too_many_rows", id="over-max-rows"),
     pytest.param(built_workbook([["NAME", "CITY"], ["x", "y"]]), {}, "no_list_sheet", id="no-list-sheet"),
     pytest.param(real_with({"xl/worksheets/sheet1.xml": lambda xml: xml[: len(xml) - 300]}), {}, "corrupt",
@@ -488,3 +493,88 @@ def test_any_truncation_is_unreadable_not_a_crash(cut):
 def test_missing_file_is_an_os_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         read_workbook(tmp_path / "absent.xlsx")
+
+
+# --- the row cap and the quick extent scan on long sheets ---------------------------------------
+
+
+def long_sheet(last_row: int, *, every: int = 1) -> Callable[[bytes], bytes]:
+    """The built LIST sheet continued down to ``last_row`` with cells written as openpyxl
+    writes them (each with its position), one row in ``every``."""
+
+    def edit(xml: bytes) -> bytes:
+        first = 4 + (last_row - 4) % every
+        rows = b"".join(
+            b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>FLORIDA</t></is></c>'
+            b'<c r="B%d" t="inlineStr"><is><t>Sheriff %d</t></is></c></row>' % (n, n, n, n)
+            for n in range(first, last_row + 1, every)
+        )
+        return xml.replace(b"</sheetData>", rows + b"</sheetData>")
+
+    return edit
+
+
+def no_exact_scan(*_):
+    raise AssertionError("the exact (slow) extent scan ran")
+
+
+def test_a_sheet_reaching_a_six_digit_row_is_read_by_the_quick_scan(monkeypatch):
+    data = edited(built_workbook(LIST), {"xl/worksheets/sheet1.xml": long_sheet(100_002)})
+    monkeypatch.setattr(crawler.workbook, "_sheet_extent", no_exact_scan)
+    source = read_workbook(data)
+    assert len(source.rows) == 100_002 - 1
+    assert source.rows[-1].row_number == 100_002
+    assert source.rows[-1].cells["state"] == source.rows[0].cells["state"] == "FLORIDA"
+
+
+def test_the_row_cap_is_decided_from_the_sheet_before_calamine_reads_it(monkeypatch):
+    # a real workbook with one more cell at row 1,000,000: its last cell is the refusal
+    data = real_with({"xl/worksheets/sheet1.xml": one_more_cell(b"A1000000")})
+    monkeypatch.setattr(crawler.workbook, "_sheet_extent", no_exact_scan)
+    with pytest.raises(UnreadableWorkbook) as caught:
+        read_workbook(data, max_rows=999_000)
+    assert caught.value.reason == "too_many_rows"
+    assert "1,000,000" in str(caught.value)
+
+
+@pytest.mark.parametrize("last_row", [100_001, 1_048_576])
+def test_the_quick_scan_takes_any_row_excel_allows(monkeypatch, last_row):
+    xml = b'<worksheet><sheetData><row r="1"><c r="A1"><v>0</v></c></row>'
+    xml += long_sheet(last_row, every=2)(b"</sheetData>") + b"</worksheet>"
+    monkeypatch.setattr(crawler.workbook, "_sheet_extent", no_exact_scan)
+    crawler.workbook._check_sheet_extent(xml, "sheet1.xml", 2_000_010)
+    with pytest.raises(UnreadableWorkbook) as caught:
+        crawler.workbook._check_sheet_extent(xml, "sheet1.xml", last_row - 1)
+    assert caught.value.reason == "too_many_rows"
+
+
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        pytest.param(b'<c r="A1048577"><v>1</v></c>', "corrupt", id="beyond-excel"),
+        pytest.param(b'<c r="A01000"><v>1</v></c>', None, id="leading-zero"),
+    ],
+)
+def test_rows_excel_cannot_write_go_to_the_exact_scan(cell, reason):
+    xml = b'<worksheet><sheetData><row r="1"><c r="A1"><v>0</v></c>' + cell + b"</row></sheetData></worksheet>"
+    if reason is None:
+        crawler.workbook._check_sheet_extent(xml, "sheet1.xml", 2_000_010)
+        return
+    with pytest.raises(UnreadableWorkbook) as caught:
+        crawler.workbook._check_sheet_extent(xml, "sheet1.xml", 2_000_010)
+    assert caught.value.reason == reason
+
+
+def test_a_cell_out_of_order_below_the_last_is_found():
+    # the last cell is row 3; one written earlier sits at row 500,000: the exact scan counts it
+    xml = (b'<worksheet><sheetData><row r="1"><c r="A1"><v>0</v></c><c r="B500000"><v>1</v></c></row>'
+           b'<row r="3"><c r="A3"><v>2</v></c></row></sheetData></worksheet>')
+    with pytest.raises(UnreadableWorkbook) as caught:
+        crawler.workbook._check_sheet_extent(xml, "sheet1.xml", 100_000)
+    assert caught.value.reason == "too_many_rows"
+
+
+def test_a_far_styled_empty_cell_is_not_a_refusal():
+    xml = b'<worksheet><sheetData><row r="1"><c r="A1"><v>0</v></c></row>'
+    xml += b'<row r="1048576"><c r="A1048576" s="3"/></row></sheetData></worksheet>'
+    crawler.workbook._check_sheet_extent(xml, "sheet1.xml", 100_010)

@@ -10,8 +10,9 @@ from python_calamine import CalamineWorkbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crawler.limits import ReadLimits
 from pipeline.backfill import plan_backfill, run_backfill
-from pipeline.ingest import IncomingDocument, Ingestor
+from pipeline.ingest import IncomingDocument, IngestOptions, Ingestor
 from storage.events import EventFilter, EventRepository
 from storage.lists import ListRepository
 from storage.models import AgreementVersion, ChangeEvent, Document, Snapshot
@@ -260,3 +261,21 @@ def test_a_snapshot_accepted_despite_an_anomaly_says_why(backfilled):
     assert "holds the pending list" in by_file["participatingAgencies09222025pm.xlsx"].reason
     assert "holds the participating list" in by_file["pendingAgencies09222025pm.xlsx"].reason
     assert by_file["participatingAgencies05292025am.xlsx"].reason is None
+
+
+def test_a_list_longer_than_the_row_cap_is_quarantined_with_the_reason_not_removed(engine):
+    ingestor = Ingestor(engine)
+    first = ingestor.ingest(document("participatingAgencies05282025am.xlsx"))
+    capped = Ingestor(engine, IngestOptions(limits=ReadLimits(max_rows=100)))
+    outcome = capped.ingest(document("participatingAgencies05292025am.xlsx", as_of=dt.date(2025, 5, 29)))
+    assert outcome.status == "quarantined"
+    assert "more than 100 rows" in outcome.reason or "down to row" in outcome.reason
+    with Session(engine) as session:
+        events = [e for e in EventRepository(session).events() if e.snapshot_id == outcome.snapshot_id]
+        assert [(e.kind, e.field) for e in events] == [("source.anomaly", "unreadable:too_many_rows")]
+        assert EventRepository(session).events(EventFilter(kinds=("agreement.removed",))) == []
+        assert ListRepository(session).last_accepted("participating").id == first.snapshot_id
+    # the same file under the default cap is read and diffed
+    outcome = Ingestor(engine).ingest(document("participatingAgencies05292025am.xlsx", file_name="copy.xlsx",
+                                               as_of=dt.date(2025, 5, 29)))
+    assert outcome.status == "accepted" and outcome.counts["added"] == 7

@@ -251,3 +251,13 @@ def test_every_seeded_source_kind_has_a_collector():
 
     kinds = {s.kind for s in load_config(environ={}).sources}
     assert kinds <= set(collectors()), kinds - set(collectors())
+
+
+def test_the_read_limits_are_a_setting():
+    from crawler.limits import ReadLimits
+
+    assert load_config(environ={}).limits == ReadLimits() and ReadLimits().max_rows == 2_000_000
+    config = load_config(environ={"TRACKER287G__LIMITS__MAX_ROWS": "100"})
+    assert config.limits == ReadLimits(max_rows=100)
+    with pytest.raises(ConfigError, match="max_rows"):
+        load_config(environ={"TRACKER287G__LIMITS__MAX_ROWS": "0"})
