@@ -4,14 +4,14 @@ The change log is read oldest first (by day, then id), filtered by state and dat
 each filter's index gives the rows in that order, so no reader sorts the whole log. The index
 on the state alone becomes the first column of the state-and-day index.
 
-Revision ID: 0012_query_indexes
+Revision ID: 0012
 Revises: 0009
 Create Date: 2026-12-02
 """
 from alembic import op
 
-revision = "0012_query_indexes"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
