@@ -5,7 +5,7 @@ each filter's index gives the rows in that order, so no reader sorts the whole l
 on the state alone becomes the first column of the state-and-day index.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-02
 """
 from alembic import op
