@@ -113,16 +113,18 @@ def sqlite_read_only_reason(path: Path) -> str | None:
 def _sqlite_reading_engine(path: Path) -> Engine:
     """A database this process may write is opened as usual but with writes refused
     (``query_only``); otherwise in SQLite's read-only mode, and read as immutable when no writer
-    is active (no ``-shm`` file): SQLite would otherwise create the write-ahead log's files (it
-    cannot in a folder it may not write, and should not leave its own beside another user's
-    database)."""
+    is active and the log holds nothing (no ``-shm``, no ``-wal`` with content): SQLite would
+    otherwise create the write-ahead log's files (it cannot in a folder it may not write, and
+    should not leave its own beside another user's database)."""
     if sqlite_read_only_reason(path) is None:
         engine = create_engine(URL.create("sqlite", database=str(path)))
         event.listen(engine, "connect", _sqlite_reader_pragmas)
         return engine
     query = {"mode": "ro", "uri": "true"}
-    if not path.with_name(path.name + "-shm").exists():
-        # A writer keeps the -shm file while it works: without one the file is complete as it stands.
+    wal = path.with_name(path.name + "-wal")
+    if not path.with_name(path.name + "-shm").exists() and not (wal.exists() and wal.stat().st_size):
+        # A writer keeps the -shm file while it works, and commits not yet copied into the file are
+        # in the -wal: without either, the file is complete as it stands.
         query["immutable"] = "1"
     engine = create_engine(URL.create("sqlite", database=f"file:{quote(str(path))}", query=query))
     event.listen(engine, "connect", _sqlite_reader_pragmas)

@@ -11,6 +11,7 @@ from collections import Counter
 import pytest
 from sqlalchemy.orm import Session
 
+from pipeline.rebuild import _successors
 from publish.changes import change_rows
 from publish.notify import NotificationSettings, notify, register_targets
 from storage.models import ChangeEvent
@@ -101,3 +102,27 @@ def test_a_rebuild_with_nothing_sent_yet_keeps_history_out(db_url, engine, recei
     [sent] = notify(engine, config)
     new = wanted(engine, config) - before
     assert new and received(receiver.requests[1]) == new and sent.sent == sum(new.values())
+
+
+DOC = ("sha-1", "participatingAgencies05292025am.xlsx")
+
+
+def event(kind: str, key: str | None, new_value: str | None = None) -> tuple:
+    return (*DOC, kind, "participating", key, None, None, new_value)
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    # the same events: each replaces its own, in order when several are alike
+    ({1: event("agreement.added", "TX|A|JEM"), 2: event("agreement.added", "TX|A|JEM"), 3: event("list.reverted", None)},
+     {7: event("agreement.added", "TX|A|JEM"), 8: event("agreement.added", "TX|A|JEM"), 9: event("list.reverted", None)},
+     {7: 1, 8: 2, 9: 3}),
+    # today's rules word a change otherwise: the same document, kind and key
+    ({1: event("agreement.changed", "TX|A|JEM", "old wording")}, {5: event("agreement.changed", "TX|A|JEM", "new")},
+     {5: 1}),
+    # an event the old rules did not record, and one they did that is gone
+    ({1: event("agreement.removed", "TX|B|JEM")}, {5: event("agreement.renamed", "TX|C|JEM")}, {}),
+    # no key: only the exact event counts
+    ({1: event("list.columns_changed", None, "a")}, {5: event("list.columns_changed", None, "b")}, {}),
+])
+def test_which_old_event_each_new_one_replaces(old, new, expected):
+    assert _successors(old, new) == expected

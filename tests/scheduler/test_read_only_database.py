@@ -21,13 +21,15 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from storage.database import (
@@ -164,6 +166,34 @@ def test_an_immutable_database_file_is_read_and_never_written(tmp_path):
         assert _listing(tmp_path) == before                   # no -wal, no -shm, the file unchanged
     finally:
         subprocess.run([chattr, "-i", str(database)], check=True)
+
+
+def test_a_postgresql_role_that_may_only_select_reads_and_cannot_write(pg_url):
+    assert run(pg_url, "backfill", str(workbook(FIRST)), str(workbook(SECOND))).exit_code == 0
+    expected = json.loads(run(pg_url, "changes", "--format", "json").output)
+    url = make_url(pg_url)
+    schema = url.query["options"].split("=", 1)[1]          # the fixture's search_path
+    role = "reader_" + uuid.uuid4().hex[:10]
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        connection.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"'))
+        connection.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO "{role}"'))
+    reader = url.set(username=role).render_as_string(hide_password=False)
+    try:
+        result = run(reader, "changes", "--format", "json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output) == expected
+        for name in ("snapshots", "status", "metrics"):
+            assert run(reader, name, "--format", "json").exit_code == 0
+        result = run(reader, "backfill", str(workbook(THIRD)))
+        assert result.exit_code == 1 and "permission denied" in result.output and "Traceback" not in result.output
+        assert json.loads(run(pg_url, "changes", "--format", "json").output) == expected   # nothing written
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP OWNED BY "{role}"'))
+            connection.execute(text(f'DROP ROLE "{role}"'))
+        admin.dispose()
 
 
 def _at_revision(url: str, revision: str) -> None:
