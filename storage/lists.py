@@ -245,7 +245,8 @@ class ListRepository:
                 .group_by(AgreementVersion.agreement_id, AgreementVersion.agency)
                 .order_by(last))
             for agreement_id, agency in rows:
-                names.setdefault(agreement_id, []).append(agency)
+                if agency:       # the query chose named versions only
+                    names.setdefault(agreement_id, []).append(agency)
         return names
 
     def write_versions(
