@@ -50,7 +50,7 @@ GENERATOR_VERSION = 1
 PG_URL = os.environ.get("TRACKER287G_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BATCH = 20_000
 # The indexes migration 0012 adds (for --without-new-indexes).
-NEW_INDEXES = ("ix_event_occurred_on", "ix_event_state_date", "ix_event_status_date")
+NEW_INDEXES = ("ix_event_occurred_on", "ix_event_state_date", "ix_event_status_date", "ix_version_agreement_name")
 
 READERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("changes --state TX --since 2025-06-01", ("changes", "--state", "TX", "--since", "2025-06-01")),

@@ -231,20 +231,22 @@ class ListRepository:
 
     def agreement_names(self, agreement_ids: Iterable[int]) -> dict[int, list[str]]:
         """Each agreement's names as the lists gave them, oldest first, each once; the last is its
-        current name (or, for an agreement no longer listed, its last)."""
+        current name (or, for an agreement no longer listed, its last).  A name given again moves
+        to the end: names are ordered by the last version that gave them, which the database
+        finds (an agreement has a version per change, so thousands in a long history)."""
         ids = sorted(set(agreement_ids))
         names: dict[int, list[str]] = {}
+        last = func.max(AgreementVersion.id)
         for start in range(0, len(ids), 500):
             rows = self.session.execute(
                 select(AgreementVersion.agreement_id, AgreementVersion.agency)
-                .where(AgreementVersion.agreement_id.in_(ids[start:start + 500]), AgreementVersion.present.is_(True))
-                .order_by(AgreementVersion.id))
+                .where(AgreementVersion.agreement_id.in_(ids[start:start + 500]), AgreementVersion.present.is_(True),
+                       AgreementVersion.agency.is_not(None), AgreementVersion.agency != "")
+                .group_by(AgreementVersion.agreement_id, AgreementVersion.agency)
+                .order_by(last))
             for agreement_id, agency in rows:
-                seen = names.setdefault(agreement_id, [])
-                if agency and agency in seen:
-                    seen.remove(agency)     # named so again: it moves to the end
-                if agency:
-                    seen.append(agency)
+                if agency:       # the query chose named versions only
+                    names.setdefault(agreement_id, []).append(agency)
         return names
 
     def write_versions(

@@ -177,7 +177,9 @@ class AgreementVersion(Base):
     """What an agreement said from ``snapshot_id`` on; ``present`` False marks a removal."""
 
     __tablename__ = "agreement_version"
-    __table_args__ = (Index("ix_version_agreement", "agreement_id", "id"),)
+    # ix_version_agreement_name covers the readers' names over time (ListRepository.agreement_names)
+    __table_args__ = (Index("ix_version_agreement", "agreement_id", "id"),
+                      Index("ix_version_agreement_name", "agreement_id", "agency", "present", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreement.id"))

@@ -26,6 +26,8 @@ def test_the_reader_indexes_exist_after_migrate(engine):
     assert {name: indexes.get(name) for name in READER_INDEXES} == READER_INDEXES
     # the state-only index is the first column of the state-and-day one: not kept twice
     assert "ix_change_event_state" not in indexes
+    versions = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("agreement_version")}
+    assert versions.get("ix_version_agreement_name") == ["agreement_id", "agency", "present", "id"]
 
 
 def _plan(engine, query) -> str:
@@ -66,3 +68,26 @@ def test_the_last_accepted_snapshots_are_chosen_by_the_database(engine):
             "participating": made[("participating", dt.date(2025, 8, 1))],
             "pending": made[("pending", dt.date(2025, 5, 15))]}
         assert repo.last_accepted_each(dt.date(2025, 4, 30)) == {}
+
+
+def test_names_over_time_are_ordered_by_their_last_listing(engine):
+    """A name given again moves to the end; removals, blanks and other agreements do not count."""
+    from sqlalchemy import insert
+
+    from storage.models import Agreement, AgreementVersion, Snapshot
+
+    with Session(engine) as session:
+        snapshot = ListRepository(session).add_snapshot(list_name="participating", file_name="a.xlsx",
+                                                        origin="backfill", status="accepted",
+                                                        as_of=dt.date(2025, 5, 1)).id
+        for agreement_id in (1, 2):
+            session.execute(insert(Agreement).values(id=agreement_id, list_name="participating", key=f"TX|A{agreement_id}|JEM",
+                                                     state="TX", agency_key=f"A{agreement_id}", model="JEM",
+                                                     first_snapshot_id=snapshot))
+        spellings = [(1, "St Johns", True), (2, "Other", True), (1, "St. Johns", True), (1, "", True),
+                     (1, "St Johns", True), (1, "Gone Name", False), (1, None, True)]
+        for agreement_id, agency, present in spellings:
+            session.execute(insert(AgreementVersion).values(agreement_id=agreement_id, snapshot_id=snapshot,
+                                                            present=present, agency=agency))
+        assert session.get(Snapshot, snapshot) is not None
+        assert ListRepository(session).agreement_names([1, 2, 3]) == {1: ["St. Johns", "St Johns"], 2: ["Other"]}
