@@ -36,7 +36,7 @@ agencies with the same name.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from diff.normalise import UNKNOWN_MODEL, agency_key
@@ -130,15 +130,31 @@ def match_rows(removed: Sequence[Agreement], added: Sequence[Agreement], rules: 
     free_new = sorted((a for a in added if a.key.occurrence == 1), key=_key_text)
     matches: list[Match] = []
 
-    def take(rule: Callable[[Agreement, Agreement], tuple[str, str] | None]) -> None:
+    def take(rule: Callable[[Agreement, Agreement], tuple[str, str] | None],
+             old_blocks: Callable[[Agreement], Iterable[Hashable]], new_block: Callable[[Agreement], Hashable]) -> None:
+        """Each removed row, in key order, paired with the first free added row, in key order,
+        that ``rule`` accepts.  Only added rows that share a block with the removed row are
+        tried: each rule accepts no other pair, so the pairs are those of trying every row,
+        at a cost that grows with the rows rather than with removed × added."""
+        position = {id(new): index for index, new in enumerate(free_new)}
+        blocks: dict[Hashable, list[Agreement]] = {}
+        for new in free_new:
+            blocks.setdefault(new_block(new), []).append(new)
+        taken: set[int] = set()
         for old in list(free_old):
-            for new in free_new:
+            keys = list(old_blocks(old))
+            candidates = blocks.get(keys[0], []) if len(keys) == 1 else sorted(
+                {id(n): n for key in keys for n in blocks.get(key, [])}.values(), key=lambda n: position[id(n)])
+            for new in candidates:
+                if id(new) in taken:
+                    continue
                 found = rule(old, new)
                 if found is not None:
                     matches.append(Match(old, new, *found))
+                    taken.add(id(new))
                     free_old.remove(old)
-                    free_new.remove(new)
                     break
+        free_new[:] = [new for new in free_new if id(new) not in taken]
 
     def alias(old: Agreement, new: Agreement) -> tuple[str, str] | None:
         if frozenset((_key_text(old), _key_text(new))) in aliases:
@@ -186,7 +202,15 @@ def match_rows(removed: Sequence[Agreement], added: Sequence[Agreement], rules: 
         return None
 
     if aliases:
-        take(alias)
-    for rule in (canonical, support_type, state):
-        take(rule)
+        partners: dict[str, list[str]] = {}
+        for pair in aliases:
+            for text in pair:
+                partners.setdefault(text, []).extend(other for other in pair if other != text)
+        take(alias, lambda old: partners.get(_key_text(old), ()) or ("",), _key_text)
+    take(canonical, lambda old: ((old.key.state, old.key.model, rules.canonical_of(old)),),
+         lambda new: (new.key.state, new.key.model, rules.canonical_of(new)))
+    take(support_type, lambda old: ((old.key.state, rules.canonical_of(old)),),
+         lambda new: (new.key.state, rules.canonical_of(new)))
+    take(state, lambda old: ((old.key.model, rules.canonical_of(old)),),
+         lambda new: (new.key.model, rules.canonical_of(new)))
     return matches

@@ -35,14 +35,21 @@ def propose_renames(
     """
     removed = sorted(removed, key=lambda a: a.key.as_text())
     added = sorted(added, key=lambda a: a.key.as_text())
+    # Only rows of one state and support model are compared: grouped first, so that the cost
+    # grows with the rows of each group rather than with removed × added.
+    added_by_group: dict[tuple[str, str], list[int]] = {}
+    for j, new in enumerate(added):
+        added_by_group.setdefault((new.key.state, new.key.model), []).append(j)
+    loose_added = [agency_loose(new.agency) for new in added]
     candidates: list[tuple[float, int, int, str]] = []
     for i, old in enumerate(removed):
-        for j, new in enumerate(added):
-            if (old.key.state, old.key.model) != (new.key.state, new.key.model):
-                continue
+        loose_old = None
+        for j in added_by_group.get((old.key.state, old.key.model), ()):
+            new = added[j]
             if veto is not None and veto(old.key.state, old.agency, new.key.state, new.agency):
                 continue
-            if agency_loose(old.agency) == agency_loose(new.agency):
+            loose_old = agency_loose(old.agency) if loose_old is None else loose_old
+            if loose_old == loose_added[j]:
                 candidates.append((100.0, i, j, "same name once generic words are ignored"))
                 continue
             score = fuzz.token_sort_ratio(old.key.agency, new.key.agency)
