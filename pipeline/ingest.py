@@ -31,8 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from crawler.html_table import parse_list_tables
-from crawler.workbook import UnreadableWorkbook, read_workbook
+from crawler.workbook import UnreadableWorkbook
 from diff import events as ev
 from diff.artefacts import find_column_artefacts
 from diff.confirmation import DEFAULT_CONFIRMATION, ConfirmationRule
@@ -50,10 +49,11 @@ from diff.guards import (
 )
 from diff.identity import IdentityRules
 from diff.metrics import ListMetrics, compute_metrics
-from diff.normalise import ICE_ORIGIN, Duplicate, NormalisedList, normalise_table
+from diff.normalise import Duplicate, NormalisedList, normalise_table
 from diff.records import LIST_NAMES, Agreement, SourceTable
 from diff.rowdiff import REPORTED_FIELDS, ListDiff, content_hash, diff_lists
 from diff.transitions import Promotion, find_promotions
+from pipeline.reading import ReadDocument, read_table
 from pipeline.settle import SETTLED_LISTS, settle
 from storage.events import EventRepository
 from storage.lists import ListRepository, StoredAgreement
@@ -86,6 +86,9 @@ class IncomingDocument:
     media: str = "xlsx"                # xlsx | html | table (``table`` already parsed)
     table: SourceTable | None = None
     notes: tuple[Anomaly, ...] = ()    # found before the ingest, e.g. a date not believed
+    # read ahead in another process (pipeline.reading); used only when its SHA-256 is that of
+    # ``content``
+    read_ahead: ReadDocument | None = None
 
 
 @dataclass(frozen=True)
@@ -151,12 +154,7 @@ def read_document(doc: IncomingDocument) -> SourceTable:
     """Read: the document's list table.  Raises UnreadableWorkbook when there is none."""
     if doc.table is not None:
         return doc.table
-    if doc.media == "html":
-        tables = parse_list_tables(doc.content, doc.source_url or ICE_ORIGIN + "/")
-        if not tables:
-            raise UnreadableWorkbook("no_list_table", "the page holds no 287(g) list table")
-        return tables[0]
-    return read_workbook(doc.content)
+    return read_table(doc.content, doc.media, doc.source_url)
 
 
 def classify_document(table: SourceTable, overlap_with: Mapping[str, ListState]) -> Classified:
@@ -314,8 +312,9 @@ class Ingestor:
                                          agreements=same_bytes.agreements, agencies=same_bytes.agencies,
                                          states=same_bytes.states, metrics=same_bytes.metrics), None
 
+        ahead = doc.read_ahead if doc.read_ahead is not None and doc.read_ahead.sha256 == sha256 else None
         try:
-            table = read_document(doc)
+            table = ahead.table if ahead is not None and doc.table is None else read_document(doc)
         except UnreadableWorkbook as error:
             anomaly = Anomaly(f"unreadable:{error.reason}", f"the file cannot be read as a list: {error}", True)
             return self._write_quarantine(session, doc, origin, doc.declared_list or "unknown", None, [anomaly]), None
