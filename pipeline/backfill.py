@@ -27,6 +27,7 @@ from crawler.filenames import ListFileName, parse_list_file_name
 from crawler.list_dates import decide_list_date
 from diff.guards import Anomaly
 from pipeline.ingest import IncomingDocument, Ingestor, IngestOutcome
+from pipeline.reading import ReadAhead, ReadDocument, Source
 from storage.faults import DATABASE_FAULTS, describe_fault
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,9 @@ def _read_for_metadata(path: Path) -> bytes | None:
 
 
 def run_backfill(engine: Engine, plan: Sequence[PlannedFile], *, progress_console: Console | None = None,
-                 ingestor: Ingestor | None = None) -> list[BackfillResult]:
+                 ingestor: Ingestor | None = None, read_ahead: bool = True) -> list[BackfillResult]:
+    """Ingest the planned files in order.  ``read_ahead``: read the next workbooks in a child
+    process meanwhile (pipeline.reading); the history is the same either way."""
     ingestor = ingestor or Ingestor(engine)
     results: list[BackfillResult] = []
     # The objects alive now (modules, mappers) live as long as the process: keep the cyclic
@@ -144,16 +147,17 @@ def run_backfill(engine: Engine, plan: Sequence[PlannedFile], *, progress_consol
     gc.freeze()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=progress_console, transient=True,
-                  disable=progress_console is None) as progress:
+                  disable=progress_console is None) as progress, \
+            ReadAhead(len(plan) if read_ahead else 0, lambda index: _source(plan[index])) as ahead:
         task = progress.add_task("importing", total=len(plan))
         stopped: str | None = None
-        for planned in plan:
+        for index, planned in enumerate(plan):
             progress.update(task, description=planned.path.name)
             if stopped is not None:
                 results.append(BackfillResult(planned, None, stopped))
             else:
                 try:
-                    results.append(_ingest_file(ingestor, planned))
+                    results.append(_ingest_file(ingestor, planned, ahead.get(index)))
                 except DATABASE_FAULTS as error:
                     # Going on would import later files before this one, and this one would then
                     # be out of order for good: stop, and let a rerun import the rest in order.
@@ -179,7 +183,19 @@ def _warn_skipped(results: Sequence[BackfillResult]) -> None:
                     "" if count == 1 else "s", "; ".join(f"{n} {why}" for why, n in reasons.items()))
 
 
-def _ingest_file(ingestor: Ingestor, planned: PlannedFile) -> BackfillResult:
+def _source(planned: PlannedFile) -> Source | None:
+    """The file's bytes for the read-ahead (pipeline.reading); None for a file not imported or
+    not readable (the ingest says why)."""
+    if planned.as_of is None:
+        return None
+    media = SUFFIXES.get(planned.path.suffix.lower(), "xlsx")
+    try:
+        return read_list_file(planned.path, media), media, None
+    except (OSError, NotAListFile):
+        return None
+
+
+def _ingest_file(ingestor: Ingestor, planned: PlannedFile, ahead: ReadDocument | None = None) -> BackfillResult:
     if planned.as_of is None:
         return BackfillResult(planned, None, f"not imported: {planned.as_of_basis}; give its date with --as-of")
     media = SUFFIXES.get(planned.path.suffix.lower(), "xlsx")
@@ -200,6 +216,7 @@ def _ingest_file(ingestor: Ingestor, planned: PlannedFile) -> BackfillResult:
             as_of_basis=planned.as_of_basis,
             media=media,
             notes=tuple(Anomaly("date_not_believed", why, blocking=False) for why in planned.dates_not_believed),
+            read_ahead=ahead,
         )
         return BackfillResult(planned, ingestor.ingest(document))
     except DATABASE_FAULTS:

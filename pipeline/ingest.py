@@ -35,9 +35,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from crawler.html_table import parse_list_tables
 from crawler.limits import DEFAULT_LIMITS, ReadLimits
-from crawler.workbook import UnreadableWorkbook, read_workbook
+from crawler.workbook import UnreadableWorkbook
 from diff import events as ev
 from diff.artefacts import find_column_artefacts
 from diff.confirmation import DEFAULT_CONFIRMATION, ConfirmationRule
@@ -55,10 +54,11 @@ from diff.guards import (
 )
 from diff.identity import IdentityRules
 from diff.metrics import ListMetrics, compute_metrics
-from diff.normalise import ICE_ORIGIN, Duplicate, NormalisedList, normalise_table
+from diff.normalise import Duplicate, NormalisedList, normalise_table
 from diff.records import LIST_NAMES, Agreement, SourceTable, raw_table_hash
 from diff.rowdiff import REPORTED_FIELDS, ListDiff, content_hash, diff_lists
 from diff.transitions import Promotion, find_promotions
+from pipeline.reading import ReadDocument, read_table
 from pipeline.settle import SETTLED_LISTS, settle
 from storage.events import EventRepository
 from storage.lists import ListRepository, StoredAgreement
@@ -91,6 +91,9 @@ class IncomingDocument:
     media: str = "xlsx"                # xlsx | html | table (``table`` already parsed)
     table: SourceTable | None = None
     notes: tuple[Anomaly, ...] = ()    # found before the ingest, e.g. a date not believed
+    # read ahead in another process (pipeline.reading); used only when its SHA-256 is that of
+    # ``content``
+    read_ahead: ReadDocument | None = None
 
 
 @dataclass(frozen=True)
@@ -157,13 +160,7 @@ def read_document(doc: IncomingDocument, limits: ReadLimits = DEFAULT_LIMITS) ->
     """Read: the document's list table.  Raises UnreadableWorkbook when there is none."""
     if doc.table is not None:
         return doc.table
-    if doc.media == "html":
-        tables = parse_list_tables(doc.content, doc.source_url or ICE_ORIGIN + "/")
-        if not tables:
-            raise UnreadableWorkbook("no_list_table", "the page holds no 287(g) list table")
-        return tables[0]
-    return read_workbook(doc.content, max_bytes=limits.max_file_bytes,
-                         max_uncompressed_bytes=limits.max_uncompressed_bytes, max_rows=limits.max_rows)
+    return read_table(doc.content, doc.media, doc.source_url, limits)
 
 
 def classify_document(table: SourceTable, overlap_with: Mapping[str, ListState]) -> Classified:
@@ -345,8 +342,11 @@ class Ingestor:
                                          agreements=same_bytes.agreements, agencies=same_bytes.agencies,
                                          states=same_bytes.states, metrics=same_bytes.metrics), None
 
+        ahead = doc.read_ahead if doc.read_ahead is not None and doc.read_ahead.sha256 == sha256 else None
         try:
-            table = read_document(doc, self.options.limits)
+            # the read-ahead child reads with the default caps: a lower cap set here reads itself
+            use_ahead = ahead is not None and doc.table is None and self.options.limits == DEFAULT_LIMITS
+            table = ahead.table if use_ahead and ahead is not None else read_document(doc, self.options.limits)
         except UnreadableWorkbook as error:
             anomaly = Anomaly(f"unreadable:{error.reason}", f"the file cannot be read as a list: {error}", True)
             return self._write_quarantine(session, doc, origin, doc.declared_list or "unknown", None, [anomaly]), None

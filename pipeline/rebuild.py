@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from pipeline.ingest import IncomingDocument, IngestOptions, Ingestor
+from pipeline.reading import ReadAhead, Source
 from storage.models import (
     Agency,
     Agreement,
@@ -99,19 +100,26 @@ def rebuild(engine: Engine, options: IngestOptions | None = None,
         _clear_history(connection)
         ingestor = Ingestor(connection, options)   # sessions join this transaction
         waiting = list(decisions)
-        for done, stored in enumerate(ingests, start=1):
-            content = _content(connection, stored.sha256)
-            ingestor.ingest(IncomingDocument(
-                content=content, file_name=stored.file_name, declared_list=stored.declared_list,
-                origin=stored.origin, as_of=stored.as_of, as_of_basis=stored.as_of_basis,
-                source_url=stored.source_url, fetch_id=stored.fetch_id,
-                media="xlsx" if content[:2] == b"PK" else "html",
-            ))
-            # a decision is in force again as soon as its event exists (a rename then applies
-            # to the next lists, as it did)
-            waiting = _attach(connection, waiting, stored, result)
-            if progress is not None:
-                progress(done, len(ingests))
+        fetched: dict[int, bytes] = {}             # contents sent to the read-ahead, not yet ingested
+
+        def source(index: int) -> Source:
+            content = fetched[index] = _content(connection, ingests[index].sha256)
+            return content, _media(content), ingests[index].source_url
+
+        with ReadAhead(len(ingests), source) as ahead:
+            for done, stored in enumerate(ingests, start=1):
+                read = ahead.get(done - 1)
+                content = fetched.pop(done - 1, None) or _content(connection, stored.sha256)
+                ingestor.ingest(IncomingDocument(
+                    content=content, file_name=stored.file_name, declared_list=stored.declared_list,
+                    origin=stored.origin, as_of=stored.as_of, as_of_basis=stored.as_of_basis,
+                    source_url=stored.source_url, fetch_id=stored.fetch_id, media=_media(content), read_ahead=read,
+                ))
+                # a decision is in force again as soon as its event exists (a rename then applies
+                # to the next lists, as it did)
+                waiting = _attach(connection, waiting, stored, result)
+                if progress is not None:
+                    progress(done, len(ingests))
         result.decisions_dropped += [f"event {d['event_id']} ({d['identity'][2]}, {d['identity'][4]}) "
                                      f"decided {d['status']}: no such event under the current rules"
                                      for d in waiting]
@@ -134,6 +142,10 @@ def _stored_ingests(connection: Connection) -> list[StoredIngest]:
         .where(Snapshot.document_sha256.is_not(None)).order_by(Snapshot.id))
     return [StoredIngest(snapshot_id=r[0], sha256=r[1] or "", file_name=r[2], declared_list=r[3], origin=r[4],
                          as_of=r[5], as_of_basis=r[6], source_url=r[7], fetch_id=r[8]) for r in rows]
+
+
+def _media(content: bytes) -> str:
+    return "xlsx" if content[:2] == b"PK" else "html"
 
 
 def _content(connection: Connection, sha256: str) -> bytes:

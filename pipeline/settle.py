@@ -13,18 +13,19 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from diff import events as ev
 from diff.confirmation import CONFIRMABLE_KINDS, ConfirmationRule, OpenEvent, batch_reversals, due, reversals
 from storage.events import EventRepository
-from storage.models import ChangeEvent, Snapshot
+from storage.models import ChangeEvent, Snapshot, table_of
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
 SETTLED_LISTS = ("accepted", "unchanged")
+_EVENTS = table_of(ChangeEvent)
 
 
 @dataclass(frozen=True)
@@ -39,19 +40,21 @@ def settle(session: Session, snapshot: Snapshot, rule: ConfirmationRule,
     """Settle the provisional changes of ``snapshot``'s list after it was written (``facts``:
     what events say about a snapshot)."""
     now = utcnow()
-    session.execute(
-        update(ChangeEvent)
-        .where(ChangeEvent.snapshot_id == snapshot.id, ChangeEvent.kind.in_(CONFIRMABLE_KINDS))
+    # Core statements on the table: the events were written with Core and no ChangeEvent of
+    # this list is held by the session, so the ORM's bookkeeping of an UPDATE (most of this
+    # stage's time) has nothing to keep in step.
+    session.connection().execute(
+        update(_EVENTS)
+        .where(_EVENTS.c.snapshot_id == snapshot.id, _EVENTS.c.kind.in_(CONFIRMABLE_KINDS))
         .values(status="provisional", status_changed_at=now)
     )
     open_events = _open_events(session, snapshot.list_name, snapshot.id)
     new = [e for e in open_events if e.snapshot_id == snapshot.id]
     earlier = [e for e in open_events if e.snapshot_id != snapshot.id]
     pairs = reversals(earlier, new)
-    for old, undoing in pairs:
-        _mark(session, old.id, "reverted", undoing.id, now)
-    for undoing_id, old_id in {undoing.id: old.id for old, undoing in reversed(pairs)}.items():
-        _mark(session, undoing_id, "reverted", old_id, now)
+    marks = [(old.id, undoing.id) for old, undoing in pairs]
+    marks += list({undoing.id: old.id for old, undoing in reversed(pairs)}.items())
+    _mark(session, marks, "reverted", now)
     batches = batch_reversals(pairs, _made(session, {old.snapshot_id for old, _ in pairs}))
     if batches:
         EventRepository(session).add_events([
@@ -65,8 +68,8 @@ def settle(session: Session, snapshot: Snapshot, rule: ConfirmationRule,
                     snapshot.as_of, rule)
     if confirmed:
         for start in range(0, len(confirmed), 500):
-            session.execute(update(ChangeEvent).where(ChangeEvent.id.in_(confirmed[start:start + 500]))
-                            .values(status="confirmed", status_changed_at=now))
+            session.connection().execute(update(_EVENTS).where(_EVENTS.c.id.in_(confirmed[start:start + 500]))
+                                         .values(status="confirmed", status_changed_at=now))
     if pairs or confirmed:
         log.info("%s list %s: %d changes reverted, %d confirmed, %d batch reversals", snapshot.list_name,
                  snapshot.file_name, len(pairs), len(confirmed), len(batches))
@@ -86,8 +89,7 @@ def _promotions_explain_pending_removals(session: Session, snapshot: Snapshot, n
             ChangeEvent.list_name == "pending", ChangeEvent.kind == "agreement.removed",
             ChangeEvent.status == "provisional", ChangeEvent.subject_key.in_(sorted(k for k in promoted if k)))
     ).all()
-    for event_id, key in removals:
-        _mark(session, event_id, "reverted", promoted[key], now)
+    _mark(session, [(event_id, promoted[key]) for event_id, key in removals], "reverted", now)
     return len(removals)
 
 
@@ -103,9 +105,13 @@ def _open_events(session: Session, list_name: str, snapshot_id: int) -> list[Ope
                       snapshot_id=sid or 0, occurred_on=on) for i, kind, key, fld, old, new, sid, on in rows]
 
 
-def _mark(session: Session, event_id: int, status: str, linked: int, now: dt.datetime) -> None:
-    session.execute(update(ChangeEvent).where(ChangeEvent.id == event_id)
-                    .values(status=status, linked_event_id=linked, status_changed_at=now))
+def _mark(session: Session, marks: Sequence[tuple[int, int]], status: str, now: dt.datetime) -> None:
+    """Each (event, linked event) of ``marks`` gets ``status``, in order (one executemany)."""
+    if marks:
+        session.connection().execute(
+            update(_EVENTS).where(_EVENTS.c.id == bindparam("event_id"))
+            .values(status=status, linked_event_id=bindparam("linked"), status_changed_at=now),
+            [{"event_id": event_id, "linked": linked} for event_id, linked in marks])
 
 
 def _made(session: Session, snapshot_ids: set[int]) -> dict[int, dict[str, int]]:

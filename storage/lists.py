@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from diff.records import Agreement as AgreementRecord
@@ -25,6 +25,10 @@ from storage.models import (
     Snapshot,
     table_of,
 )
+
+_LAST_ACCEPTED = (select(Snapshot).where(Snapshot.list_name == bindparam("list_name"), Snapshot.status == "accepted")
+                  .order_by(Snapshot.id.desc()).limit(1))
+_LAST_ACCEPTED_MEMO = "tracker287g.last_accepted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +48,9 @@ class ListRepository:
 
     def take_ingest_lock(self) -> None:
         """Serialise ingests: call first in the transaction (released at commit or rollback)."""
-        result = self.session.execute(
-            update(IngestLock).where(IngestLock.id == 1).values(ingests=IngestLock.ingests + 1))
+        lock = table_of(IngestLock)
+        result = self.session.connection().execute(
+            update(lock).where(lock.c.id == 1).values(ingests=lock.c.ingests + 1))
         if getattr(result, "rowcount", None) != 1:   # an UPDATE's result is a CursorResult
             raise RuntimeError("the ingest_lock row is missing: run the migrations (storage.database.migrate)")
 
@@ -70,20 +75,28 @@ class ListRepository:
         snapshot = Snapshot(**fields)
         self.session.add(snapshot)
         self.session.flush()
+        self._last_accepted().pop(snapshot.list_name, None)
         return snapshot
 
     def last_accepted(self, list_name: str) -> Snapshot | None:
-        return self.session.scalars(
-            select(Snapshot)
-            .where(Snapshot.list_name == list_name, Snapshot.status == "accepted")
-            .order_by(Snapshot.id.desc())
-            .limit(1)
-        ).first()
+        known = self._last_accepted()
+        if list_name not in known:
+            known[list_name] = self.session.scalars(_LAST_ACCEPTED, {"list_name": list_name}).first()
+        return known[list_name]
 
     def last_accepted_id(self, list_name: str) -> int | None:
-        return self.session.scalar(
-            select(func.max(Snapshot.id)).where(Snapshot.list_name == list_name, Snapshot.status == "accepted")
-        )
+        last = self.last_accepted(list_name)
+        return last.id if last is not None else None
+
+    def _last_accepted(self) -> dict[str, Snapshot | None]:
+        """Each list's last accepted snapshot as read in this transaction (an ingest asks a
+        dozen times).  Snapshots are only ever added, by add_snapshot, which forgets its list;
+        a new transaction starts afresh."""
+        transaction = self.session.get_transaction()
+        memo = self.session.info.get(_LAST_ACCEPTED_MEMO)
+        if memo is None or memo[0] is not transaction:
+            memo = self.session.info[_LAST_ACCEPTED_MEMO] = (transaction, {})
+        return memo[1]
 
     @staticmethod
     def last_accepted_query(as_of: dt.date | None = None) -> Select[Snapshot]:

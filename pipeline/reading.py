@@ -1,0 +1,236 @@
+"""The read stage, and reading ahead in a second process during a long import.
+
+``read_table`` is the ingest's read stage: a document's bytes → its list table.
+
+A backfill or a rebuild ingests hundreds of documents one after another, and a fifth of that
+time goes to reading workbooks: work that depends on nothing in the database.  ``ReadAhead``
+does it for the next few documents in one child process while this process cleans, checks,
+diffs and writes the current one (the machine has two cores).  Cleaning stays here: its cache
+of cleaned rows makes it cheaper than shipping cleaned rows back.  The child
+runs the very function the ingest would (``read_table``)
+on the very bytes the ingest is given: the ingest only uses a result whose SHA-256 is that of
+its document.  Whatever the child cannot read, or any failure of the child, is left to the
+ingest, which reads the document itself and records why it failed: the history never depends
+on the read-ahead, only the time does.
+
+This module imports only the readers (not the database), so that the child starts quickly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copyreg
+import hashlib
+import io
+import logging
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import IO, Any
+
+from crawler.html_table import parse_list_tables
+from crawler.limits import DEFAULT_LIMITS, ReadLimits
+from crawler.workbook import UnreadableWorkbook, read_workbook
+from diff.normalise import ICE_ORIGIN
+from diff.records import RawRow, SourceTable
+
+log = logging.getLogger(__name__)
+
+# Below this many documents the child's start costs more than it saves.
+MIN_DOCUMENTS = 8
+DEPTH = 4                      # documents read ahead of the one being ingested
+
+
+def read_table(content: bytes, media: str, source_url: str | None = None,
+               limits: ReadLimits = DEFAULT_LIMITS) -> SourceTable:
+    """Read: the document's list table.  Raises UnreadableWorkbook when there is none."""
+    if media == "html":
+        tables = parse_list_tables(content, source_url or ICE_ORIGIN + "/")
+        if not tables:
+            raise UnreadableWorkbook("no_list_table", "the page holds no 287(g) list table")
+        return tables[0]
+    return read_workbook(content, max_bytes=limits.max_file_bytes,
+                         max_uncompressed_bytes=limits.max_uncompressed_bytes, max_rows=limits.max_rows)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadDocument:
+    """A document read in the child: what the read stage would give for the bytes ``sha256``."""
+
+    sha256: str
+    table: SourceTable
+
+
+Source = tuple[bytes, str, str | None]     # (content, media, source URL)
+
+
+def read_in_child(source: Source) -> bytes | None:
+    """The document read, pickled; None when it cannot be read (the ingest then reads it and
+    records why).  Runs in the child."""
+    content, media, source_url = source
+    try:
+        table = read_table(content, media, source_url)
+        read = ReadDocument(hashlib.sha256(content).hexdigest(), table)
+    except Exception:  # left to the ingest, which reads it again and records why
+        return None
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _DISPATCH
+    pickler.dump(read)
+    return buffer.getvalue()
+
+
+def _reduce_mapping_proxy(proxy: MappingProxyType) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    return dict, (dict(proxy),)
+
+
+def _reduce_by_constructor(value: Any) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    # rebuilt by the constructor: a slotted dataclass's own unpickling looks up its fields
+    # for every object, and that was most of the cost of the reply
+    return type(value), tuple(getattr(value, name) for name in type(value).__slots__)
+
+
+_DISPATCH = {
+    **copyreg.dispatch_table,
+    # The reader shares one read-only empty mapping between rows; it travels as a plain dict.
+    MappingProxyType: _reduce_mapping_proxy,
+    RawRow: _reduce_by_constructor,
+    SourceTable: _reduce_by_constructor,
+}
+
+
+# The child is a plain ``python -m pipeline.reading``: no fork of this process (its database
+# connections, its threads) and no re-import of the caller's main module, which
+# multiprocessing's spawn would do.  Frames on its stdin/stdout: an 8-byte length, then a pickle.
+
+def _write_frame(stream: IO[bytes], payload: bytes) -> None:
+    stream.write(len(payload).to_bytes(8, "big"))
+    stream.write(payload)
+    stream.flush()
+
+
+def _read_frame(stream: IO[bytes]) -> bytes | None:
+    header = stream.read(8)
+    if len(header) < 8:
+        return None
+    size = int.from_bytes(header, "big")
+    payload = stream.read(size)
+    if len(payload) < size:
+        return None
+    return payload
+
+
+def child_main(requests: IO[bytes], replies: IO[bytes]) -> None:
+    """The child's loop: one reply (a pickled ReadDocument, or empty) per request, in order,
+    until its stdin ends or nobody reads its replies any more."""
+    try:
+        while (frame := _read_frame(requests)) is not None:
+            _write_frame(replies, read_in_child(pickle.loads(frame)) or b"")
+    except BrokenPipeError:    # the parent stopped early (an error, a database fault): done
+        pass
+
+
+class ReadAhead:
+    """Reads ``count`` documents in order in one child process, ``depth`` documents ahead of
+    the one asked for.  ``load(i)`` gives the i-th document's bytes (called in this process,
+    when the document is sent to the child), or None to skip it.  Use as a context manager;
+    ``get(i)`` is the i-th document read, or None."""
+
+    def __init__(self, count: int, load: Callable[[int], Source | None], *, depth: int = DEPTH) -> None:
+        self.count = count
+        self.load = load
+        self.depth = depth
+        self._sent: list[int] = []          # indexes sent to the child, replies not yet read
+        self._next = 0
+        self._child: subprocess.Popen[bytes] | None = None
+        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._sender: threading.Thread | None = None
+        if count >= MIN_DOCUMENTS:
+            self._start()
+
+    def _start(self) -> None:
+        root = str(Path(__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        try:
+            self._child = subprocess.Popen([sys.executable, "-m", "pipeline.reading"], stdin=subprocess.PIPE,
+                                           stdout=subprocess.PIPE, env=env, cwd=root)
+        except OSError as error:
+            log.info("reading in this process only: %s", error)
+            return
+        # A thread writes the requests: the child may be busy writing a reply while this
+        # process would be writing the next request, and pipes hold only so much.
+        self._sender = threading.Thread(target=self._send, args=(self._child.stdin,), name="read-ahead",
+                                        daemon=True)
+        self._sender.start()
+
+    def _send(self, requests: IO[bytes]) -> None:
+        try:
+            while (payload := self._outbox.get()) is not None:
+                _write_frame(requests, payload)
+        except OSError:   # the child is gone: get() finds out and stops reading ahead
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                requests.close()
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        child, self._child = self._child, None
+        if child is None:
+            return
+        if child.stdout is not None:
+            child.stdout.close()      # replies not read: the child stops at its next one
+        self._outbox.put(None)
+        if self._sender is not None:
+            self._sender.join(timeout=5)
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    def get(self, index: int) -> ReadDocument | None:
+        """The ``index``-th document read, or None: not read ahead (too few
+        documents, no child), unreadable, or the child failed."""
+        if self._child is None:
+            return None
+        self._send_up_to(index + self.depth)
+        assert self._child.stdout is not None
+        while self._sent and self._sent[0] <= index:
+            sent = self._sent.pop(0)
+            reply = _read_frame(self._child.stdout)
+            if reply is None:
+                log.warning("reading ahead stopped: the child process ended (exit status %s)", self._child.poll())
+                self.close()
+                return None
+            if sent == index:
+                return pickle.loads(reply) if reply else None
+        return None
+
+    def _send_up_to(self, last: int) -> None:
+        while self._next <= min(last, self.count - 1):
+            source = self.load(self._next)
+            if source is not None:
+                self._sent.append(self._next)
+                self._outbox.put(pickle.dumps(source, protocol=pickle.HIGHEST_PROTOCOL))
+            self._next += 1
+
+
+if __name__ == "__main__":
+    # by its module name, so that what it pickles unpickles as pipeline.reading's classes
+    from pipeline.reading import child_main as run_child
+
+    run_child(sys.stdin.buffer, sys.stdout.buffer)

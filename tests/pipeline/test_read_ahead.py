@@ -1,0 +1,121 @@
+"""pipeline.reading: workbooks read ahead in a child process give the history an in-process
+read gives, on real files; whatever the child cannot do is left to the ingest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crawler.filenames import parse_list_file_name
+from crawler.workbook import UnreadableWorkbook
+from pipeline.backfill import collect_files, plan_backfill, run_backfill
+from pipeline.ingest import IncomingDocument, Ingestor
+from pipeline.reading import ReadAhead, ReadDocument, Source, read_table
+from storage.database import create_database_engine, migrate, open_database
+from storage.models import Snapshot
+from tests.files import FIXTURES, PAGES, workbook
+
+HISTORY = FIXTURES / "ice-287g-2025"
+NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+# the history tables, without the columns that hold the time of writing
+TABLES = ("snapshot", "agreement", "agreement_version", "agreement_key", "change_event")
+
+
+def dated_history(count: int) -> list[Path]:
+    """The first ``count`` dated files of the real 2025 history, in publication order."""
+    files = [p for p in collect_files([HISTORY]) if parse_list_file_name(p.name).as_of is not None]
+    return [planned.path for planned in plan_backfill(files, now=NOW)][:count]
+
+
+def history_rows(path: Path) -> dict[str, list[tuple]]:
+    with sqlite3.connect(path) as connection:
+        dump = {}
+        for table in TABLES:
+            columns = [row[1] for row in connection.execute(f"pragma table_info({table})")
+                       if not row[1].endswith("_at")]
+            dump[table] = connection.execute(f"select {', '.join(columns)} from {table} order by id").fetchall()
+    return dump
+
+
+def test_the_history_is_the_same_with_and_without_reading_ahead(tmp_path: Path) -> None:
+    files = dated_history(40)
+    dumps = []
+    for read_ahead in (True, False):
+        database = tmp_path / f"ahead-{read_ahead}.sqlite"
+        engine = open_database(f"sqlite:///{database}")
+        try:
+            results = run_backfill(engine, plan_backfill(files, now=NOW), read_ahead=read_ahead)
+        finally:
+            engine.dispose()
+        assert not [r.error for r in results if r.error]
+        dumps.append(history_rows(database))
+    with_child, in_process = dumps
+    assert len(with_child["snapshot"]) == 40
+    assert len(with_child["change_event"]) > 40         # real changes, not only first snapshots
+    for table in TABLES:
+        assert with_child[table] == in_process[table], table
+
+
+def sources(paths: list[Path]) -> list[Source]:
+    return [(p.read_bytes(), "html" if p.suffix == ".html" else "xlsx", None) for p in paths]
+
+
+def test_each_document_read_ahead_is_what_the_read_stage_gives() -> None:
+    paths = dated_history(6) + [PAGES / "ice_287g_2024_table.html", workbook("participatingAgencies05292025am.xlsx")]
+    documents = sources(paths)
+    with ReadAhead(len(documents), documents.__getitem__, depth=2) as ahead:
+        read = [ahead.get(index) for index in range(len(documents))]
+    for (content, media, url), got in zip(documents, read):
+        assert got is not None
+        assert got.sha256 == hashlib.sha256(content).hexdigest()
+        assert got.table == read_table(content, media, url)
+
+
+def test_an_unreadable_document_is_left_to_the_ingest() -> None:
+    documents = sources(dated_history(8))
+    documents[3] = (b"PK\x03\x04 not a zip at all", "xlsx", None)
+    with ReadAhead(len(documents), documents.__getitem__) as ahead:
+        read = [ahead.get(index) for index in range(len(documents))]
+    assert read[3] is None
+    assert all(r is not None for i, r in enumerate(read) if i != 3)
+    with pytest.raises(UnreadableWorkbook) as raised:   # the ingest reads it again and records this
+        read_table(*documents[3])
+    assert raised.value.reason == "corrupt"
+
+
+def test_a_child_that_dies_leaves_the_reading_to_the_ingest() -> None:
+    documents = sources(dated_history(10))
+    with ReadAhead(len(documents), documents.__getitem__, depth=1) as ahead:
+        assert ahead.get(0) is not None
+        assert ahead._child is not None
+        ahead._child.kill()
+        assert [ahead.get(index) for index in range(1, len(documents))] == [None] * (len(documents) - 1)
+
+
+def test_too_few_documents_start_no_child() -> None:
+    documents = sources(dated_history(3))
+    with ReadAhead(len(documents), documents.__getitem__) as ahead:
+        assert ahead._child is None
+        assert ahead.get(0) is None
+
+
+def test_the_ingest_reads_for_itself_when_the_read_ahead_is_of_other_bytes(tmp_path: Path) -> None:
+    first, second = dated_history(2)
+    other = ReadDocument(hashlib.sha256(second.read_bytes()).hexdigest(), read_table(second.read_bytes(), "xlsx"))
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    migrate(engine)
+    content = first.read_bytes()
+    outcome = Ingestor(engine).ingest(IncomingDocument(
+        content=content, file_name=first.name, declared_list=None, origin="backfill", as_of=dt.date(2025, 2, 21),
+        as_of_basis="test", read_ahead=other))
+    with Session(engine) as session:
+        stored = session.scalars(select(Snapshot).where(Snapshot.id == outcome.snapshot_id)).one()
+    expected = read_table(content, "xlsx")
+    assert stored.row_count == len(expected.rows) != len(other.table.rows)
+    engine.dispose()
