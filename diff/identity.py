@@ -35,11 +35,11 @@ agencies with the same name.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from diff.normalise import UNKNOWN_MODEL, agency_key
+from diff import agency_names, gazetteer
+from diff.normalise import UNKNOWN_MODEL
 from diff.records import Agreement
 
 EXACT_KEY = "exact_key"
@@ -63,29 +63,15 @@ class Match:
     detail: str         # the evidence, in words
 
 
-_BOARD = re.compile(r"^(?P<place>.+?) COUNTY BOARD OF (?P<rest>COUNTY )?COMMISSIONERS\b")
+def place_only_in(new_state: str, old_state: str, name: str) -> bool:
+    """True when the place the name names exists in ``new_state`` and not in ``old_state``
+    (Kershaw County is in South Carolina, not Florida), by the gazetteer (diff.gazetteer)."""
+    return gazetteer.is_place(new_state, name) and not gazetteer.is_place(old_state, name)
 
 
-def fallback_canonical(name: str, state: str | None = None) -> str:
-    """The key with the word order of "X County Board of Commissioners" / "Board of County
-    Commissioners of X County" folded (used when no fuller canonical form is given)."""
-    key = agency_key(name)
-    for pattern in (r"^BOARD OF COUNTY COMMISSIONERS OF (?P<place>.+?) COUNTY\b",
-                    r"^(?P<place>.+?) COUNTY BOARD OF COUNTY COMMISSIONERS\b",
-                    r"^(?P<place>.+?) BOARD OF COUNTY COMMISSIONERS\b"):
-        m = re.match(pattern, key)
-        if m:
-            place = m["place"].removesuffix(" COUNTY")
-            return f"{place} COUNTY BOARD OF COMMISSIONERS{key[m.end():]}"
-    return key
-
-
-def _never(_state_a: str, _name_a: str, _state_b: str, _name_b: str) -> bool:
-    return False
-
-
-def _unknown_place(_new_state: str, _old_state: str, _name: str) -> bool:
-    return False
+def canonical_name(name: str, state: str) -> str:
+    """Tier 2's canonical form of an agency name (diff.agency_names.canonical)."""
+    return agency_names.canonical(name, state)
 
 
 @dataclass(frozen=True)
@@ -94,14 +80,14 @@ class IdentityRules:
 
     ``canonical(name, state)``: an agency name → its canonical form (tiers 2 and 3).
     ``distinct_places(state_a, name_a, state_b, name_b)``: True when the two names name two
-    different real places (a veto on every pairing but the exact key).
+    different real places (a veto on tiers 2, 3 within one state, and 4).
     ``place_only_in(new_state, old_state, name)``: True when the place the name names exists
     in the new state and not in the old one (evidence of a state correction).
     """
 
-    canonical: Callable[[str, str], str] = fallback_canonical
-    distinct_places: Callable[[str, str, str, str], bool] = _never
-    place_only_in: Callable[[str, str, str], bool] = _unknown_place
+    canonical: Callable[[str, str], str] = canonical_name
+    distinct_places: Callable[[str, str, str, str], bool] = gazetteer.distinct_places
+    place_only_in: Callable[[str, str, str], bool] = place_only_in
     dated: bool = True          # False for lists without signing dates (pending)
     cache: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -192,7 +178,9 @@ def match_rows(removed: Sequence[Agreement], added: Sequence[Agreement], rules: 
     def state(old: Agreement, new: Agreement) -> tuple[str, str] | None:
         if _key_text(old) in promoted or old.key.state == new.key.state or old.key.model != new.key.model:
             return None
-        if rules.canonical_of(old) != rules.canonical_of(new) or vetoed(old, new):
+        # no place veto here: one name in two states names two places whenever both exist; the
+        # evidence below decides
+        if rules.canonical_of(old) != rules.canonical_of(new):
             return None
         if old.signed is not None and old.signed == new.signed:
             return STATE_CORRECTED, f"same agency and signing date ({old.signed.isoformat()}), state " \

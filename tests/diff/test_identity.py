@@ -13,7 +13,6 @@ from diff.identity import (
     SUPPORT_TYPE_CORRECTED,
     SUPPORT_TYPE_FILLED,
     IdentityRules,
-    fallback_canonical,
 )
 from diff.normalise import normalise_table
 from diff.records import RawRow, SourceTable
@@ -39,11 +38,14 @@ def one_change(before, after, rules):
 
 # (case, removed row, added row, rules, basis, field, old, new) — each from a real edit of ICE's lists
 MATCHED = [
-    ("board of commissioners word order (FL, 2025)",
-     row("FLORIDA", "Board of County Commissioners of Okaloosa County"),
-     row("FLORIDA", "Okaloosa County Board of County Commissioners"), IdentityRules(),
-     CANONICAL_KEY, "agency", "Board of County Commissioners of Okaloosa County",
-     "Okaloosa County Board of County Commissioners"),
+    ("a board named with the jail it runs (FL, 2025-08-02)",
+     row("FLORIDA", "Okaloosa County Board of County Commissioners"),
+     row("FLORIDA", "Okaloosa County Board of County Commissioners/ Department of Corrections"), IdentityRules(),
+     CANONICAL_KEY, "agency", "Okaloosa County Board of County Commissioners",
+     "Okaloosa County Board of County Commissioners/ Department of Corrections"),
+    ("BOCC spelled out (FL)",
+     row("FLORIDA", "Gulf County BOCC"), row("FLORIDA", "Gulf County Board of County Commissioners"),
+     IdentityRules(), CANONICAL_KEY, "agency", "Gulf County BOCC", "Gulf County Board of County Commissioners"),
     ("state corrected, same signing date (Lake Placid PD, NY → FL, 2025-03-07)",
      row("NEW YORK", "Lake Placid Police Department", signed=dt.date(2025, 2, 26)),
      row("FLORIDA", "Lake Placid Police Department", signed=dt.date(2025, 2, 26)), IdentityRules(),
@@ -67,8 +69,11 @@ MATCHED = [
     ("state corrected: the place exists in the new state only (Kershaw County FL → SC, pending)",
      row("FLORIDA", "Kershaw County Sheriff's Office", signed=None),
      row("SOUTH CAROLINA", "Kershaw County Sheriff's Office", signed=None),
-     IdentityRules(dated=False, place_only_in=lambda new, old, name: (new, old) == ("SC", "FL")),
-     STATE_CORRECTED, "state", "FL", "SC"),
+     IdentityRules(dated=False), STATE_CORRECTED, "state", "FL", "SC"),
+    ("state corrected: Trousdale County is in Tennessee, not Texas (pending, 2025-08-14)",
+     row("TEXAS", "Trousdale County Sheriff's Office", "Warrant Service Officer", signed=None),
+     row("TENNESSEE", "Trousdale County Sheriff's Office", "Warrant Service Officer", signed=None),
+     IdentityRules(dated=False), STATE_CORRECTED, "state", "TX", "TN"),
 ]
 
 
@@ -96,9 +101,11 @@ NOT_MATCHED = [
      row("UTAH", "Sanpete County Sheriff's Office", "Warrant Service Officer", dt.date(2025, 12, 1)),
      IdentityRules()),
     ("two distinct real places are vetoed even at tier 2",
-     row("FLORIDA", "Board of County Commissioners of Okaloosa County"),
-     row("FLORIDA", "Okaloosa County Board of County Commissioners"),
+     row("FLORIDA", "Gulf County BOCC"), row("FLORIDA", "Gulf County Board of County Commissioners"),
      IdentityRules(distinct_places=lambda *_: True)),
+    ("same name in two states that both have the place, pending (Franklin County TX / AR)",
+     row("ARKANSAS", "Franklin County Sheriff's Office", signed=None),
+     row("TEXAS", "Franklin County Sheriff's Office", signed=None), IdentityRules(dated=False)),
 ]
 
 
@@ -118,12 +125,25 @@ def test_a_promoted_pending_entry_is_never_a_state_or_support_type_change():
     assert kept.matched == () and kept.renamed == () and len(kept.removed) == 1
 
 
-def test_a_vetoed_pair_is_not_proposed_as_a_rename():
-    before = index(row("TEXAS", "Hill County Sheriff's Office"))
-    after = index(row("TEXAS", "Milam County Sheriff's Office"))
-    assert len(diff_lists(before, after, rename_threshold=70).renamed) == 1
-    vetoed = diff_lists(before, after, rename_threshold=70, rules=IdentityRules(distinct_places=lambda *_: True))
-    assert vetoed.renamed == () and len(vetoed.added) == len(vetoed.removed) == 1
+NO_VETO = IdentityRules(distinct_places=lambda *_: False)
+
+# (state, removed name, added name): two real places whose names look alike; never a rename
+DISTINCT_PLACES = [
+    ("TEXAS", "Hill County Sheriff's Office", "Milam County Sheriff's Office"),
+    ("TEXAS", "Orange County Sheriff's Office", "Rains County Sheriff's Office"),
+    ("ALABAMA", "Madison County Sheriff's Office", "Marion County Sheriff's Office"),
+    ("FLORIDA", "Melbourne Police Department", "West Melbourne Police Department"),
+    ("TENNESSEE", "Moore County Sheriff's Office", "Monroe County Sheriff's Office"),
+    ("TEXAS", "Henderson County Sheriff's Office", "Johnson County Sheriff's Office"),
+]
+
+
+@pytest.mark.parametrize("state, old, new", DISTINCT_PLACES, ids=[f"{p[1]} / {p[2]}" for p in DISTINCT_PLACES])
+def test_two_distinct_places_are_never_proposed_as_a_rename(state, old, new):
+    before, after = index(row(state, old)), index(row(state, new))
+    assert len(diff_lists(before, after, rename_threshold=40, rules=NO_VETO).renamed) == 1   # alike enough
+    vetoed = diff_lists(before, after, rename_threshold=40)
+    assert vetoed.renamed == () and vetoed.matched == () and len(vetoed.added) == len(vetoed.removed) == 1
 
 
 def test_a_reviewed_alias_continues_the_agreement_before_any_other_tier():
@@ -134,21 +154,12 @@ def test_a_reviewed_alias_continues_the_agreement_before_any_other_tier():
     assert result.changed == ()     # the reviewed rename is not reported again
 
 
-@pytest.mark.parametrize("name, canonical", [
-    ("Board of County Commissioners of Escambia County", "ESCAMBIA COUNTY BOARD OF COMMISSIONERS"),
-    ("Escambia County Board of County Commissioners", "ESCAMBIA COUNTY BOARD OF COMMISSIONERS"),
-    ("Escambia Board of County Commissioners", "ESCAMBIA COUNTY BOARD OF COMMISSIONERS"),
-    ("Marion County Sheriff's Office", "MARION COUNTY SHERIFFS OFFICE"),
-])
-def test_fallback_canonical_folds_the_board_word_order(name, canonical):
-    assert fallback_canonical(name) == canonical
-
-
 def test_ties_are_paired_by_key_text_whatever_the_input_order():
     removed = [row("TEXAS", "Hill County Sheriff's Office", number=2),
                row("TEXAS", "Hill County Sheriffs Department", number=3)]
     added = [row("TEXAS", "Hill County Sheriff Office Jail", number=2)]
-    forward = diff_lists(index(*removed), index(*added), rename_threshold=60)
-    backward = diff_lists(dict(reversed(list(index(*removed).items()))), index(*added), rename_threshold=60)
+    forward = diff_lists(index(*removed), index(*added), rename_threshold=60, rules=NO_VETO)
+    backward = diff_lists(dict(reversed(list(index(*removed).items()))), index(*added), rename_threshold=60,
+                          rules=NO_VETO)
     assert [(r.before.key, r.after.key) for r in forward.renamed] == \
            [(r.before.key, r.after.key) for r in backward.renamed]

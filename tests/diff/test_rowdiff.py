@@ -74,22 +74,29 @@ def test_cosmetic_differences_in_the_source_are_not_changes():
 
 
 @pytest.mark.parametrize(
-    ("old_name", "new_name", "renamed"),
+    ("old_name", "new_name", "outcome"),
     [
-        ("Marion County Sheriffs Office", "Marion County Sheriff's Office", False),  # same key: no change at all
-        ("City of Ocala Police Department", "Ocala Police Department", True),         # equal loose names
-        ("Key Colony Beach Police Dept", "Key Colony Beach Police Departmnt", True),   # a typo: very close
-        ("Hall County Sheriff's Office", "Hall County Jail", False),                  # another agency
+        ("Marion County Sheriffs Office", "Marion County Sheriff's Office", "same"),       # same key: no change at all
+        ("City of Ocala Police Department", "Ocala Police Department", "respelled"),    # one canonical name (tier 2)
+        ("Key Colony Beach Police Dept", "Key Colony Beach Police Departmnt", "respelled"),  # a misspelt office word
+        ("Key Colony Beach Police Department", "Key Colony Bech Police Department", "renamed"),  # a typo in the place
+        ("Hall County Sheriff's Office", "Hall County Jail", "separate"),                # another agency
     ],
 )
-def test_renames_are_proposed_only_for_the_same_agency(old_name, new_name, renamed):
+def test_renames_are_proposed_only_for_the_same_agency(old_name, new_name, outcome):
     before = index(row(2, "FLORIDA", old_name))
     after = index(row(2, "FLORIDA", new_name))
     result = diff_lists(before, after)
-    assert bool(result.renamed) is renamed
-    if renamed:
+    assert bool(result.renamed) is (outcome == "renamed")
+    if outcome == "renamed":
         assert (result.renamed[0].before.agency, result.renamed[0].after.agency) == (old_name, new_name)
+    if outcome == "respelled":   # one agreement whose agency field changed, matched by its canonical name
+        assert [(c.field, c.old, c.new, c.basis) for c in result.changed] == [
+            ("agency", old_name, new_name, "canonical_key")]
+    if outcome in ("renamed", "respelled", "same"):
         assert not result.added and not result.removed
+    else:
+        assert len(result.added) == 1 and len(result.removed) == 1
 
 
 def test_a_rename_never_crosses_states_or_models():
@@ -98,7 +105,11 @@ def test_a_rename_never_crosses_states_or_models():
                                                                     model="Warrant Service Officer"))
     result = diff_lists(before, after)
     assert result.renamed == ()
-    assert len(result.added) == 2 and len(result.removed) == 1
+    # Georgia's is another agency; Florida's, with the same signing date under another model, is
+    # the same agreement relabelled (tier 3), never a rename proposal
+    assert [a.key.state for a in result.added] == ["GA"] and result.removed == ()
+    assert [(c.field, c.basis) for c in result.changed if c.field != "agency"] == [
+        ("support_type", "support_type_corrected")]
 
 
 def test_content_hash_ignores_row_order_and_file_but_not_values():

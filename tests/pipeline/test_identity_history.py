@@ -73,6 +73,9 @@ FIELD_CHANGES = [
     ("2025-05-16", "participating", "state", "OK", "TX", "TX|WICHITA COUNTY SHERIFFS OFFICE|WSO"),
     ("2025-07-14", "participating", "state", "TX", "KS", "KS|ELLIS COUNTY SHERIFFS OFFICE|WSO"),
     ("2025-03-13", "pending", "support_type", "JEM", "WSO", "TX|SAN JACINTO COUNTY SHERIFFS OFFICE|WSO"),
+    # the pending list has no dates: the place exists only in the new state
+    ("2025-04-08", "pending", "state", "FL", "SC", "SC|KERSHAW COUNTY SHERIFFS OFFICE|TFM"),
+    ("2025-08-14", "pending", "state", "TX", "TN", "TN|TROUSDALE COUNTY SHERIFFS OFFICE|WSO"),
 ]
 
 
@@ -122,6 +125,25 @@ def test_a_respelling_is_one_event(history, day, list_name, old, new):
     assert found[0].match_basis in ("fuzzy_name", "canonical_key")
     keys = {found[0].subject_key, found[0].evidence["previous_key"]}
     assert not [e for e in events if e.kind in ("agreement.added", "agreement.removed") and e.subject_key in keys]
+
+
+# (day, list, name, name): two real places whose names look alike, which the rules of main before
+# identity proposed as renames; never one agreement
+DISTINCT_PLACES = [
+    ("2025-04-28", "pending", "Melbourne Police Department", "West Melbourne Police Department"),
+    ("2025-05-12", "pending", "Hill County Sheriff's Office", "Milam County Sheriff's Office"),
+    ("2025-05-12", "pending", "Orange County Sheriff's Office", "Rains County Sheriff's Office"),
+    ("2025-07-21", "pending", "Madison County Sheriff's Office", "Marion County Sheriff's Office"),
+]
+
+
+@pytest.mark.parametrize("day, list_name, old, new", DISTINCT_PLACES, ids=[f"{p[2]} / {p[3]}" for p in DISTINCT_PLACES])
+def test_two_distinct_places_are_never_merged(history, day, list_name, old, new):
+    events = events_of(history, day, list_name)
+    assert not [e for e in events if e.kind in ("agreement.renamed", "agreement.changed")
+                and {e.old_value, e.new_value} == {old, new}]
+    # the new one is an agreement of its own (the old one left, or was promoted)
+    assert [e.new_value for e in events if e.kind == "agreement.added" and e.new_value == new] == [new]
 
 
 def test_every_agreement_event_names_its_agreement(history):
