@@ -55,6 +55,7 @@ from diff.records import LIST_NAMES, Agreement, SourceTable
 from diff.rowdiff import REPORTED_FIELDS, ListDiff, content_hash, diff_lists
 from diff.transitions import Promotion, find_promotions
 from pipeline.settle import SETTLED_LISTS, settle
+from storage.agencies import AgencyRepository
 from storage.events import EventRepository
 from storage.lists import ListRepository, StoredAgreement
 from storage.models import Snapshot
@@ -473,6 +474,10 @@ class Ingestor:
         staying = [s.agreement_id for k, s in current.items() if k in result.new_index] + gone
         ids = repo.write_versions(list_name, snapshot.id, appeared, updated, gone, relabelled=relabelled,
                                   staying=staying)
+        # each agreement written belongs to the agency its row names now (a removal keeps its last)
+        named = {ids[a.key.as_text()]: a for a in appeared}
+        named.update(updated)
+        AgencyRepository(session).link({i: (a.key.state, a.agency or a.key.agency) for i, a in named.items()})
         ids.update((k, s.agreement_id) for k, s in current.items() if k in result.new_index)
         ids.update(continued)
         events = list_events(snapshot_facts(snapshot), snapshot_facts(previous) if previous else None, anomalies,
