@@ -48,7 +48,7 @@ from diff.guards import (
     explained_by_promotion,
     stale_copy,
 )
-from diff.identity import IdentityRules
+from diff.identity import IdentityRules, RegistryKey, registry_lookup
 from diff.metrics import ListMetrics, compute_metrics
 from diff.normalise import ICE_ORIGIN, Duplicate, NormalisedList, normalise_table
 from diff.records import LIST_NAMES, Agreement, SourceTable
@@ -135,6 +135,9 @@ class DiffInputs:
     newly_participating: Sequence[Agreement] = () # for the pending list: where its departures went
     # for the pending list: the agencies (state, canonical name) on the participating list now
     participating_agencies: frozenset[tuple[str, str]] = frozenset()
+    # reviewers' decisions on registry matches, (state, agency name, ORI): the registry_ori tier
+    registry_rejected: frozenset[RegistryKey] = frozenset()
+    registry_accepted: frozenset[RegistryKey] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,9 @@ def diff_document(found: Classified, previous_columns: Sequence[str] | None, inp
     # a column the previous list lacked is not reported as a change of every agreement
     shared_columns = columns & set(previous_columns or ()) if previous_columns is not None else columns
     rules = identity_rules(found.list_name)
+    if inputs.registry_rejected or inputs.registry_accepted:
+        rules = dataclasses.replace(rules, registry_ori=registry_lookup(inputs.registry_rejected,
+                                                                        inputs.registry_accepted))
     # a pending entry whose agency is now participating left for that reason: never paired loosely
     promoted = {k for k, s in inputs.current.items()
                 if (s.record.key.state, rules.canonical_of(s.record)) in inputs.participating_agencies}
@@ -416,8 +422,11 @@ class Ingestor:
             rules = identity_rules("participating")
             participating_agencies = frozenset((s.record.key.state, rules.canonical_of(s.record))
                                                for s in self._current_state(repo, "participating").values())
+        decisions = AgencyRepository(session)
         return DiffInputs(
             current=current,
+            registry_rejected=decisions.rejected(),
+            registry_accepted=decisions.accepted(),
             previous_files={k: self._file_names.get(s.version_snapshot_id) if s.version_snapshot_id else None
                             for k, s in current.items()},
             aliases=ReviewRepository(session).confirmed_aliases(list_name),

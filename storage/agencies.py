@@ -106,6 +106,18 @@ class AgencyRepository:
                 update(table).where(table.c.id == bindparam("b_id")).values(agency_id=bindparam("b_agency")),
                 changed)
 
+    # -- readers -------------------------------------------------------------------------------
+    def oris_of_agreements(self, agreement_ids: Iterable[int]) -> dict[int, str]:
+        """The ORI of each agreement's agency, where it has one (a rejected match has none)."""
+        ids = sorted(set(agreement_ids))
+        found: dict[int, str] = {}
+        for start in range(0, len(ids), CHUNK):
+            rows = self.session.execute(
+                select(Agreement.id, Agency.ori).join(Agency, Agency.id == Agreement.agency_id)
+                .where(Agreement.id.in_(ids[start:start + CHUNK]), Agency.ori.is_not(None)))
+            found.update((agreement_id, ori) for agreement_id, ori in rows if ori)
+        return found
+
     # -- review ---------------------------------------------------------------------------------
     def decisions_in_force(self, keys: Iterable[AgencyKey] | None = None) -> dict[tuple[str, str, str],
                                                                                   RegistryDecision]:

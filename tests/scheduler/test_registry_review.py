@@ -3,7 +3,9 @@ once and carries forward, after later lists and after `rebuild`, on SQLite and P
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,7 +13,7 @@ from sqlalchemy.orm import Session
 from crawler.filenames import parse_list_file_name
 from storage.database import open_database
 from storage.models import Agency
-from tests.commands import run
+from tests.commands import changes, run
 from tests.files import all_workbooks
 
 SPLIT = dt.date(2025, 9, 1)
@@ -37,13 +39,28 @@ def agency(url: str, state: str, name: str) -> Agency:
         engine.dispose()
 
 
-def test_a_rejected_match_stays_rejected_after_new_lists_and_rebuild(db_url):
+def alachua_oris(url: str) -> set[str | None]:
+    """The ``ori`` of the change log's events about the Alachua County Sheriff's agreements."""
+    return {c["ori"] for c in changes(url) if (c["subject_key"] or "").startswith("FL|ALACHUA COUNTY SHERIFFS OFFICE|")}
+
+
+def exported_ori(url: str, folder: Path) -> tuple[str, str]:
+    """The ``ori`` of the Alachua and Baker County sheriffs in the export's agencies table."""
+    assert run(url, "export", "--out", str(folder)).exit_code == 0
+    with (folder / "agencies.csv").open(newline="", encoding="utf-8") as handle:
+        rows = {(r["state"], r["agency_key"]): r["ori"] for r in csv.DictReader(handle)}
+    return rows[("FL", "ALACHUA COUNTY SHERIFFS OFFICE")], rows[("FL", "BAKER COUNTY SHERIFFS OFFICE")]
+
+
+def test_a_rejected_match_stays_rejected_after_new_lists_and_rebuild(db_url, tmp_path):
     assert run(db_url, "backfill", *workbooks(before=True)).exit_code == 0
     alachua = agency(db_url, "FL", "ALACHUA COUNTY SHERIFFS OFFICE")
     assert (alachua.ori, alachua.registry_review) == ("FL0010000", None)
     listed = run(db_url, "review", "--registry", "--list", "--state", "FL")
     assert listed.exit_code == 0 and f"agency {alachua.id}: FL ALACHUA COUNTY SHERIFFS OFFICE -> Alachua" in listed.output
     assert "BOARD OF COMMISSIONERS" not in listed.output       # no match, nothing to review
+
+    assert alachua_oris(db_url) == {"FL0010000"}
 
     result = run(db_url, "review", "--registry", str(alachua.id), "--status", "rejected", "--reviewer", "desk")
     assert result.exit_code == 0, result.output
@@ -59,11 +76,16 @@ def test_a_rejected_match_stays_rejected_after_new_lists_and_rebuild(db_url):
     assert result.exit_code == 0, result.output
     rebuilt = agency(db_url, "FL", "ALACHUA COUNTY SHERIFFS OFFICE")
     assert (rebuilt.ori, rebuilt.registry_review) == (None, "rejected")
+    # readers no longer show it: the change log, and the export's agencies table
+    assert alachua_oris(db_url) == {None}
+    assert exported_ori(db_url, tmp_path / "rejected") == ("", "FL0020000")
     # accepting it later restores the identifier, and that carries forward too
     assert run(db_url, "review", "--registry", str(rebuilt.id), "--status", "accepted").exit_code == 0
     assert run(db_url, "rebuild", "--yes").exit_code == 0
     accepted = agency(db_url, "FL", "ALACHUA COUNTY SHERIFFS OFFICE")
     assert (accepted.ori, accepted.confidence, accepted.registry_review) == ("FL0010000", 0.95, "accepted")
+    assert alachua_oris(db_url) == {"FL0010000"}
+    assert exported_ori(db_url, tmp_path / "accepted") == ("FL0010000", "FL0020000")
 
 
 def test_registry_decisions_are_checked(db_url):
