@@ -82,7 +82,17 @@ def test_a_webhook_that_fails_twice_gets_everything_once(events, monkeypatch, ca
     body = last.json()
     assert body["schema"] == "tracker287g.notification/1"
     assert [c["id"] for c in body["changes"]] == wanted_ids
-    assert "agreement.renamed" in {c["kind"] for c in body["changes"]}
+    # The 2025-03-18 list re-spells four agencies (AK "Department of Corrections" → "Alaska
+    # Department of Corrections", FL "Gulf County BOCC" and "Pasco County BOCC" spelled out, TX
+    # "Office of the Attorney General" → "Texas Office of the Attorney General"): each continues
+    # one agreement (identity tier 2, an agreement.changed, not a kind notified by default), so
+    # none reaches the receiver as a removal or a rename.  The two removals sent: Gulf County
+    # BOCC's Task Force Model agreement (its Warrant Service Officer one stays) and Douglas
+    # County (NV) Sheriff's Office.
+    assert Counter(c["kind"] for c in body["changes"]) == {
+        "agreement.added": 211, "agreement.removed": 2, "list.columns_changed": 1}
+    assert {c["subject_key"] for c in body["changes"] if c["kind"] == "agreement.removed"} == {
+        "FL|GULF COUNTY BOCC|TFM", "NV|DOUGLAS COUNTY SHERIFFS OFFICE|TFM"}
     assert SECRET not in caplog.text and "attempt 2 of 3 failed: HTTP 500" in caplog.text
     assert (again.sent, again.skipped) == (0, "nothing new to send") and len(server.requests) == 3
 

@@ -30,12 +30,23 @@ pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiri
 SECRET = "s3cr3t-password-value"
 FILES = ("participatingAgencies-20250221214937.xlsx", "participatingAgencies-20250226183301.xlsx",
          "participatingAgencies-20250318045215.xlsx")
-RENAME = "Office of the Attorney General → Texas Office of the Attorney General (TX, Task Force Model)"
+# The 2025-03-18 list re-spells "Office of the Attorney General" (TX) as "Texas Office of the
+# Attorney General": one agreement continued (identity tier 2, basis canonical_key), an
+# agreement.changed event (not a rename proposal, nor a removal and an addition).
+RESPELT = ("Texas Office of the Attorney General (TX, Task Force Model): agency Office of the Attorney General → "
+           "Texas Office of the Attorney General")
+# the default kinds, and field changes: the Texan events are then 20 additions and that re-spelling
+WITH_CHANGES = [*NotificationSettings().kinds, "agreement.changed"]
 
 
 @pytest.fixture
 def events(db_url, engine):
-    """Three real participating lists: 221 events the default kinds want, 21 of them in Texas."""
+    """Three real participating lists: 214 events the default kinds want, 20 of them in Texas.
+
+    Before identity tiers 2 and 3 these were 221 and 21: the 2025-03-18 list re-spells AK
+    "Department of Corrections", FL "Gulf County BOCC", FL "Pasco County BOCC" (3 removals
+    and 3 additions, now 3 agency changes) and TX "Office of the Attorney General" (a rename
+    proposal, now an agency change); agreement.changed is not a default kind."""
     result = run(db_url, "backfill", *(str(workbook(f)) for f in FILES))
     assert result.exit_code == 0, result.output
     return engine
@@ -61,18 +72,18 @@ def sent_count(engine, channel: str) -> int:
 
 def test_json_target_gets_the_texas_changes_with_counts_and_evidence(events, receiver):
     config = settings({"name": "desk-json", "url": f"json://127.0.0.1:{receiver.port}/notify", "start": "all",
-                       "states": ["TX"]})
+                       "states": ["TX"], "kinds": WITH_CHANGES})
     [result] = notify(events, config)
     # 21 Texan events, and the list-wide one (a new column), which passes any states filter
     assert (result.channel, result.sent, result.error) == ("desk-json", 22, None)
     [request] = receiver.requests
     message = request.json()
     assert request.path == "/notify"
-    assert message["title"] == "TX: 20 agreements added, 1 renamed, 1 other change"
+    assert message["title"] == "TX: 20 agreements added, 1 changed, 1 other change"
     text = message["message"]
     assert text.startswith("All lists\n- The participating list changed shape: new column COUNTY\n")
     assert "\nTX\n- Added on the participating list: " in text
-    assert f"- Proposed rename (names 91% similar): {RENAME}\n" in text
+    assert f"- {RESPELT} [names over time: " in text
     assert ("    File: participatingAgencies-20250318045215.xlsx, row 325\n"
             "    Previous: participatingAgencies-20250226183301.xlsx\n"
             "    Read from: participatingAgencies-20250221214937.xlsx, row 141") in text
@@ -85,11 +96,14 @@ def test_form_target_gets_the_same_message_as_form_fields(events, receiver):
     config = settings({"name": "desk-form", "url": f"form://127.0.0.1:{receiver.port}/form", "start": "all",
                        "kinds": ["agreement.removed"]})
     [result] = notify(events, config)
-    assert result.sent == 5
+    # Gulf County BOCC's Task Force Model agreement (FL) and Douglas County Sheriff's Office (NV);
+    # AK "Department of Corrections", FL "Gulf County BOCC" (WSO) and "Pasco County BOCC" were
+    # re-spelt, not removed (identity tier 2)
+    assert result.sent == 2
     fields = receiver.requests[0].form()
-    assert fields["title"] == "AK, FL, NV: 5 agreements removed"
-    assert fields["message"].count("\n- No longer on the participating list: ") == 5
-    assert "\nFL\n" in fields["message"] and fields["type"] == "info"
+    assert fields["title"] == "FL, NV: 2 agreements removed"
+    assert fields["message"].count("\n- No longer on the participating list: ") == 2
+    assert fields["message"].startswith("FL\n") and "\nNV\n" in fields["message"] and fields["type"] == "info"
 
 
 @pytest.fixture
@@ -109,14 +123,14 @@ def test_mailto_logs_in_and_sends_html_with_the_changes(events, mail, monkeypatc
     mailbox, port = mail
     monkeypatch.setenv("TEST_SMTP_PASSWORD", SECRET)
     with caplog.at_level(logging.DEBUG):
-        [result] = notify(events, settings(mail_target(port, allow_insecure_login=True)))
+        [result] = notify(events, settings(mail_target(port, allow_insecure_login=True, kinds=WITH_CHANGES)))
     assert (result.sent, result.error) == (22, None)
     [envelope] = mailbox.messages
     assert envelope.rcpt_tos == ["desk@example.org"]
     message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-    assert message["Subject"] == "TX: 20 agreements added, 1 renamed, 1 other change"
+    assert message["Subject"] == "TX: 20 agreements added, 1 changed, 1 other change"
     html = message.get_body(("html",)).get_content()
-    assert "<h3>TX</h3>" in html and RENAME in html
+    assert "<h3>TX</h3>" in html and RESPELT in html
     assert "participatingAgencies-20250318045215.xlsx, row 325" in html
     assert SECRET not in caplog.text and SECRET not in result.address
 
@@ -153,16 +167,17 @@ def test_mattermost_gets_markdown_cut_to_its_limit_with_a_link_to_the_report(eve
                        "start": "all", "format": "markdown"}, report_url="https://reports.example.org/287g/")
     with caplog.at_level(logging.DEBUG):
         [result] = notify(events, config)
-    assert result.sent == 221 and "mattermosttoken1234" not in result.address
+    assert result.sent == 214 and "mattermosttoken1234" not in result.address
     assert "POST URL: http://127.0.0.1" in caplog.text and "mattermosttoken1234" not in caplog.text
     [request] = receiver.requests
     assert request.path == "/hooks/mattermosttoken1234"
     text = request.json()["text"]
     assert len(text) <= 4000
-    assert text.startswith("25 states: 214 agreements added, 5 removed, 1 renamed, 1 other change\r\n")
+    # 24 states: Alaska's one event is now the re-spelt Department of Corrections, a field change
+    assert text.startswith("24 states: 211 agreements added, 2 removed, 1 other change\r\n")
     assert "\n**All lists**\n- The participating list changed shape: new column COUNTY\n" in text
     shown = text.count("\n- ")
-    assert f"… and {221 - shown} more changes: https://reports.example.org/287g/" in text
+    assert f"… and {214 - shown} more changes: https://reports.example.org/287g/" in text
 
 
 def test_the_body_escapes_scraped_text_and_links_only_http():
@@ -230,7 +245,7 @@ def test_a_daily_digest_waits_for_its_hour_then_sends_everything_once(events, re
     config = settings({"name": "daily", "url": f"json://127.0.0.1:{receiver.port}/d", "start": "all",
                        "digest": "daily"})
     assert notify(events, config, now=MONDAY_6)[0].skipped == "the daily digest is not due yet"
-    assert notify(events, config, now=MONDAY_6.replace(hour=8))[0].sent == 221
+    assert notify(events, config, now=MONDAY_6.replace(hour=8))[0].sent == 214
     assert notify(events, config, now=MONDAY_6.replace(hour=9))[0].skipped == "the daily digest is not due yet"
     assert len(receiver.requests) == 1
 
