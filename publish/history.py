@@ -5,6 +5,13 @@ agency and state pages, so that both say the same.
 An agency is a ``(state, agency key)`` pair: the key is the case-, punctuation- and
 abbreviation-insensitive name the diff uses (``diff.normalise.agency_key``), so one agency has
 up to three agreements per list (JEM, TFM, WSO) and may have been listed under several names.
+
+An agreement keeps its id when ICE re-spells it (``diff.identity``), so its key can change.
+Each version keeps the key of its row (``key``, ``model``); the agency it belongs to
+(``state``, ``agency_key``) is the one its *latest* key names, in every version: one
+agreement, one agency, one history; and the agencies of the agreements in force are the
+``(state, agency key)`` pairs of the current list's rows, which is what ``diff.metrics``
+counts.
 """
 
 from __future__ import annotations
@@ -13,18 +20,21 @@ import datetime as dt
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from diff.records import AgreementKey
 from storage.lists import ListRepository
 from storage.models import Snapshot
 
 
 @dataclass(frozen=True, slots=True)
 class VersionRow:
-    """What one agreement said from one snapshot on (``present`` False: no longer listed)."""
+    """What one agreement said from one snapshot on (``present`` False: no longer listed).
+    ``key`` and ``model``: the row's then; ``state`` and ``agency_key``: the agency the
+    agreement's latest key names (see the module text)."""
 
     agreement_id: int
     list: str
@@ -91,23 +101,29 @@ class History:
         repository = ListRepository(session)
         snapshots = {s.id: s for s in repository.snapshots()}
         versions = []
+        last_key: dict[int, str] = {}
         for agreement, version in repository.version_history():
             snapshot = snapshots[version.snapshot_id]
+            # a removal mark has no key: the agreement's last one (or, in a database written
+            # before keys were kept per version, the key it was first seen under)
+            key = last_key[agreement.id] = version.key or last_key.get(agreement.id) or agreement.key
             versions.append(VersionRow(
-                agreement_id=agreement.id, list=agreement.list_name, key=agreement.key, state=agreement.state,
-                agency_key=agreement.agency_key, model=agreement.model, snapshot_id=version.snapshot_id,
+                agreement_id=agreement.id, list=agreement.list_name, key=key, state=agreement.state,
+                agency_key=agreement.agency_key, model=AgreementKey.from_text(key).model,
+                snapshot_id=version.snapshot_id,
                 file=snapshot.file_name, as_of=snapshot.as_of, present=version.present, agency=version.agency,
                 agency_type=version.agency_type, county=version.county, signed=version.signed, moa=version.moa,
                 moa_url=version.moa_url, addendum=version.addendum, addendum_url=version.addendum_url,
                 row=version.row_number))
-        return cls(versions, snapshots)
+        return cls(_owned(versions), snapshots)
 
     def until(self, chosen: Mapping[str, Snapshot]) -> History:
         """The history as it stood when ``chosen`` (the snapshot in force per list) was the latest:
         a list without a chosen snapshot has no versions yet."""
         limit = {name: snapshot.id for name, snapshot in chosen.items()}
         kept = [v for v in self.versions if v.snapshot_id <= limit.get(v.list, -1)]
-        return History(kept, {i: s for i, s in self.snapshots.items() if s.id <= max(limit.values(), default=-1)})
+        newest = max(limit.values(), default=-1)
+        return History(_owned(kept), {i: s for i, s in self.snapshots.items() if s.id <= newest})
 
     def latest_versions(self) -> dict[int, VersionRow]:
         """The newest version of each agreement, by agreement id."""
@@ -147,6 +163,20 @@ class History:
             if version.agency and version.agency not in record.names:
                 record.names.append(version.agency)
         return agencies
+
+
+def _owned(versions: Sequence[VersionRow]) -> list[VersionRow]:
+    """The versions with ``state`` and ``agency_key`` of the agency their agreement's latest
+    key names (the versions are in the order written)."""
+    latest = {v.agreement_id: v.key for v in versions}
+    owned = []
+    for version in versions:
+        key = AgreementKey.from_text(latest[version.agreement_id])
+        state, agency_key = key.state, key.agency
+        if (state, agency_key) != (version.state, version.agency_key):
+            version = replace(version, state=state, agency_key=agency_key)
+        owned.append(version)
+    return owned
 
 
 AGENCY_FIELDS = ("agency_id", "state", "agency_key", "name", "names_seen", "agency_type", "county", "status",

@@ -15,8 +15,16 @@ from storage.lists import ListRepository
 from tests.commands import changes, run
 from tests.files import workbook
 
-OLD_KEY = "TX|OFFICE OF THE ATTORNEY GENERAL|TFM"
-NEW_KEY = "TX|TEXAS OFFICE OF THE ATTORNEY GENERAL|TFM"
+# A rename proposal (identity tier 4) of the real workbooks: participatingAgencies05292025am lists
+# "Tennessee Department of Safety and Homeland Security / THP" as "Tennessee Department of Safety
+# and Homeland Security".  (The earlier example here, TX "Office of the Attorney General" →
+# "Texas Office of the Attorney General", is now a re-spelling of one agreement, tier 2: the
+# state's name before a state office is dropped by diff.agency_names.canonical, and no longer
+# proposed as a rename.)
+OLD_NAME = "Tennessee Department of Safety and Homeland Security / THP"
+NEW_NAME = "Tennessee Department of Safety and Homeland Security"
+OLD_KEY = "TN|TENNESSEE DEPARTMENT OF SAFETY AND HOMELAND SECURITY THP|TFM"
+NEW_KEY = "TN|TENNESSEE DEPARTMENT OF SAFETY AND HOMELAND SECURITY|TFM"
 LATEST = "participatingAgencies05142026am.xlsx"
 
 
@@ -30,7 +38,7 @@ def test_a_decision_persists_and_filters_the_change_log(backfilled):
     renamed = changes(backfilled, "--kind", "agreement.renamed")
     target = next(c for c in renamed if c["subject_key"] == NEW_KEY)
     assert target["review"] is None
-    result = run(backfilled, "review", str(target["id"]), "--status", "rename", "--note", "same office, state added",
+    result = run(backfilled, "review", str(target["id"]), "--status", "rename", "--note", "same department, the patrol's initials dropped",
                  "--reviewer", "desk")
     assert result.exit_code == 0, result.output
     assert f"{OLD_KEY} -> {NEW_KEY}" in result.output
@@ -38,7 +46,7 @@ def test_a_decision_persists_and_filters_the_change_log(backfilled):
     reviewed = changes(backfilled, "--review-status", "rename")
     assert [c["id"] for c in reviewed] == [target["id"]]
     assert reviewed[0]["review"] | {"decided_at": None} == {
-        "status": "rename", "note": "same office, state added", "reviewer": "desk", "decided_at": None,
+        "status": "rename", "note": "same department, the patrol's initials dropped", "reviewer": "desk", "decided_at": None,
         "from_key": OLD_KEY, "to_key": NEW_KEY}
     everything, unreviewed = changes(backfilled), changes(backfilled, "--review-status", "unreviewed")
     assert len(unreviewed) == len(everything) - 1 and target["id"] not in {c["id"] for c in unreviewed}
@@ -74,7 +82,7 @@ def test_a_confirmed_rename_is_applied_to_later_diffs(backfilled, backfilled_eng
     assert run(backfilled, "review", str(target["id"]), "--status", "rename").exit_code == 0
     # ICE flips the name back, then forward again
     back = edit_workbook(LATEST, "participatingAgencies06012026am.xlsx",
-                         {"Texas Office of the Attorney General": "Office of the Attorney General"})
+                         {f"{NEW_NAME} ": OLD_NAME})   # the cell ends with a space
     forth = edit_workbook(LATEST, "participatingAgencies06152026am.xlsx", {})
     for path, listed in ((back, OLD_KEY), (forth, NEW_KEY)):
         before = {c["id"] for c in changes(backfilled)}
@@ -100,7 +108,7 @@ def test_without_the_review_the_same_flip_is_proposed_as_a_rename():
 
     from diff.records import AgreementKey
 
-    old = dataclasses.replace(renamed, key=AgreementKey.from_text(OLD_KEY), agency="Office of the Attorney General")
+    old = dataclasses.replace(renamed, key=AgreementKey.from_text(OLD_KEY), agency=OLD_NAME)
     flipped[OLD_KEY] = old
     plain = diff_lists(current, flipped)
     assert [(r.before.key.as_text(), r.after.key.as_text()) for r in plain.renamed] == [(NEW_KEY, OLD_KEY)]
