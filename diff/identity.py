@@ -22,9 +22,27 @@ tier  basis                      rule
 3     ``state_corrected``        same canonical name and support type, another state, and
                                  either the same signing date or a place that exists in the
                                  new state only (``IdentityRules.place_only_in``)
+3     ``registry_ori``           same state and support type, both names matched to the
+                                 same FBI record (ORI, ``diff.registry``) with a confidence
+                                 of at least ``REGISTRY_THRESHOLD`` on both sides (a
+                                 reviewer's accepted match counts as certain, a rejected one
+                                 as no match), the same office, no two different kinds of
+                                 place named ("Township" / "City"), and not two distinct
+                                 real places
 4     ``fuzzy_name``             a rename *proposal* (``diff.renames``), vetoed when the two
                                  names are two distinct real places
 ====  =========================  ==========================================================
+
+``REGISTRY_THRESHOLD`` is 0.8, every basis of ``diff.registry``, because on the real history
+the confidence does not separate right from wrong: ``bench/registry.py`` finds, in the 328
+workbooks of February to August 2025, two removed+added pairs with one ORI that tiers 1 to 3
+leave apart, both one agency ("Louisiana State Patrol" / "Louisiana State Police Department",
+"Quarryville Police Department" / "Quarryville Borough Police Department"), each with a 0.8 name
+on one side, so a 0.9 threshold would match neither; and of the history's 1,715 names only
+those two pairs of names share an ORI in one state.  What keeps two offices apart is the rest
+of the rule: the same office (a city's marshal and its police are not paired), no two
+different kinds of place (a township's police is not a city's of the same name, which the
+registry's bare-name fallback could give one ORI), and the gazetteer's veto.
 
 Tiers 2 and 3 are certain enough to continue one agreement: the change log shows one
 ``agreement.changed`` event (field ``agency``, ``state`` or ``support_type``), not a removal
@@ -38,7 +56,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from diff import agency_names, gazetteer
+from diff import agency_names, gazetteer, registry
 from diff.normalise import UNKNOWN_MODEL
 from diff.records import Agreement
 
@@ -48,9 +66,14 @@ CANONICAL_KEY = "canonical_key"
 SUPPORT_TYPE_FILLED = "support_type_filled"
 SUPPORT_TYPE_CORRECTED = "support_type_corrected"
 STATE_CORRECTED = "state_corrected"
+REGISTRY_ORI = "registry_ori"
 FUZZY_NAME = "fuzzy_name"
 MATCH_BASES = (EXACT_KEY, REVIEWED_ALIAS, CANONICAL_KEY, SUPPORT_TYPE_FILLED, SUPPORT_TYPE_CORRECTED,
-               STATE_CORRECTED, FUZZY_NAME)
+               STATE_CORRECTED, REGISTRY_ORI, FUZZY_NAME)
+REGISTRY_THRESHOLD = 0.8
+
+# (state, canonical agency name, ORI): a reviewer's decision on one agency's registry match
+RegistryKey = tuple[str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +97,28 @@ def canonical_name(name: str, state: str) -> str:
     return agency_names.canonical(name, state)
 
 
+def registry_lookup(rejected: Collection[RegistryKey] = frozenset(),
+                    accepted: Collection[RegistryKey] = frozenset()) -> Callable[[str, str], tuple[str, float] | None]:
+    """(ORI, confidence) of an agency name's FBI record (``diff.registry``), after the
+    reviewers' decisions: a rejected match is none, an accepted one is certain (1.0)."""
+    found: dict[tuple[str, str], tuple[str, float] | None] = {}
+
+    def lookup(state: str, name: str) -> tuple[str, float] | None:
+        if (state, name) not in found:
+            found[(state, name)] = _decided(registry.Registry.load().match(state, name) if state.isalpha() else None,
+                                            state, name)
+        return found[(state, name)]
+
+    def _decided(match: registry.RegistryMatch | None, state: str, name: str) -> tuple[str, float] | None:
+        if match is None:
+            return None
+        key = (state, agency_names.canonical(name, state), match.ori)
+        if key in rejected:
+            return None
+        return match.ori, 1.0 if key in accepted else match.confidence
+    return lookup
+
+
 @dataclass(frozen=True)
 class IdentityRules:
     """What the tiers need to know about names and places (pure functions).
@@ -83,12 +128,16 @@ class IdentityRules:
     different real places (a veto on tiers 2, 3 within one state, and 4).
     ``place_only_in(new_state, old_state, name)``: True when the place the name names exists
     in the new state and not in the old one (evidence of a state correction).
+    ``registry_ori(state, name)``: (ORI, confidence) of the name's FBI record, or None
+    (``registry_lookup``); None here turns the ``registry_ori`` tier off.
     """
 
     canonical: Callable[[str, str], str] = canonical_name
     distinct_places: Callable[[str, str, str, str], bool] = gazetteer.distinct_places
     place_only_in: Callable[[str, str, str], bool] = place_only_in
     dated: bool = True          # False for lists without signing dates (pending)
+    registry_ori: Callable[[str, str], tuple[str, float] | None] | None = field(default_factory=registry_lookup)
+    registry_threshold: float = REGISTRY_THRESHOLD
     cache: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def canonical_of(self, agreement: Agreement) -> str:
@@ -189,6 +238,24 @@ def match_rows(removed: Sequence[Agreement], added: Sequence[Agreement], rules: 
             return STATE_CORRECTED, f"the place exists in {new.key.state}, not in {old.key.state}"
         return None
 
+    def same_office(old: Agreement, new: Agreement) -> bool:
+        a, b = agency_names.parse(old.agency, old.key.state), agency_names.parse(new.agency, new.key.state)
+        return a.role == b.role and (a.place_kind is None or b.place_kind is None or a.place_kind == b.place_kind)
+
+    def same_record(old: Agreement, new: Agreement) -> tuple[str, str] | None:
+        if rules.registry_ori is None or _key_text(old) in promoted:
+            return None
+        if (old.key.state, old.key.model) != (new.key.state, new.key.model):
+            return None
+        before = rules.registry_ori(old.key.state, old.agency)
+        after = rules.registry_ori(new.key.state, new.agency) if before else None
+        if before is None or after is None or before[0] != after[0]:
+            return None
+        confidence = min(before[1], after[1])
+        if confidence < rules.registry_threshold or not same_office(old, new) or vetoed(old, new):
+            return None
+        return REGISTRY_ORI, f"the same FBI record {after[0]} (confidence {confidence:g})"
+
     if aliases:
         partners: dict[str, list[str]] = {}
         for pair in aliases:
@@ -201,4 +268,12 @@ def match_rows(removed: Sequence[Agreement], added: Sequence[Agreement], rules: 
          lambda new: (new.key.state, rules.canonical_of(new)))
     take(state, lambda old: ((old.key.model, rules.canonical_of(old)),),
          lambda new: (new.key.model, rules.canonical_of(new)))
+    if rules.registry_ori is not None:
+        ori_of = rules.registry_ori
+
+        def record_block(row: Agreement) -> Hashable:
+            found = ori_of(row.key.state, row.agency)
+            return (row.key.state, row.key.model, found[0] if found else None)
+
+        take(same_record, lambda old: (record_block(old),), record_block)
     return matches

@@ -52,7 +52,7 @@ from diff.guards import (
     explained_by_promotion,
     stale_copy,
 )
-from diff.identity import IdentityRules
+from diff.identity import IdentityRules, RegistryKey, registry_lookup
 from diff.metrics import ListMetrics, compute_metrics
 from diff.normalise import Duplicate, NormalisedList, normalise_table
 from diff.records import LIST_NAMES, Agreement, SourceTable, raw_table_hash
@@ -60,6 +60,7 @@ from diff.rowdiff import REPORTED_FIELDS, ListDiff, content_hash, diff_lists
 from diff.transitions import Promotion, find_promotions
 from pipeline.reading import ReadDocument, read_table
 from pipeline.settle import SETTLED_LISTS, settle
+from storage.agencies import AgencyRepository
 from storage.events import EventRepository
 from storage.lists import ListRepository, StoredAgreement
 from storage.models import Snapshot
@@ -143,6 +144,9 @@ class DiffInputs:
     newly_participating: Sequence[Agreement] = () # for the pending list: where its departures went
     # for the pending list: the agencies (state, canonical name) on the participating list now
     participating_agencies: frozenset[tuple[str, str]] = frozenset()
+    # reviewers' decisions on registry matches, (state, agency name, ORI): the registry_ori tier
+    registry_rejected: frozenset[RegistryKey] = frozenset()
+    registry_accepted: frozenset[RegistryKey] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,9 @@ def diff_document(found: Classified, previous_columns: Sequence[str] | None, inp
     # a column the previous list lacked is not reported as a change of every agreement
     shared_columns = columns & set(previous_columns or ()) if previous_columns is not None else columns
     rules = identity_rules(found.list_name)
+    if inputs.registry_rejected or inputs.registry_accepted:
+        rules = dataclasses.replace(rules, registry_ori=registry_lookup(inputs.registry_rejected,
+                                                                        inputs.registry_accepted))
     # a pending entry whose agency is now participating left for that reason: never paired loosely
     promoted = {k for k, s in inputs.current.items()
                 if (s.record.key.state, rules.canonical_of(s.record)) in inputs.participating_agencies}
@@ -481,8 +488,11 @@ class Ingestor:
             rules = identity_rules("participating")
             participating_agencies = frozenset((s.record.key.state, rules.canonical_of(s.record))
                                                for s in self._current_state(repo, "participating").values())
+        decisions = AgencyRepository(session)
         return DiffInputs(
             current=current,
+            registry_rejected=decisions.rejected(),
+            registry_accepted=decisions.accepted(),
             previous_files={k: self._file_names.get(s.version_snapshot_id) if s.version_snapshot_id else None
                             for k, s in current.items()},
             aliases=ReviewRepository(session).confirmed_aliases(list_name),
@@ -539,6 +549,10 @@ class Ingestor:
         staying = [s.agreement_id for k, s in current.items() if k in result.new_index] + gone
         ids = repo.write_versions(list_name, snapshot.id, appeared, updated, gone, relabelled=relabelled,
                                   staying=staying)
+        # each agreement written belongs to the agency its row names now (a removal keeps its last)
+        named = {ids[a.key.as_text()]: a for a in appeared}
+        named.update(updated)
+        AgencyRepository(session).link({i: (a.key.state, a.agency or a.key.agency) for i, a in named.items()})
         ids.update((k, s.agreement_id) for k, s in current.items() if k in result.new_index)
         ids.update(continued)
         events = list_events(snapshot_facts(snapshot), snapshot_facts(previous) if previous else None, anomalies,

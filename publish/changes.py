@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from storage.agencies import AgencyRepository
 from storage.events import EventFilter, EventRepository
 from storage.lists import ListRepository
 from storage.models import ReviewDecision
@@ -18,7 +19,7 @@ from storage.review import ReviewRepository
 # tracker287g.changes/1: the fields of each item, in order (the README documents them)
 CHANGE_FIELDS = ("id", "occurred_on", "kind", "list", "state", "subject_key", "agreement_id", "match_basis",
                  "agreement_name", "earlier_names", "field", "old_value", "new_value", "summary", "snapshot_id",
-                 "previous_snapshot_id", "evidence", "status", "status_changed_at", "linked_event_id")
+                 "previous_snapshot_id", "evidence", "status", "status_changed_at", "linked_event_id", "ori")
 # provisional → confirmed or reverted (pipeline.settle); ALL_STATUSES names every one
 CHANGE_STATUSES = ("provisional", "confirmed", "reverted")
 ALL_STATUSES = "all"
@@ -79,6 +80,7 @@ def change_rows(session: Session, where: ChangeFilter = ChangeFilter()) -> list[
     if where.review_status:
         events = [e for e in events if _status(decisions.get(e.id)) == where.review_status]
     names = ListRepository(session).agreement_names(e.agreement_id for e in events if e.agreement_id)
+    oris = AgencyRepository(session).oris_of_agreements(e.agreement_id for e in events if e.agreement_id)
     return [
         {
             "id": e.id, "occurred_on": e.occurred_on, "kind": e.kind, "list": e.list_name, "state": e.state,
@@ -89,7 +91,8 @@ def change_rows(session: Session, where: ChangeFilter = ChangeFilter()) -> list[
             "summary": named_summary(e.summary, names.get(e.agreement_id or 0, [])),
             "snapshot_id": e.snapshot_id, "previous_snapshot_id": e.previous_snapshot_id,
             "evidence": e.evidence or {}, "status": e.status, "status_changed_at": e.status_changed_at,
-            "linked_event_id": e.linked_event_id, "review": _review_item(decisions.get(e.id)),
+            "linked_event_id": e.linked_event_id, "ori": oris.get(e.agreement_id or 0),
+            "review": _review_item(decisions.get(e.id)),
         }
         for e in events
     ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from publish.history import AGENCY_FIELDS, VERSION_FIELDS, History, agency_items
 from publish.places import identify
 from publish.render import jsonable, render_csv
 from publish.snapshots import current_snapshots
+from storage.agencies import AgencyRepository
 
 SCHEMA = "tracker287g.export/1"
 
@@ -141,7 +142,8 @@ def build_export(session: Session, as_of: dt.date | None = None) -> Export:
         for v in history.in_force()
     ]
     versions = [{**v.item(), "agency_id": agency_slug(v.state, v.agency_key)} for v in history.versions]
-    agencies = [{**row, **_identifiers(row)} for row in agency_items(history)]
+    rejected = AgencyRepository(session).rejected()
+    agencies = [{**row, **_identifiers(row, rejected)} for row in agency_items(history)]
     slugs = {(row["state"], row["agency_key"]): row["agency_id"] for row in agencies}
     for row in agreements + versions:      # an id made unique by a suffix wins over the plain slug
         row["agency_id"] = slugs.get((row["state"], row["agency_key"]), row["agency_id"])
@@ -167,8 +169,8 @@ def build_export(session: Session, as_of: dt.date | None = None) -> Export:
     ])
 
 
-def _identifiers(agency: Mapping[str, Any]) -> dict[str, Any]:
-    identity = identify(agency["state"], agency["name"], agency["county"])
+def _identifiers(agency: Mapping[str, Any], rejected: Collection[tuple[str, str, str]]) -> dict[str, Any]:
+    identity = identify(agency["state"], agency["name"], agency["county"], rejected)
     match = identity.match
     return {"county_fips": identity.county_fips, "ori": match.ori if match else None,
             "ori_basis": f"{match.basis} ({match.confidence:g})" if match else None,

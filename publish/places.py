@@ -7,10 +7,11 @@ cannot place has no county code and no figures.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 
-from diff.agency_names import parse
+from diff.agency_names import canonical, parse
 from diff.gazetteer import county_fips
 from diff.normalise import STATE_NAMES
 from diff.registry import Registry, RegistryMatch
@@ -39,13 +40,19 @@ class Identity:
     county_basis: str | None      # where the county came from, in words
 
 
-def identify(state: str, name: str, listed_county: str | None) -> Identity:
-    return _identify(state, name, listed_county)
+def identify(state: str, name: str, listed_county: str | None,
+             rejected: Collection[tuple[str, str, str]] = frozenset()) -> Identity:
+    """``rejected``: (state, canonical name, ORI) of matches a reviewer rejected
+    (``storage.agencies``): such a match is not shown, nor its county used."""
+    found = _identify(state, name, listed_county, True)
+    if found.match is not None and (state, canonical(name, state), found.match.ori) in rejected:
+        return _identify(state, name, listed_county, False)
+    return found
 
 
 @lru_cache(maxsize=8192)
-def _identify(state: str, name: str, listed_county: str | None) -> Identity:
-    match = Registry.load().match(state, name) if state.isalpha() else None
+def _identify(state: str, name: str, listed_county: str | None, registry: bool) -> Identity:
+    match = Registry.load().match(state, name) if state.isalpha() and registry else None
     candidates = []
     if listed_county:
         candidates.append((listed_county, "the list's county column"))

@@ -34,8 +34,9 @@ from publish.history import History
 from publish.maps import legend, small_map, state_map, state_shapes, us_map
 from publish.places import state_name
 from publish.site import agency_href, agency_pages, dots_by_county, search_index, state_href, state_pages
+from storage.agencies import AgencyRepository
 from storage.lists import ListRepository
-from storage.models import ChangeEvent, NewsArticle, NewsArticleAgency, ReviewDecision, Snapshot
+from storage.models import ChangeEvent, NewsArticle, NewsArticleAgency, RegistryDecision, ReviewDecision, Snapshot
 from storage.news import NewsRepository
 
 MODELS = ("JEM", "TFM", "WSO")
@@ -174,7 +175,7 @@ def build_pages(session: Session, figures: Sequence[BaselineFigure], *, recent: 
     list_changes = [c for c in changes if not c["kind"].startswith("news.")]
     news = NewsRepository(session)
     history = History.load(session)
-    agencies = agency_pages(history, list_changes, _news_by_agency(news))
+    agencies = agency_pages(history, list_changes, _news_by_agency(news), AgencyRepository(session).rejected())
     states = state_pages(latest, snapshots, agencies, list_changes, codes=sorted(state_shapes()))
     slug_of = {(p.record.state, p.record.agency_key): p.slug for p in agencies.values()}
     keys = {(v.list, v.key): (v.state, v.agency_key) for v in history.versions}
@@ -249,7 +250,8 @@ def history_fingerprint(session: Session) -> tuple[Any, ...]:
     return tuple(session.execute(select(
         select(func.max(Snapshot.id)).scalar_subquery(), select(func.max(ChangeEvent.id)).scalar_subquery(),
         select(func.max(ReviewDecision.id)).scalar_subquery(), select(func.max(NewsArticle.id)).scalar_subquery(),
-        select(func.count(NewsArticleAgency.id)).scalar_subquery())).one())
+        select(func.count(NewsArticleAgency.id)).scalar_subquery(),
+        select(func.max(RegistryDecision.id)).scalar_subquery())).one())
 
 
 class SiteCache:

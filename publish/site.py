@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,8 +141,10 @@ def _agency_status(listed: Sequence[AgreementLine]) -> str:
 
 
 def agency_pages(history: History, changes: Sequence[ChangeRow],
-                 news: Mapping[tuple[str, str], list[NewsArticle]]) -> dict[tuple[str, str], AgencyPage]:
-    """A page for every agency ever listed, by (state, agency key)."""
+                 news: Mapping[tuple[str, str], list[NewsArticle]],
+                 rejected: Collection[tuple[str, str, str]] = frozenset()) -> dict[tuple[str, str], AgencyPage]:
+    """A page for every agency ever listed, by (state, agency key); ``rejected``: registry
+    matches a reviewer rejected (not shown)."""
     latest = history.latest_versions()
     first_seen = history.first_seen()
     last_seen = _last_seen(history)
@@ -173,7 +175,7 @@ def agency_pages(history: History, changes: Sequence[ChangeRow],
                 addendum_url=shown.addendum_url if shown else None, file=shown.file if shown else None,
                 row=shown.row if shown else None))
         lines.sort(key=lambda a: (a.list != "participating", not a.listed, a.model, a.key))
-        identity = identify(record.state, record.name, record.latest("county"))
+        identity = identify(record.state, record.name, record.latest("county"), rejected)
         timeline = sorted(events.get(pair, []), key=lambda c: (c["occurred_on"] or dt.date.min, c["id"]))
         pages[pair] = AgencyPage(record, identity, _agency_status(lines), lines, timeline, news.get(pair, []))
     return pages

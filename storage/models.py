@@ -137,6 +137,9 @@ class Agency(Base):
     confidence: Mapped[float | None] = mapped_column(Float)
     basis: Mapped[str | None] = mapped_column(Text)              # how the registry match was made
     registry_record: Mapped[dict | None] = mapped_column(JSON)   # what the registry says of it
+    # None: not reviewed; accepted; rejected (then ori, confidence and basis are None, and
+    # registry_record keeps the match that was rejected)
+    registry_review: Mapped[str | None] = mapped_column(String(20))
 
 
 class Agreement(Base):
@@ -395,6 +398,28 @@ class ReviewDecision(Base):
     list_name: Mapped[str | None] = mapped_column(String(20))
     from_key: Mapped[str | None] = mapped_column(Text)
     to_key: Mapped[str | None] = mapped_column(Text)
+
+
+REGISTRY_REVIEW_STATUSES = ("accepted", "rejected")
+
+
+class RegistryDecision(Base):
+    """One person's decision on an agency's registry match: the agency (state and canonical
+    name, as ``Agency``) and the ORI it was matched to.  It outlives the ``agency`` rows (which
+    ``rebuild`` recreates): the newest decision on (state, name, ORI) is in force whenever that
+    agency is matched to that ORI again."""
+
+    __tablename__ = "registry_decision"
+    __table_args__ = (Index("ix_registry_decision_agency", "state", "agency_name", "ori"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(4))
+    agency_name: Mapped[str] = mapped_column(Text)
+    ori: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))           # accepted | rejected
+    note: Mapped[str | None] = mapped_column(Text)
+    reviewer: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class NotificationSent(Base):

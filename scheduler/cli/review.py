@@ -20,17 +20,23 @@ from publish.targets import TargetError
 from scheduler.cli.app import App, pass_app
 from scheduler.cli.options import change_filter_options, check_filter, check_state
 from scheduler.seeds import load_baseline
+from storage.agencies import AgencyRepository
 from storage.lists import ListRepository
-from storage.models import REVIEW_STATUSES
+from storage.models import REGISTRY_REVIEW_STATUSES, REVIEW_STATUSES, Agency
 from storage.review import ReviewRepository
 
-STATUS = click.Choice(REVIEW_STATUSES)
+STATUS = click.Choice([*REVIEW_STATUSES, *REGISTRY_REVIEW_STATUSES])
 MAX_ID = 2**31 - 1    # ids are 32-bit integers on PostgreSQL
 
 
 @click.command()
 @click.argument("event_id", type=click.IntRange(1, MAX_ID), required=False)
-@click.option("--status", type=STATUS, help="The decision (required with EVENT_ID).")
+@click.option("--status", type=STATUS, help="The decision (required with EVENT_ID): confirmed, false_positive, "
+                                            "rename or source_error; with --registry, accepted or rejected.")
+@click.option("--registry", is_flag=True,
+              help="Review agencies' FBI registry matches instead: EVENT_ID is then an agency id.")
+@click.option("--list", "list_only", is_flag=True, help="With --registry: list the matches, ask nothing.")
+@click.option("--all", "every", is_flag=True, help="With --registry: reviewed matches too (default: unreviewed).")
 @click.option("--note", help="Why, in a sentence.")
 @click.option("--reviewer", help="Who decides (default: the login name).")
 @click.option("--from-key", help="rename: the old agreement key (default: what the event names).")
@@ -39,15 +45,26 @@ MAX_ID = 2**31 - 1    # ids are 32-bit integers on PostgreSQL
 @click.option("--state", metavar="XX", help="Interactive: only this state.")
 @click.option("--limit", type=int, default=20, show_default=True, help="Interactive: at most this many events.")
 @pass_app
-def review(app: App, event_id: int | None, status: str | None, note: str | None, reviewer: str | None,
-           from_key: str | None, to_key: str | None, kinds: tuple[str, ...], state: str | None, limit: int) -> None:
+def review(app: App, event_id: int | None, status: str | None, registry: bool, list_only: bool, every: bool,
+           note: str | None, reviewer: str | None, from_key: str | None, to_key: str | None,
+           kinds: tuple[str, ...], state: str | None, limit: int) -> None:
     """Mark a change event confirmed, false_positive, rename or source_error.
 
     With EVENT_ID and --status: records one decision.  Without EVENT_ID: lists unreviewed events
     and asks for a decision on each (s skips, q stops).  A rename links two agreement keys; later
     diffs treat them as one agreement, so it is not reported as removed and added again.
+
+    With --registry: the same for agencies' FBI registry matches (ORI, confidence, basis), least
+    confident first; a decision is accepted or rejected, and carries forward (a rejected match
+    stays rejected after new lists and after rebuild).
     """
     reviewer = reviewer or getpass.getuser()
+    if registry:
+        _review_registry(app, event_id, status, note, reviewer, state=check_state(state), limit=limit,
+                         list_only=list_only, every=every)
+        return
+    if status in REGISTRY_REVIEW_STATUSES:
+        raise click.UsageError(f"--status {status} is a decision on a registry match: add --registry")
     if event_id is None:
         where = ChangeFilter(kinds=kinds, state=check_state(state), review_status=UNREVIEWED)
         _review_interactively(app, reviewer, where, limit)
@@ -62,6 +79,59 @@ def review(app: App, event_id: int | None, status: str | None, note: str | None,
             raise click.ClickException(str(error)) from error
         keys = f" ({decision.from_key} -> {decision.to_key})" if decision.status == "rename" else ""
         app.console.print(f"event {event_id}: {decision.status}{keys}", highlight=False, markup=False)
+
+
+def registry_line(agency: Agency) -> str:
+    """One agency's registry match in words, for the reviewer."""
+    record = agency.registry_record or {}
+    county = f", county {record['county']}" if record.get("county") else ""
+    review = f" [{agency.registry_review}]" if agency.registry_review else ""
+    return (f"agency {agency.id}: {agency.state} {agency.name} -> {record.get('name')} "
+            f"({record.get('agency_type')}{county}) ORI {record.get('ori')}, confidence {record.get('confidence')}, "
+            f"basis: {record.get('basis')}{review}")
+
+
+def _review_registry(app: App, agency_id: int | None, status: str | None, note: str | None, reviewer: str,
+                     *, state: str | None, limit: int, list_only: bool, every: bool) -> None:
+    if agency_id is not None:
+        if status not in REGISTRY_REVIEW_STATUSES:
+            raise click.UsageError("give --status accepted or --status rejected with an agency id and --registry")
+        with app.session() as session, session.begin():
+            try:
+                AgencyRepository(session).decide(agency_id, status, note=note, reviewer=reviewer)
+            except ValueError as error:
+                raise click.ClickException(str(error)) from error
+            agency = session.get(Agency, agency_id)
+            assert agency is not None
+            click.echo(visible(registry_line(agency)))
+        return
+    with app.session() as session:
+        agencies = AgencyRepository(session).matches(state=state, review=None if every else "unreviewed")
+        session.expunge_all()
+    if list_only:
+        for agency in agencies:
+            click.echo(visible(registry_line(agency)))
+        click.echo(f"{len(agencies)} registry match(es).")
+        return
+    agencies = sorted(agencies, key=lambda a: ((a.registry_record or {}).get("confidence") or 0, a.state, a.name))
+    if not agencies:
+        app.console.print("No registry match to review.")
+        return
+    decided = 0
+    for agency in agencies[:limit]:
+        click.echo(visible(registry_line(agency)))
+        answer = click.prompt("decision (a accept, r reject; s skip, q quit)", type=click.Choice(["a", "r", "s", "q"]),
+                              default="s", show_choices=False)
+        if answer == "q":
+            break
+        if answer == "s":
+            continue
+        typed_note = click.prompt("note", default="", show_default=False) or None
+        with app.session() as session, session.begin():
+            AgencyRepository(session).decide(agency.id, "accepted" if answer == "a" else "rejected",
+                                             note=typed_note, reviewer=reviewer)
+        decided += 1
+    click.echo(f"{decided} decision(s) recorded.")
 
 
 def _review_interactively(app: App, reviewer: str, where: ChangeFilter, limit: int) -> None:

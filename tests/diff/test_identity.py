@@ -8,11 +8,13 @@ import pytest
 
 from diff.identity import (
     CANONICAL_KEY,
+    REGISTRY_ORI,
     REVIEWED_ALIAS,
     STATE_CORRECTED,
     SUPPORT_TYPE_CORRECTED,
     SUPPORT_TYPE_FILLED,
     IdentityRules,
+    registry_lookup,
 )
 from diff.normalise import normalise_table
 from diff.records import RawRow, SourceTable
@@ -163,3 +165,68 @@ def test_ties_are_paired_by_key_text_whatever_the_input_order():
                           rules=NO_VETO)
     assert [(r.before.key, r.after.key) for r in forward.renamed] == \
            [(r.before.key, r.after.key) for r in backward.renamed]
+
+
+# -- registry_ori: one FBI record (diff.registry, the real FBI file) ----------------------------------
+
+# (case, removed row, added row): ICE's own re-spellings that only the FBI record ties together
+SAME_RECORD = [
+    ("the state police under another name (LA, participatingAgencies07152025am)",
+     row("LOUISIANA", "Louisiana State Patrol"), row("LOUISIANA", "Louisiana State Police Department"),
+     "LALSP0000"),
+    ("a borough's police named with and without 'Borough' (PA, participatingAgencies07152025am)",
+     row("PENNSYLVANIA", "Quarryville Police Department"),
+     row("PENNSYLVANIA", "Quarryville Borough Police Department"), "PA0362900"),
+]
+
+
+@pytest.mark.parametrize("case, before, after, ori", SAME_RECORD, ids=[m[0] for m in SAME_RECORD])
+def test_two_names_with_one_fbi_record_in_one_state_are_one_agreement(case, before, after, ori):
+    result = one_change(before, after, IdentityRules())
+    assert result.added == () and result.removed == () and result.renamed == ()
+    assert [(m.basis, ori in m.detail) for m in result.matched] == [(REGISTRY_ORI, True)]
+    assert [(c.field, c.basis) for c in result.changed] == [("agency", REGISTRY_ORI)]
+    # without the tier they were a removal and an addition
+    assert len(one_change(before, after, IdentityRules(registry_ori=None)).removed) == 1
+
+
+# (case, removed row, added row, rules): one ORI, and still two agreements
+SAME_RECORD_APART = [
+    ("a township's police is not a city's, though the registry's fallback gives both Quarryville's record",
+     row("PENNSYLVANIA", "Quarryville Township Police Department"),
+     row("PENNSYLVANIA", "City of Quarryville Police Department"), IdentityRules()),
+    ("a city's marshal is not its police (Smiley, TX: one City record)",
+     row("TEXAS", "Smiley City Marshal's Office"), row("TEXAS", "Smiley Police Department"), IdentityRules()),
+    ("another support type is another agreement",
+     row("LOUISIANA", "Louisiana State Patrol", "Jail Enforcement Model"),
+     row("LOUISIANA", "Louisiana State Police Department", "Warrant Service Officer", dt.date(2025, 9, 1)),
+     IdentityRules()),
+    ("below the threshold", row("LOUISIANA", "Louisiana State Patrol"),
+     row("LOUISIANA", "Louisiana State Police Department"), IdentityRules(registry_threshold=0.9)),
+    ("a reviewer rejected one side's match", row("LOUISIANA", "Louisiana State Patrol"),
+     row("LOUISIANA", "Louisiana State Police Department"),
+     IdentityRules(registry_ori=registry_lookup(rejected={("LA", "STATE PATROL", "LALSP0000")}))),
+    ("the gazetteer's veto stays", row("LOUISIANA", "Louisiana State Patrol"),
+     row("LOUISIANA", "Louisiana State Police Department"), IdentityRules(distinct_places=lambda *_: True)),
+]
+
+
+@pytest.mark.parametrize("case, before, after, rules", SAME_RECORD_APART, ids=[m[0] for m in SAME_RECORD_APART])
+def test_one_fbi_record_is_not_enough_without_the_rest_of_the_rule(case, before, after, rules):
+    result = one_change(before, after, rules)
+    assert [m for m in result.matched if m.basis == REGISTRY_ORI] == []
+
+
+def test_a_reviewer_accepted_match_counts_as_certain():
+    before, after = row("LOUISIANA", "Louisiana State Patrol"), row("LOUISIANA", "Louisiana State Police Department")
+    accepted = registry_lookup(accepted={("LA", "STATE PATROL", "LALSP0000")})
+    assert accepted("LA", "Louisiana State Patrol") == ("LALSP0000", 1.0)
+    result = one_change(before, after, IdentityRules(registry_ori=accepted, registry_threshold=0.9))
+    assert [m.basis for m in result.matched] == [REGISTRY_ORI]
+
+
+def test_a_promoted_pending_entry_is_never_paired_by_its_fbi_record():
+    before = index(row("LOUISIANA", "Louisiana State Patrol", signed=None))
+    after = index(row("LOUISIANA", "Louisiana State Police Department", signed=None))
+    kept = diff_lists(before, after, rules=IdentityRules(dated=False), not_renamed=set(before))
+    assert kept.matched == () and len(kept.removed) == 1

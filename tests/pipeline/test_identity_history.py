@@ -108,6 +108,8 @@ RESPELLINGS = [
     ("2025-07-09", "participating", "Lake Clark Shores Police Department", "Lake Clarke Shores Police Department"),
     ("2025-07-10", "pending", "Arnaudville Police Department, LA", "Arnaudville Police Department"),
     ("2025-07-22", "pending", "Texas County's Sheriff's Office", "Texas County Sheriff's Office"),
+    ("2025-07-15", "participating", "Louisiana State Patrol", "Louisiana State Police Department"),
+    ("2025-07-15", "participating", "Quarryville Police Department", "Quarryville Borough Police Department"),
     ("2025-07-23", "participating", "Alachua Police Departent", "Alachua Police Department"),
     ("2025-07-24", "pending", "St. Charles Place Sheriff's Office", "St. Charles Parish Sheriff's Office"),
     ("2025-08-02", "participating", "Flathead County Sheriff's Department", "Flathead County Sheriff's Office"),
@@ -122,7 +124,7 @@ def test_a_respelling_is_one_event(history, day, list_name, old, new):
     found = [e for e in events if e.kind in ("agreement.renamed", "agreement.changed") and e.field == "agency"
              and (e.old_value, e.new_value) == (old, new)]
     assert len(found) == 1
-    assert found[0].match_basis in ("fuzzy_name", "canonical_key")
+    assert found[0].match_basis in ("fuzzy_name", "canonical_key", "registry_ori")
     keys = {found[0].subject_key, found[0].evidence["previous_key"]}
     assert not [e for e in events if e.kind in ("agreement.added", "agreement.removed") and e.subject_key in keys]
 
@@ -144,6 +146,17 @@ def test_two_distinct_places_are_never_merged(history, day, list_name, old, new)
                 and {e.old_value, e.new_value} == {old, new}]
     # the new one is an agreement of its own (the old one left, or was promoted)
     assert [e.new_value for e in events if e.kind == "agreement.added" and e.new_value == new] == [new]
+
+
+def test_the_fbi_record_ties_only_the_names_it_should(history):
+    """registry_ori pairs on this history: exactly ICE's two re-spellings the other tiers leave
+    (bench/registry.py prints them), never a pair of distinct places."""
+    tied = sorted((e.occurred_on.isoformat() if e.occurred_on else "", e.old_value, e.new_value)
+                  for e in history.events if e.match_basis == "registry_ori")
+    assert tied == [
+        ("2025-07-15", "Louisiana State Patrol", "Louisiana State Police Department"),
+        ("2025-07-15", "Quarryville Police Department", "Quarryville Borough Police Department"),
+    ]
 
 
 def test_every_agreement_event_names_its_agreement(history):

@@ -1,0 +1,197 @@
+"""Agencies: the agency of each agreement, with its FBI registry match, and the review of matches.
+
+An agency is one row per state and canonical name (``diff.agency_names.canonical``): the
+agreements of one agency (its support models, on either list) point at it.  Its registry match
+(``diff.registry``) is the best one its names gave, by confidence (a later name only replaces
+the match when it finds the same ORI with more confidence: the first ORI found stays), so the
+same documents ingested in the same order give the same rows.  Offices without an ORI of their
+own (boards, departments of corrections, attorneys' offices, jails) stay without one.
+
+A reviewer may accept or reject a match (``RegistryDecision``).  Decisions name the agency and
+the ORI and are kept apart from the agency rows, so they carry forward: a rejected match is
+rejected again when a later list or ``rebuild`` matches that agency to that ORI.  A rejected
+match leaves the agency without ``ori``, ``confidence`` and ``basis`` (its ``registry_record``
+keeps what was rejected, for the reviewer).
+
+The caller owns the transaction: nothing here commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from diff.agency_names import canonical
+from diff.registry import Registry, RegistryMatch
+from storage.models import REGISTRY_REVIEW_STATUSES, Agency, Agreement, RegistryDecision, table_of
+
+AgencyKey = tuple[str, str]      # (state, canonical name)
+CHUNK = 500
+
+
+def agency_key(state: str, name: str) -> AgencyKey:
+    """The agency a row names: its state and the canonical form of its name."""
+    return state, canonical(name, state) or name.upper()
+
+
+def registry_match(state: str, name: str) -> RegistryMatch | None:
+    """The FBI record of one agency name (none for an unreadable state)."""
+    return Registry.load().match(state, name) if state.isalpha() else None
+
+
+def _record(match: RegistryMatch) -> dict[str, Any]:
+    return asdict(match)
+
+
+class AgencyRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- linking ------------------------------------------------------------------------------
+    def link(self, names: Mapping[int, tuple[str, str]]) -> dict[int, int]:
+        """Point each agreement (id → its row's state and agency name) at its agency, creating
+        agencies and finding their registry match as needed.  Returns agreement id → agency id."""
+        if not names:
+            return {}
+        by_agency: dict[AgencyKey, list[str]] = {}
+        of_agreement: dict[int, AgencyKey] = {}
+        for agreement_id, (state, name) in sorted(names.items()):
+            key = agency_key(state, name)
+            of_agreement[agreement_id] = key
+            spellings = by_agency.setdefault(key, [])
+            if name not in spellings:
+                spellings.append(name)
+        agencies = self._agencies(by_agency)
+        decisions = self.decisions_in_force(agencies.keys())
+        for key, spellings in by_agency.items():
+            agency = agencies.get(key)
+            if agency is None:
+                agency = agencies[key] = Agency(state=key[0], name=key[1])
+                self.session.add(agency)
+            best = _best(agency.registry_record, [registry_match(key[0], name) for name in spellings])
+            if best is not None and best != agency.registry_record:
+                agency.registry_record = best
+            ori = str((agency.registry_record or {}).get("ori") or "")
+            _apply_review(agency, decisions.get((key[0], key[1], ori)))
+        self.session.flush()
+        wanted = {agreement_id: agencies[key].id for agreement_id, key in of_agreement.items()}
+        self._set_agreement_agencies(wanted)
+        return wanted
+
+    def _agencies(self, keys: Iterable[AgencyKey]) -> dict[AgencyKey, Agency]:
+        keys = sorted(set(keys))
+        found: dict[AgencyKey, Agency] = {}
+        for start in range(0, len(keys), CHUNK):
+            chunk = keys[start:start + CHUNK]
+            names = {name for _, name in chunk}
+            for agency in self.session.scalars(select(Agency).where(Agency.name.in_(names))):
+                if (agency.state, agency.name) in chunk:
+                    found[(agency.state, agency.name)] = agency
+        return found
+
+    def _set_agreement_agencies(self, wanted: Mapping[int, int]) -> None:
+        ids = sorted(wanted)
+        current: dict[int, int | None] = {}
+        for start in range(0, len(ids), CHUNK):
+            current.update(self.session.execute(
+                select(Agreement.id, Agreement.agency_id).where(Agreement.id.in_(ids[start:start + CHUNK]))).all())
+        changed = [{"b_id": i, "b_agency": wanted[i]} for i in ids if current.get(i) != wanted[i]]
+        if changed:
+            table = table_of(Agreement)
+            self.session.connection().execute(
+                update(table).where(table.c.id == bindparam("b_id")).values(agency_id=bindparam("b_agency")),
+                changed)
+
+    # -- readers -------------------------------------------------------------------------------
+    def oris_of_agreements(self, agreement_ids: Iterable[int]) -> dict[int, str]:
+        """The ORI of each agreement's agency, where it has one (a rejected match has none)."""
+        ids = sorted(set(agreement_ids))
+        found: dict[int, str] = {}
+        for start in range(0, len(ids), CHUNK):
+            rows = self.session.execute(
+                select(Agreement.id, Agency.ori).join(Agency, Agency.id == Agreement.agency_id)
+                .where(Agreement.id.in_(ids[start:start + CHUNK]), Agency.ori.is_not(None)))
+            found.update((agreement_id, ori) for agreement_id, ori in rows if ori)
+        return found
+
+    # -- review ---------------------------------------------------------------------------------
+    def decisions_in_force(self, keys: Iterable[AgencyKey] | None = None) -> dict[tuple[str, str, str],
+                                                                                  RegistryDecision]:
+        """The newest decision on each (state, agency name, ORI), for the given agencies (or all)."""
+        newest = (select(func.max(RegistryDecision.id))
+                  .group_by(RegistryDecision.state, RegistryDecision.agency_name, RegistryDecision.ori))
+        query = select(RegistryDecision).where(RegistryDecision.id.in_(newest))
+        wanted = set(keys) if keys is not None else None
+        if wanted is not None:
+            if not wanted:
+                return {}
+            query = query.where(RegistryDecision.agency_name.in_(sorted({name for _, name in wanted})))
+        return {(d.state, d.agency_name, d.ori): d for d in self.session.scalars(query)
+                if wanted is None or (d.state, d.agency_name) in wanted}
+
+    def rejected(self) -> frozenset[tuple[str, str, str]]:
+        """(state, agency name, ORI) of every match a reviewer rejected (and has not accepted since)."""
+        return frozenset(key for key, d in self.decisions_in_force().items() if d.status == "rejected")
+
+    def accepted(self) -> frozenset[tuple[str, str, str]]:
+        return frozenset(key for key, d in self.decisions_in_force().items() if d.status == "accepted")
+
+    def matches(self, *, state: str | None = None, review: str | None = None) -> list[Agency]:
+        """Agencies with a registry match (rejected ones too), by state and name.  ``review``:
+        accepted, rejected, or ``unreviewed``."""
+        query = select(Agency).where(Agency.registry_record.is_not(None))
+        if state:
+            query = query.where(Agency.state == state)
+        if review == "unreviewed":
+            query = query.where(Agency.registry_review.is_(None))
+        elif review:
+            query = query.where(Agency.registry_review == review)
+        return list(self.session.scalars(query.order_by(Agency.state, Agency.name)))
+
+    def decide(self, agency_id: int, status: str, *, note: str | None = None,
+               reviewer: str | None = None) -> RegistryDecision:
+        """Accept or reject an agency's registry match; it takes effect at once and carries
+        forward.  ValueError says what is wrong."""
+        if status not in REGISTRY_REVIEW_STATUSES:
+            raise ValueError(f"unknown decision {status!r}: expected one of {', '.join(REGISTRY_REVIEW_STATUSES)}")
+        agency = self.session.get(Agency, agency_id)
+        if agency is None:
+            raise ValueError(f"no agency {agency_id}")
+        ori = (agency.registry_record or {}).get("ori")
+        if not ori:
+            raise ValueError(f"agency {agency_id} ({agency.state} {agency.name}) has no registry match to review")
+        decision = RegistryDecision(state=agency.state, agency_name=agency.name, ori=ori, status=status, note=note,
+                                    reviewer=reviewer)
+        self.session.add(decision)
+        self.session.flush()
+        _apply_review(agency, decision)
+        self.session.flush()
+        return decision
+
+
+def _best(known: Mapping[str, Any] | None, found: Iterable[RegistryMatch | None]) -> dict[str, Any] | None:
+    """The match an agency keeps: the known one unless a name finds the same ORI with more
+    confidence (or there was none)."""
+    best = dict(known) if known else None
+    for match in found:
+        if match is None:
+            continue
+        if best is None or (match.ori == best["ori"] and match.confidence > best["confidence"]):
+            best = _record(match)
+    return best
+
+
+def _apply_review(agency: Agency, decision: RegistryDecision | None) -> None:
+    """The agency's identifier as its match and the decision in force on it say."""
+    record = agency.registry_record
+    rejected = decision is not None and decision.status == "rejected"
+    review = decision.status if decision is not None else None
+    ori = record["ori"] if record and not rejected else None
+    confidence = record["confidence"] if record and not rejected else None
+    basis = record["basis"] if record and not rejected else None
+    if (agency.ori, agency.confidence, agency.basis, agency.registry_review) != (ori, confidence, basis, review):
+        agency.ori, agency.confidence, agency.basis, agency.registry_review = ori, confidence, basis, review
