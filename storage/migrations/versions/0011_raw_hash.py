@@ -1,14 +1,14 @@
 """snapshot.raw_hash: the read rows' hash, so that an unchanged list is known before cleaning
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
