@@ -5,7 +5,7 @@ An addition, a removal, a promotion or a field change is first *provisional*.  I
 ``hours`` (between the lists' dates); it is *reverted* when the list goes back before that: the
 event and the one that undoes it are both marked and linked, never deleted.  When one list
 undoes a large share of an earlier list's changes, that is one ``list.reverted`` event
-("ICE withdrew 78 agreements it had listed two days earlier").
+("ICE withdrew 74 agreements it had listed two days earlier").
 
 Pure: events come in as ``OpenEvent`` values, decisions go out as ids.
 """
@@ -35,9 +35,9 @@ class ConfirmationRule:
             raise ValueError(f"hours must not be negative, not {self.hours}")
 
 
-# Chosen on the shared history (bench/confirmation.py, README "Confirmed changes"): of 197
-# participating removals 46.7% were undone within 30 days; of those confirmed after two later
-# lists and 48 hours 3.1% were, after two lists and 7 days none (0 of 53).
+# Chosen on the shared history (bench/confirmation.py, README "Confirmed changes"): of 175
+# participating removals 48.0% were undone within 30 days; of those confirmed after two later
+# lists and 48 hours 4.0% were (2 of 50), after two lists and 7 days none (0 of 43).
 DEFAULT_CONFIRMATION: Mapping[str, ConfirmationRule] = {
     "participating": ConfirmationRule(snapshots=2, hours=7 * 24),
     "pending": ConfirmationRule(snapshots=2, hours=7 * 24),
@@ -130,7 +130,7 @@ class BatchReversal:
 
 
 # One list undoes another's batch when, for some kind of change, it undoes at least this many
-# of them and at least this share (ICE's withdrawal of 2025-08-04: 78 of the 89 additions of
+# of them and at least this share (ICE's withdrawal of 2025-08-04: 74 of the 85 additions of
 # 2025-08-02).
 BATCH_MIN_EVENTS = 10
 BATCH_MIN_SHARE = 0.5
