@@ -346,6 +346,8 @@ def child(kind: str, folder: Path) -> dict:
         from diff.normalise import normalise_table
 
         for version in ("v1", "v2"):
+            if (folder / f"{version}.agreements.pickle").exists():
+                continue
             agreements = normalise_table(read_workbook(folder / f"{version}.xlsx", **_read_limits())).agreements
             (folder / f"{version}.agreements.pickle").write_bytes(pickle.dumps(agreements, 5))
         return {}
@@ -399,17 +401,29 @@ def _ingest_child(folder: Path) -> dict:
             outcome = measured.pop("result")
             measured["result"] = {"status": outcome.status, **outcome.counts}
             results[step] = measured
+            print(json.dumps({step: measured}), flush=True)   # the parent shows each step as it ends
         engine.dispose()
     return results
 
 
-def run_child(kind: str, folder: Path) -> dict:
+def run_child(kind: str, folder: Path, floor: float | None = None) -> dict:
+    """The child's figures; each step's line is printed as soon as the child reports it."""
     command = [sys.executable, __file__, "--child", kind, str(folder)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, text=True)
-    out, err = process.communicate()
-    if process.returncode:
-        raise SystemExit(f"{kind} failed:\n{err[-3000:]}")
-    return json.loads(out.strip().splitlines()[-1])
+    with tempfile.TemporaryFile("w+") as errors:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, cwd=ROOT, text=True)
+        assert process.stdout is not None
+        figures: dict = {}
+        for line in process.stdout:
+            figures = json.loads(line)
+            if kind == "ingest" and len(figures) == 1:   # one step just ended (the last line has them all)
+                for step, measured in figures.items():
+                    print_step(step, measured, floor)
+        if process.wait():
+            errors.seek(0)
+            raise SystemExit(f"{kind} failed:\n{errors.read()[-3000:]}")
+    if kind not in ("ingest", "clean"):
+        print_step(kind, figures, floor if floor is not None else figures["seconds"])
+    return figures
 
 
 # -- the report ----------------------------------------------------------------------------------------
@@ -418,15 +432,14 @@ def mb(value: int) -> str:
     return f"{value / 1e6:,.0f} MB"
 
 
-def report(size: int, figures: dict, expected: dict) -> None:
+def print_step(step: str, f: dict, floor: float | None) -> None:
+    ratio = f"{f['seconds'] / floor:>7.1f}×" if floor else f"{'':>8}"
+    print(f"  {step:<12} {f['seconds']:>9.2f}s {ratio} {mb(f['peak']):>10} {mb(f['added']):>10}  {f.get('result')}",
+          flush=True)
+
+
+def report(figures: dict) -> None:
     floor = figures["read"]["seconds"]
-    print(f"\n{size:,} rows; the second version: {expected['added']:,} added, {expected['removed']:,} removed, "
-          f"{expected['changed']:,} changed, {expected['renamed']:,} renamed")
-    print(f"  {'step':<12} {'time':>10} {'× read':>8} {'peak RSS':>10} {'added':>10}  result")
-    for step in ("read", "our_read", "our_diff", "csv_diff", "ingest_v1", "ingest_v2", "unchanged"):
-        f = figures[step]
-        print(f"  {step:<12} {f['seconds']:>9.2f}s {f['seconds'] / floor:>7.1f}× {mb(f['peak']):>10} "
-              f"{mb(f['added']):>10}  {f.get('result')}")
     ours, theirs = figures["our_diff"], figures["csv_diff"]
     print(f"  csv-diff / our diff: {theirs['seconds'] / ours['seconds']:.1f}× the time, "
           f"{theirs['peak'] / ours['peak']:.2f}× the peak memory, "
@@ -451,9 +464,15 @@ def main() -> None:
         folder = prepare(size, args.seed, args.cache)
         if not (folder / "v2.agreements.pickle").exists():
             run_child("clean", folder)
-        figures = {kind: run_child(kind, folder) for kind in ("read", "our_read", "our_diff", "csv_diff")}
-        figures.update(run_child("ingest", folder))
-        report(size, figures, json.loads((folder / "expected.json").read_text()))
+        expected = json.loads((folder / "expected.json").read_text())
+        print(f"\n{size:,} rows; the second version: {expected['added']:,} added, {expected['removed']:,} removed, "
+              f"{expected['changed']:,} changed, {expected['renamed']:,} renamed")
+        print(f"  {'step':<12} {'time':>10} {'× read':>8} {'peak RSS':>10} {'added':>10}  result")
+        figures = {"read": run_child("read", folder)}
+        floor = figures["read"]["seconds"]
+        figures.update({kind: run_child(kind, folder, floor) for kind in ("our_read", "our_diff", "csv_diff")})
+        figures.update(run_child("ingest", folder, floor))
+        report(figures)
 
 
 if __name__ == "__main__":

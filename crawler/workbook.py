@@ -464,7 +464,7 @@ def _check_sheet_extent(xml: bytes, part: str, row_limit: int) -> None:
             return
         last_row, has_value = last
         if has_value and last_row > row_limit:
-            raise UnreadableWorkbook("too_many_rows", f"sheet {part!r} has cells down to row {last_row:,}")
+            raise _over_row_cap(part, last_row, row_limit)
         # A far empty (styled) cell does not extend calamine's grid: the exact scan tells.
         quick = has_value or last_row <= _SPARSE_FLOOR_ROWS
         if quick and last_row <= row_limit and _cell_below(xml, begin, end, last_row) is None:
@@ -475,8 +475,15 @@ def _check_sheet_extent(xml: bytes, part: str, row_limit: int) -> None:
     if last_column > MAX_COLUMNS:
         raise UnreadableWorkbook("too_large", f"sheet {part!r} has cells in column {last_column:,}")
     if last_row > row_limit:
-        raise UnreadableWorkbook("too_many_rows", f"sheet {part!r} has cells down to row {last_row:,}")
+        raise _over_row_cap(part, last_row, row_limit)
     _check_density(last_row, cells, part)
+
+
+def _over_row_cap(part: str, last_row: int, row_limit: int) -> UnreadableWorkbook:
+    return UnreadableWorkbook(
+        "too_many_rows", f"sheet {part!r} has cells down to row {last_row:,}, beyond the row cap "
+                         f"({row_limit - HEADER_SEARCH_ROWS:,} rows below a header in the first {HEADER_SEARCH_ROWS})"
+    )
 
 
 def _last_cell(xml: bytes, begin: int, end: int) -> tuple[int, bool] | None:
@@ -683,7 +690,8 @@ def _find_list_sheet(
         if header_index is None:
             continue
         if len(grid) - 1 - header_index > max_rows:
-            raise UnreadableWorkbook("too_many_rows", f"sheet {metadata.name!r} has more than {max_rows:,} rows")
+            raise UnreadableWorkbook("too_many_rows", f"sheet {metadata.name!r} has more rows than the row cap "
+                                                      f"({max_rows:,})")
         return metadata.name, grid, header_index
     raise UnreadableWorkbook(
         "no_list_sheet",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from diff.normalise import agency_loose
 from diff.records import Agreement
@@ -35,21 +35,34 @@ def propose_renames(
     """
     removed = sorted(removed, key=lambda a: a.key.as_text())
     added = sorted(added, key=lambda a: a.key.as_text())
-    # Only rows of one state and support model are compared: grouped first, so that the cost
-    # grows with the rows of each group rather than with removed × added.
-    added_by_group: dict[tuple[str, str], list[int]] = {}
+    # Only rows of one state and support model are compared: grouped first, and within a group
+    # rapidfuzz's C++ loop finds the pairs near the threshold, whose score is then taken exactly
+    # as before, so that the cost grows with the rows rather than with removed × added.
+    groups: dict[tuple[str, str], list[int]] = {}
     for j, new in enumerate(added):
-        added_by_group.setdefault((new.key.state, new.key.model), []).append(j)
-    loose_added = [agency_loose(new.agency) for new in added]
+        groups.setdefault((new.key.state, new.key.model), []).append(j)
+    names = {group: [added[j].key.agency for j in members] for group, members in groups.items()}
+    loose_groups: dict[tuple[str, str], dict[str, list[int]]] = {}
+    for group, members in groups.items():
+        by_loose: dict[str, list[int]] = {}
+        loose_groups[group] = by_loose
+        for j in members:
+            by_loose.setdefault(agency_loose(added[j].agency), []).append(j)
     candidates: list[tuple[float, int, int, str]] = []
     for i, old in enumerate(removed):
-        loose_old = None
-        for j in added_by_group.get((old.key.state, old.key.model), ()):
+        group = (old.key.state, old.key.model)
+        in_group = groups.get(group)
+        if not in_group:
+            continue
+        same_loose = set(loose_groups[group].get(agency_loose(old.agency), ()))
+        near = {in_group[index] for _, _, index in process.extract(
+            old.key.agency, names[group], scorer=fuzz.token_sort_ratio,
+            score_cutoff=max(threshold - 1.0, 0.0), limit=None)}
+        for j in sorted(same_loose | near):
             new = added[j]
             if veto is not None and veto(old.key.state, old.agency, new.key.state, new.agency):
                 continue
-            loose_old = agency_loose(old.agency) if loose_old is None else loose_old
-            if loose_old == loose_added[j]:
+            if j in same_loose:
                 candidates.append((100.0, i, j, "same name once generic words are ignored"))
                 continue
             score = fuzz.token_sort_ratio(old.key.agency, new.key.agency)

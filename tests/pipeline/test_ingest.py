@@ -269,7 +269,7 @@ def test_a_list_longer_than_the_row_cap_is_quarantined_with_the_reason_not_remov
     capped = Ingestor(engine, IngestOptions(limits=ReadLimits(max_rows=100)))
     outcome = capped.ingest(document("participatingAgencies05292025am.xlsx", as_of=dt.date(2025, 5, 29)))
     assert outcome.status == "quarantined"
-    assert "more than 100 rows" in outcome.reason or "down to row" in outcome.reason
+    assert "beyond the row cap (100 rows" in outcome.reason
     with Session(engine) as session:
         events = [e for e in EventRepository(session).events() if e.snapshot_id == outcome.snapshot_id]
         assert [(e.kind, e.field) for e in events] == [("source.anomaly", "unreadable:too_many_rows")]

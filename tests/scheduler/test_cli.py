@@ -173,3 +173,13 @@ def test_config_show_and_status(tmp_path, monkeypatch):
     bad.write_text("[crawler]\ncontcat = 1\n")
     result = run(url, "--config", str(bad), "status")
     assert result.exit_code == 1 and "contcat" in result.output
+
+
+def test_the_row_cap_setting_reaches_backfill(tmp_path):
+    """[limits] max_rows from the environment: a list longer than it is quarantined, with the reason."""
+    url = f"sqlite:///{tmp_path / 'capped.sqlite'}"
+    path = WORKBOOKS / "participating" / "participatingAgencies05292025am.xlsx"
+    result = run(url, "backfill", str(path), "--format", "json", env={"TRACKER287G__LIMITS__MAX_ROWS": "100"})
+    assert result.exit_code == 0, result.output
+    shown = json.loads(run(url, "snapshots", "--format", "json").output)["snapshots"]
+    assert [(s["status"], "row cap (100 rows" in s["reason"]) for s in shown] == [("quarantined", True)]
