@@ -63,20 +63,35 @@ class ReadDocument:
 
     sha256: str
     table: SourceTable
+    # what the reader logged meanwhile (logger, level, message): logged again here, when the
+    # document is ingested, so that it goes where this process's log goes
+    logged: tuple[tuple[str, int, str], ...] = ()
 
 
 Source = tuple[bytes, str, str | None]     # (content, media, source URL)
 
 
-def read_in_child(source: Source) -> bytes | None:
+class _Collected(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.name, record.levelno, record.getMessage()))
+
+
+def read_in_child(source: Source, collected: _Collected | None = None) -> bytes | None:
     """The document read, pickled; None when it cannot be read (the ingest then reads it and
     records why).  Runs in the child."""
     content, media, source_url = source
+    if collected is not None:
+        collected.records.clear()
     try:
         table = read_table(content, media, source_url)
-        read = ReadDocument(hashlib.sha256(content).hexdigest(), table)
     except Exception:  # left to the ingest, which reads it again and records why
         return None
+    logged = tuple(collected.records) if collected is not None else ()
+    read = ReadDocument(hashlib.sha256(content).hexdigest(), table, logged)
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
     pickler.dispatch_table = _DISPATCH
@@ -127,9 +142,11 @@ def _read_frame(stream: IO[bytes]) -> bytes | None:
 def child_main(requests: IO[bytes], replies: IO[bytes]) -> None:
     """The child's loop: one reply (a pickled ReadDocument, or empty) per request, in order,
     until its stdin ends or nobody reads its replies any more."""
+    collected = _Collected()
+    logging.basicConfig(level=logging.INFO, handlers=[collected])
     try:
         while (frame := _read_frame(requests)) is not None:
-            _write_frame(replies, read_in_child(pickle.loads(frame)) or b"")
+            _write_frame(replies, read_in_child(pickle.loads(frame), collected) or b"")
     except BrokenPipeError:    # the parent stopped early (an error, a database fault): done
         pass
 
@@ -214,7 +231,12 @@ class ReadAhead:
                 self.close()
                 return None
             if sent == index:
-                return pickle.loads(reply) if reply else None
+                if not reply:
+                    return None
+                read: ReadDocument = pickle.loads(reply)
+                for name, level, message in read.logged:
+                    logging.getLogger(name).log(level, "%s", message)
+                return read
         return None
 
     def _send_up_to(self, last: int) -> None:

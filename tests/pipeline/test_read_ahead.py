@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
+import logging
+import re
 import sqlite3
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -119,3 +123,33 @@ def test_the_ingest_reads_for_itself_when_the_read_ahead_is_of_other_bytes(tmp_p
     expected = read_table(content, "xlsx")
     assert stored.row_count == len(expected.rows) != len(other.table.rows)
     engine.dispose()
+
+
+def with_unreadable_hyperlink_ref(path: Path) -> bytes:
+    """The workbook with its first hyperlink's ref made unreadable (the reader warns and
+    ignores that link)."""
+    source = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as edited:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb'<hyperlink ref="[A-Z]+[0-9]+"', b'<hyperlink ref="G3:?"', data, count=1)
+            edited.writestr(info, data)
+    return out.getvalue()
+
+
+def test_what_the_reader_logs_in_the_child_is_logged_here(caplog: pytest.LogCaptureFixture) -> None:
+    paths = dated_history(60)[50:58]
+    documents = sources(paths)
+    documents[2] = (with_unreadable_hyperlink_ref(paths[2]), "xlsx", None)
+    with caplog.at_level(logging.WARNING, logger="crawler.workbook"):
+        read_table(*documents[2])
+    in_process = [(r.name, r.levelno, r.getMessage()) for r in caplog.records]
+    assert in_process and "G3:?" in in_process[0][2]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="crawler.workbook"), \
+            ReadAhead(len(documents), documents.__getitem__) as ahead:
+        read = [ahead.get(index) for index in range(len(documents))]
+    assert all(r is not None for r in read)
+    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == in_process
