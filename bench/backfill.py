@@ -86,7 +86,7 @@ class StageClock:
         import pipeline.ingest as ingest
         from pipeline.reading import ReadAhead
 
-        self.wrap(ReadAhead, "get", "waiting for the read-ahead child")
+        self.wrap(ReadAhead, "get", "read-ahead: wait for the child, unpickle")
         self.wrap(ingest.Ingestor, "ingest", "ingest (all)")
         self.wrap(ingest, "read_document", "read in this process (read-ahead missed)")
         self.wrap(ingest, "classify_document", "clean rows and classify")
@@ -251,7 +251,7 @@ def main() -> None:
           f"{staged['cpu_seconds']:.2f} s CPU):")
     print(f"  {'stage':<50} {'elapsed':>10}  {'share':>6}  {'CPU':>9}")
     shown, shown_cpu = 0.0, 0.0
-    waiting = "waiting for the read-ahead child"
+    waiting = "read-ahead: wait for the child, unpickle"
     for stage, seconds in sorted(staged["stages"].items(), key=lambda item: -item[1]):
         cpu = staged["stages_cpu"][stage]
         if stage != waiting:
