@@ -50,7 +50,7 @@ def chosen_files(folder: Path, count: int | None) -> list[Path]:
 def child_calamine(files: list[Path]) -> dict:
     from python_calamine import CalamineWorkbook
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     rows = 0
     for path in files:
         if path.suffix.lower() != ".xlsx":
@@ -58,7 +58,7 @@ def child_calamine(files: list[Path]) -> dict:
         book = CalamineWorkbook.from_path(str(path))
         for name in book.sheet_names:
             rows += len(book.get_sheet_by_name(name).to_python())
-    return {"seconds": time.perf_counter() - start, "rows": rows}
+    return {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu, "rows": rows}
 
 
 class StageClock:
@@ -66,17 +66,19 @@ class StageClock:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.cpu_seconds: dict[str, float] = defaultdict(float)
 
     def wrap(self, owner: Any, name: str, stage: str) -> None:
         inner: Callable[..., Any] = getattr(owner, name)
-        seconds = self.seconds
+        seconds, cpu_seconds = self.seconds, self.cpu_seconds
 
         def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             try:
                 return inner(*args, **kwargs)
             finally:
                 seconds[stage] += time.perf_counter() - start
+                cpu_seconds[stage] += time.process_time() - cpu
 
         setattr(owner, name, timed)
 
@@ -84,7 +86,7 @@ class StageClock:
         import pipeline.ingest as ingest
         from pipeline.reading import ReadAhead
 
-        self.wrap(ReadAhead, "get", "waiting for the read-ahead child")
+        self.wrap(ReadAhead, "get", "read-ahead: wait for the child, unpickle")
         self.wrap(ingest.Ingestor, "ingest", "ingest (all)")
         self.wrap(ingest, "read_document", "read in this process (read-ahead missed)")
         self.wrap(ingest, "classify_document", "clean rows and classify")
@@ -129,7 +131,7 @@ def child_backfill(files: list[Path], url: str | None, rebuild: bool, stages: bo
     for result in results:
         status = result.outcome.status if result.outcome else "error"
         statuses[status] = statuses.get(status, 0) + 1
-    out.update(files=len(results), statuses=statuses, stages=dict(clock.seconds))
+    out.update(files=len(results), statuses=statuses, stages=dict(clock.seconds), stages_cpu=dict(clock.cpu_seconds))
     return out
 
 
@@ -228,29 +230,39 @@ def main() -> None:
     read = median(calamine, "seconds")
     print(f"{'':<34} {'median':>12}  {'ratio':>7}")
     line("calamine read of every sheet", read, read, f"{calamine[0]['rows']} rows")
-    line("backfill into a new SQLite file", median(sqlite, "seconds"), read,
-         f"{sqlite[0]['statuses']}; CPU {median(sqlite, 'cpu_seconds'):.2f} s here, "
-         f"{median(sqlite, 'child_cpu_seconds'):.2f} s in the read-ahead child")
+    line("backfill into a new SQLite file", median(sqlite, "seconds"), read, f"{sqlite[0]['statuses']}")
     if postgres:
         line("backfill into PostgreSQL", median(postgres, "seconds"), read, f"{postgres[0]['statuses']}")
     line("rebuild of that SQLite file", median(sqlite, "rebuild_seconds"), read,
          f"{sqlite[0]['rebuild_documents']} documents replayed")
     print(f"schema creation (apart): SQLite {median(sqlite, 'schema_seconds') * 1000:.0f} ms"
           + (f", PostgreSQL {median(postgres, 'schema_seconds') * 1000:.0f} ms" if postgres else ""))
+    # CPU time is less at the mercy of other work on the machine than elapsed time
+    read_cpu, main_cpu, child_cpu = (median(calamine, "cpu_seconds"), median(sqlite, "cpu_seconds"),
+                                     median(sqlite, "child_cpu_seconds"))
+    print(f"CPU: calamine {read_cpu:.2f} s; SQLite backfill {main_cpu:.2f} s in its process "
+          f"({main_cpu / read_cpu:.2f}x) and {child_cpu:.2f} s in the read-ahead child "
+          f"(start-up included; together {(main_cpu + child_cpu) / read_cpu:.2f}x)")
     print("target: backfill into SQLite <= 3x the read")
 
     staged = run_child("backfill", files, stages=True)
     total = staged["stages"].pop("ingest (all)", 0.0)
-    print(f"\nwhere the SQLite backfill's time goes (one more run, stages timed; {staged['seconds']:.2f} s in all):")
-    shown = 0.0
+    print(f"\nwhere the SQLite backfill's time goes (one more run, stages timed; {staged['seconds']:.2f} s in all, "
+          f"{staged['cpu_seconds']:.2f} s CPU):")
+    print(f"  {'stage':<50} {'elapsed':>10}  {'share':>6}  {'CPU':>9}")
+    shown, shown_cpu = 0.0, 0.0
+    waiting = "read-ahead: wait for the child, unpickle"
     for stage, seconds in sorted(staged["stages"].items(), key=lambda item: -item[1]):
-        shown += seconds if stage != "waiting for the read-ahead child" else 0.0
-        print(f"  {stage:<44} {seconds * 1000:8.1f} ms  {seconds / staged['seconds']:5.1%}")
+        cpu = staged["stages_cpu"][stage]
+        if stage != waiting:
+            shown, shown_cpu = shown + seconds, shown_cpu + cpu
+        print(f"  {stage:<50} {seconds * 1000:7.1f} ms  {seconds / staged['seconds']:6.1%}  {cpu * 1000:6.1f} ms")
     rest = total - shown
-    print(f"  {'rest of the ingest (lock, bytes, guards, commit)':<44} {rest * 1000:8.1f} ms  "
-          f"{rest / staged['seconds']:5.1%}")
-    outside = staged["seconds"] - total - staged["stages"].get("waiting for the read-ahead child", 0.0)
-    print(f"  {'outside the ingest (file reads, progress)':<44} {outside * 1000:8.1f} ms")
+    rest_cpu = staged["stages_cpu"].get("ingest (all)", 0.0) - shown_cpu
+    print(f"  {'rest of the ingest (lock, bytes, guards, commit)':<50} {rest * 1000:7.1f} ms  "
+          f"{rest / staged['seconds']:6.1%}  {rest_cpu * 1000:6.1f} ms")
+    outside = staged["seconds"] - total - staged["stages"].get(waiting, 0.0)
+    print(f"  {'outside the ingest (file reads, progress)':<50} {outside * 1000:7.1f} ms")
     load = os.getloadavg()
     print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 

@@ -164,7 +164,8 @@ def read_document(doc: IncomingDocument, limits: ReadLimits = DEFAULT_LIMITS) ->
     """Read: the document's list table.  Raises UnreadableWorkbook when there is none."""
     if doc.table is not None:
         return doc.table
-    return read_table(doc.content, doc.media, doc.source_url, limits)
+    return read_table(doc.content, doc.media, doc.source_url, max_bytes=limits.max_file_bytes,
+                      max_uncompressed_bytes=limits.max_uncompressed_bytes, max_rows=limits.max_rows)
 
 
 def classify_document(table: SourceTable, overlap_with: Mapping[str, ListState]) -> Classified:

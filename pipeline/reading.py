@@ -29,14 +29,14 @@ import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import IO, Any
 
 from crawler.html_table import parse_list_tables
-from crawler.limits import DEFAULT_LIMITS, ReadLimits
 from crawler.workbook import UnreadableWorkbook, read_workbook
 from diff.normalise import ICE_ORIGIN
 from diff.records import RawRow, SourceTable
@@ -48,16 +48,15 @@ MIN_DOCUMENTS = 8
 DEPTH = 4                      # documents read ahead of the one being ingested
 
 
-def read_table(content: bytes, media: str, source_url: str | None = None,
-               limits: ReadLimits = DEFAULT_LIMITS) -> SourceTable:
-    """Read: the document's list table.  Raises UnreadableWorkbook when there is none."""
+def read_table(content: bytes, media: str, source_url: str | None = None, **caps: int) -> SourceTable:
+    """Read: the document's list table.  Raises UnreadableWorkbook when there is none.
+    ``caps``: the workbook reader's size caps (``crawler.workbook.read_workbook``)."""
     if media == "html":
         tables = parse_list_tables(content, source_url or ICE_ORIGIN + "/")
         if not tables:
             raise UnreadableWorkbook("no_list_table", "the page holds no 287(g) list table")
         return tables[0]
-    return read_workbook(content, max_bytes=limits.max_file_bytes,
-                         max_uncompressed_bytes=limits.max_uncompressed_bytes, max_rows=limits.max_rows)
+    return read_workbook(content, **caps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,20 +65,36 @@ class ReadDocument:
 
     sha256: str
     table: SourceTable
+    # what the reader logged meanwhile (logger, level, message): logged again here, when the
+    # document is ingested, so that it goes where this process's log goes
+    logged: tuple[tuple[str, int, str], ...] = ()
 
 
 Source = tuple[bytes, str, str | None]     # (content, media, source URL)
+Request = tuple[bytes, str, str | None, dict[str, int]]   # a source and the reader's caps
 
 
-def read_in_child(source: Source) -> bytes | None:
+class _Collected(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.name, record.levelno, record.getMessage()))
+
+
+def read_in_child(request: Request, collected: _Collected | None = None) -> bytes | None:
     """The document read, pickled; None when it cannot be read (the ingest then reads it and
     records why).  Runs in the child."""
-    content, media, source_url = source
+    content, media, source_url, caps = request
+    if collected is not None:
+        collected.records.clear()
     try:
-        table = read_table(content, media, source_url)
-        read = ReadDocument(hashlib.sha256(content).hexdigest(), table)
+        table = read_table(content, media, source_url, **caps)
     except Exception:  # left to the ingest, which reads it again and records why
         return None
+    logged = tuple(collected.records) if collected is not None else ()
+    read = ReadDocument(hashlib.sha256(content).hexdigest(), table, logged)
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
     pickler.dispatch_table = _DISPATCH
@@ -130,9 +145,11 @@ def _read_frame(stream: IO[bytes]) -> bytes | None:
 def child_main(requests: IO[bytes], replies: IO[bytes]) -> None:
     """The child's loop: one reply (a pickled ReadDocument, or empty) per request, in order,
     until its stdin ends or nobody reads its replies any more."""
+    collected = _Collected()
+    logging.basicConfig(level=logging.INFO, handlers=[collected])
     try:
         while (frame := _read_frame(requests)) is not None:
-            _write_frame(replies, read_in_child(pickle.loads(frame)) or b"")
+            _write_frame(replies, read_in_child(pickle.loads(frame), collected) or b"")
     except BrokenPipeError:    # the parent stopped early (an error, a database fault): done
         pass
 
@@ -141,17 +158,29 @@ class ReadAhead:
     """Reads ``count`` documents in order in one child process, ``depth`` documents ahead of
     the one asked for.  ``load(i)`` gives the i-th document's bytes (called in this process,
     when the document is sent to the child), or None to skip it.  Use as a context manager;
-    ``get(i)`` is the i-th document read, or None."""
+    ``get(i)`` is the i-th document read, or None.
 
-    def __init__(self, count: int, load: Callable[[int], Source | None], *, depth: int = DEPTH) -> None:
+    Until the child's first reply, ``get`` does not wait (unless ``wait_for_start``): the
+    child is still starting (a Python process, its imports), and this process reads for itself
+    meanwhile."""
+
+    def __init__(self, count: int, load: Callable[[int], Source | None], *, depth: int = DEPTH,
+                 wait_for_start: bool = False, caps: Mapping[str, int] | None = None) -> None:
         self.count = count
         self.load = load
         self.depth = depth
-        self._sent: list[int] = []          # indexes sent to the child, replies not yet read
+        self.wait_for_start = wait_for_start
+        self.caps = dict(caps or {})     # the reader's size caps: those the ingest reads with
         self._next = 0
         self._child: subprocess.Popen[bytes] | None = None
         self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._sender: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        # shared with the thread that reads the replies, under ``_arrived``
+        self._arrived = threading.Condition()
+        self._awaited: deque[int] = deque()     # indexes sent, in order, whose reply has not come
+        self._replies: dict[int, bytes] = {}
+        self._replied = False                   # the child has replied at least once
+        self._ended = False                     # the child's replies ended
         if count >= MIN_DOCUMENTS:
             self._start()
 
@@ -164,21 +193,37 @@ class ReadAhead:
         except OSError as error:
             log.info("reading in this process only: %s", error)
             return
-        # A thread writes the requests: the child may be busy writing a reply while this
-        # process would be writing the next request, and pipes hold only so much.
-        self._sender = threading.Thread(target=self._send, args=(self._child.stdin,), name="read-ahead",
-                                        daemon=True)
-        self._sender.start()
+        # Threads write the requests and read the replies: the child may be busy writing a
+        # reply while this process would be writing the next request, and pipes hold only
+        # so much.
+        self._threads = [threading.Thread(target=self._send, args=(self._child.stdin,), daemon=True),
+                         threading.Thread(target=self._receive, args=(self._child.stdout,), daemon=True)]
+        for thread in self._threads:
+            thread.start()
 
     def _send(self, requests: IO[bytes]) -> None:
         try:
             while (payload := self._outbox.get()) is not None:
                 _write_frame(requests, payload)
-        except OSError:   # the child is gone: get() finds out and stops reading ahead
+        except OSError:   # the child is gone: the replies end, and get() stops reading ahead
             pass
         finally:
             with contextlib.suppress(OSError):
                 requests.close()
+
+    def _receive(self, replies: IO[bytes]) -> None:
+        try:
+            while (reply := _read_frame(replies)) is not None:
+                with self._arrived:
+                    self._replies[self._awaited.popleft()] = reply
+                    self._replied = True
+                    self._arrived.notify_all()
+        except (OSError, ValueError):   # the pipe closed under us: the child is gone
+            pass
+        finally:
+            with self._arrived:
+                self._ended = True
+                self._arrived.notify_all()
 
     def __enter__(self) -> ReadAhead:
         return self
@@ -191,41 +236,52 @@ class ReadAhead:
         child, self._child = self._child, None
         if child is None:
             return
-        if child.stdout is not None:
-            child.stdout.close()      # replies not read: the child stops at its next one
-        self._outbox.put(None)
-        if self._sender is not None:
-            self._sender.join(timeout=5)
+        self._outbox.put(None)         # the child's stdin ends: it replies to what it has, and exits
         try:
-            child.wait(timeout=5)
+            child.wait(timeout=10)
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if child.stdout is not None:
+            child.stdout.close()
+        with self._arrived:
+            self._replies.clear()
 
     def get(self, index: int) -> ReadDocument | None:
-        """The ``index``-th document read, or None: not read ahead (too few
-        documents, no child), unreadable, or the child failed."""
+        """The ``index``-th document read, or None: not read ahead (too few documents, no
+        child, the child still starting), unreadable, or the child failed."""
         if self._child is None:
             return None
         self._send_up_to(index + self.depth)
-        assert self._child.stdout is not None
-        while self._sent and self._sent[0] <= index:
-            sent = self._sent.pop(0)
-            reply = _read_frame(self._child.stdout)
-            if reply is None:
-                log.warning("reading ahead stopped: the child process ended (exit status %s)", self._child.poll())
-                self.close()
-                return None
-            if sent == index:
-                return pickle.loads(reply) if reply else None
-        return None
+        with self._arrived:
+            for earlier in [i for i in self._replies if i < index]:   # documents not ingested
+                del self._replies[earlier]
+            if index not in self._replies and not self._replied and not self.wait_for_start:
+                return None            # still starting: not worth waiting for
+            while index not in self._replies and index in self._awaited and not self._ended:
+                self._arrived.wait()
+            reply = self._replies.pop(index, None)
+            ended = self._ended and index in self._awaited
+        if ended:
+            log.warning("reading ahead stopped: the child process ended (exit status %s)", self._child.poll())
+            self.close()
+            return None
+        if not reply:
+            return None
+        read: ReadDocument = pickle.loads(reply)
+        for name, level, message in read.logged:
+            logging.getLogger(name).log(level, "%s", message)
+        return read
 
     def _send_up_to(self, last: int) -> None:
         while self._next <= min(last, self.count - 1):
             source = self.load(self._next)
             if source is not None:
-                self._sent.append(self._next)
-                self._outbox.put(pickle.dumps(source, protocol=pickle.HIGHEST_PROTOCOL))
+                with self._arrived:
+                    self._awaited.append(self._next)
+                self._outbox.put(pickle.dumps((*source, self.caps), protocol=pickle.HIGHEST_PROTOCOL))
             self._next += 1
 
 

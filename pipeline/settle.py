@@ -26,6 +26,22 @@ log = logging.getLogger(__name__)
 
 SETTLED_LISTS = ("accepted", "unchanged")
 _EVENTS = table_of(ChangeEvent)
+# Core statements, built once (column reads: the ORM adds nothing here, and an ingest runs them
+# each time)
+_OPEN_EVENTS = (
+    select(_EVENTS.c.id, _EVENTS.c.kind, _EVENTS.c.subject_key, _EVENTS.c.field, _EVENTS.c.old_value,
+           _EVENTS.c.new_value, _EVENTS.c.snapshot_id, _EVENTS.c.occurred_on, _EVENTS.c.agreement_id)
+    .where(_EVENTS.c.list_name == bindparam("list_name"), _EVENTS.c.status == "provisional",
+           _EVENTS.c.snapshot_id <= bindparam("snapshot_id"))
+    .order_by(_EVENTS.c.id)
+)
+_SNAPSHOTS = table_of(Snapshot)
+_LATER_LISTS = (
+    select(_SNAPSHOTS.c.id)
+    .where(_SNAPSHOTS.c.list_name == bindparam("list_name"), _SNAPSHOTS.c.status.in_(SETTLED_LISTS),
+           _SNAPSHOTS.c.id > bindparam("after"), _SNAPSHOTS.c.id <= bindparam("upto"))
+    .order_by(_SNAPSHOTS.c.id)
+)
 
 
 @dataclass(frozen=True)
@@ -94,13 +110,7 @@ def _promotions_explain_pending_removals(session: Session, snapshot: Snapshot, n
 
 
 def _open_events(session: Session, list_name: str, snapshot_id: int) -> list[OpenEvent]:
-    rows = session.execute(
-        select(ChangeEvent.id, ChangeEvent.kind, ChangeEvent.subject_key, ChangeEvent.field, ChangeEvent.old_value,
-               ChangeEvent.new_value, ChangeEvent.snapshot_id, ChangeEvent.occurred_on, ChangeEvent.agreement_id)
-        .where(ChangeEvent.list_name == list_name, ChangeEvent.status == "provisional",
-               ChangeEvent.snapshot_id <= snapshot_id)
-        .order_by(ChangeEvent.id)
-    )
+    rows = session.connection().execute(_OPEN_EVENTS, {"list_name": list_name, "snapshot_id": snapshot_id})
     return [OpenEvent(id=i, kind=kind, subject_key=key, field=fld, old_value=old, new_value=new,
                       snapshot_id=sid or 0, occurred_on=on, agreement_id=agreement)
             for i, kind, key, fld, old, new, sid, on, agreement in rows]
@@ -135,11 +145,8 @@ def _lists_since(session: Session, snapshot: Snapshot, snapshot_ids: set[int]) -
     it, up to and including ``snapshot``."""
     if not snapshot_ids:
         return {}
-    later: Sequence[int] = list(session.scalars(
-        select(Snapshot.id).where(Snapshot.list_name == snapshot.list_name, Snapshot.status.in_(SETTLED_LISTS),
-                                  Snapshot.id > min(snapshot_ids), Snapshot.id <= snapshot.id)
-        .order_by(Snapshot.id)
-    ))
+    later: Sequence[int] = list(session.connection().scalars(
+        _LATER_LISTS, {"list_name": snapshot.list_name, "after": min(snapshot_ids), "upto": snapshot.id}))
     return {sid: sum(1 for i in later if i > sid) for sid in snapshot_ids}
 
 

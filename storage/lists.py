@@ -29,6 +29,7 @@ from storage.models import (
 _LAST_ACCEPTED = (select(Snapshot).where(Snapshot.list_name == bindparam("list_name"), Snapshot.status == "accepted")
                   .order_by(Snapshot.id.desc()).limit(1))
 _LAST_ACCEPTED_MEMO = "tracker287g.last_accepted"
+_DOCUMENT_EXISTS = select(Document.sha256).where(Document.sha256 == bindparam("sha256"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +57,12 @@ class ListRepository:
 
     # -- documents --------------------------------------------------------------------------
     def ensure_document(self, sha256: str, content: bytes, file_name: str | None) -> None:
-        if self.session.get(Document, sha256) is None:
-            self.session.add(Document(sha256=sha256, size=len(content), content=content, first_file_name=file_name))
-            self.session.flush()
+        # Core: asking whether the row exists does not load the stored bytes back, and the
+        # ORM's unit of work is not needed for an append-only row.
+        connection = self.session.connection()
+        if connection.scalar(_DOCUMENT_EXISTS, {"sha256": sha256}) is None:
+            connection.execute(insert(table_of(Document)).values(
+                sha256=sha256, size=len(content), content=content, first_file_name=file_name))
 
     def document_content(self, sha256: str) -> bytes | None:
         document = self.session.get(Document, sha256)

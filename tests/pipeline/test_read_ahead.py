@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
+import logging
+import re
 import sqlite3
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -69,7 +73,7 @@ def sources(paths: list[Path]) -> list[Source]:
 def test_each_document_read_ahead_is_what_the_read_stage_gives() -> None:
     paths = dated_history(6) + [PAGES / "ice_287g_2024_table.html", workbook("participatingAgencies05292025am.xlsx")]
     documents = sources(paths)
-    with ReadAhead(len(documents), documents.__getitem__, depth=2) as ahead:
+    with ReadAhead(len(documents), documents.__getitem__, depth=2, wait_for_start=True) as ahead:
         read = [ahead.get(index) for index in range(len(documents))]
     for (content, media, url), got in zip(documents, read):
         assert got is not None
@@ -80,7 +84,7 @@ def test_each_document_read_ahead_is_what_the_read_stage_gives() -> None:
 def test_an_unreadable_document_is_left_to_the_ingest() -> None:
     documents = sources(dated_history(8))
     documents[3] = (b"PK\x03\x04 not a zip at all", "xlsx", None)
-    with ReadAhead(len(documents), documents.__getitem__) as ahead:
+    with ReadAhead(len(documents), documents.__getitem__, wait_for_start=True) as ahead:
         read = [ahead.get(index) for index in range(len(documents))]
     assert read[3] is None
     assert all(r is not None for i, r in enumerate(read) if i != 3)
@@ -91,11 +95,22 @@ def test_an_unreadable_document_is_left_to_the_ingest() -> None:
 
 def test_a_child_that_dies_leaves_the_reading_to_the_ingest() -> None:
     documents = sources(dated_history(10))
-    with ReadAhead(len(documents), documents.__getitem__, depth=1) as ahead:
+    with ReadAhead(len(documents), documents.__getitem__, depth=1, wait_for_start=True) as ahead:
         assert ahead.get(0) is not None
         assert ahead._child is not None
         ahead._child.kill()
-        assert [ahead.get(index) for index in range(1, len(documents))] == [None] * (len(documents) - 1)
+        ahead.get(1)                   # sent before the kill: its reply may have come
+        assert [ahead.get(index) for index in range(2, len(documents))] == [None] * (len(documents) - 2)
+        assert ahead._child is None    # stopped, not waiting on a dead child
+
+
+def test_without_waiting_for_the_start_each_result_is_the_read_stages_or_none() -> None:
+    # which documents the child reads in time depends on the machine: each one it gives is right
+    documents = sources(dated_history(10))
+    with ReadAhead(len(documents), documents.__getitem__) as ahead:
+        read = [ahead.get(index) for index in range(len(documents))]
+    for (content, media, url), got in zip(documents, read):
+        assert got is None or got.table == read_table(content, media, url)
 
 
 def test_too_few_documents_start_no_child() -> None:
@@ -119,3 +134,44 @@ def test_the_ingest_reads_for_itself_when_the_read_ahead_is_of_other_bytes(tmp_p
     expected = read_table(content, "xlsx")
     assert stored.row_count == len(expected.rows) != len(other.table.rows)
     engine.dispose()
+
+
+def with_unreadable_hyperlink_ref(path: Path) -> bytes:
+    """The workbook with its first hyperlink's ref made unreadable (the reader warns and
+    ignores that link)."""
+    source = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as edited:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb'<hyperlink ref="[A-Z]+[0-9]+"', b'<hyperlink ref="G3:?"', data, count=1)
+            edited.writestr(info, data)
+    return out.getvalue()
+
+
+def test_what_the_reader_logs_in_the_child_is_logged_here(caplog: pytest.LogCaptureFixture) -> None:
+    paths = dated_history(60)[50:58]
+    documents = sources(paths)
+    documents[2] = (with_unreadable_hyperlink_ref(paths[2]), "xlsx", None)
+    assert read_table(*documents[2]) != read_table(*sources(paths[2:3])[0])   # the edit took
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="crawler.workbook"):
+        read_table(*documents[2])
+    in_process = [(r.name, r.levelno, r.getMessage()) for r in caplog.records]
+    assert in_process and "G3:?" in in_process[0][2]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="crawler.workbook"), \
+            ReadAhead(len(documents), documents.__getitem__, wait_for_start=True) as ahead:
+        read = [ahead.get(index) for index in range(len(documents))]
+    assert all(r is not None for r in read)
+    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == in_process
+
+
+def test_the_child_reads_with_the_caps_it_is_given() -> None:
+    documents = sources(dated_history(8))
+    with pytest.raises(UnreadableWorkbook) as raised:
+        read_table(*documents[0], max_rows=10)
+    assert raised.value.reason == "too_many_rows"
+    with ReadAhead(len(documents), documents.__getitem__, caps={"max_rows": 10}, wait_for_start=True) as capped:
+        assert [capped.get(index) for index in range(len(documents))] == [None] * len(documents)
