@@ -91,11 +91,11 @@ class History:
         repository = ListRepository(session)
         snapshots = {s.id: s for s in repository.snapshots()}
         versions = []
-        for agreement, version in repository.version_history():
+        for version in repository.version_history():
             snapshot = snapshots[version.snapshot_id]
             versions.append(VersionRow(
-                agreement_id=agreement.id, list=agreement.list_name, key=agreement.key, state=agreement.state,
-                agency_key=agreement.agency_key, model=agreement.model, snapshot_id=version.snapshot_id,
+                agreement_id=version.agreement_id, list=version.list_name, key=version.key, state=version.state,
+                agency_key=version.agency_key, model=version.model, snapshot_id=version.snapshot_id,
                 file=snapshot.file_name, as_of=snapshot.as_of, present=version.present, agency=version.agency,
                 agency_type=version.agency_type, county=version.county, signed=version.signed, moa=version.moa,
                 moa_url=version.moa_url, addendum=version.addendum, addendum_url=version.addendum_url,
