@@ -1,6 +1,7 @@
 """The readers at a million change events: how long each command takes, and its query plans.
 
     .venv/bin/python bench/queries.py [--events 1000000] [--runs 3] [--pg] [--explain] [--code DIR]
+                                      [--without-new-indexes] [--timeout S] [--only PREFIX]
 
 1. A template: the real history in tests/fixtures/ice-287g-2025 (315 workbooks) backfilled into
    SQLite by the real pipeline (cached, keyed by the files' names and sizes).
@@ -53,6 +54,9 @@ BATCH = 20_000
 NEW_INDEXES = ("ix_event_occurred_on", "ix_event_state_date", "ix_event_status_date", "ix_version_agreement_name")
 
 READERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("changes --state TX --since 2026-10-01", ("changes", "--state", "TX", "--since", "2026-10-01")),
+    ("changes --state TX --since 2026-10-01 --format json",
+     ("changes", "--state", "TX", "--since", "2026-10-01", "--format", "json")),
     ("changes --state TX --since 2025-06-01", ("changes", "--state", "TX", "--since", "2025-06-01")),
     ("changes --kind agreement.removed", ("changes", "--kind", "agreement.removed")),
     ("changes --status confirmed", ("changes", "--status", "confirmed")),
@@ -291,14 +295,19 @@ def without_new_indexes(path: Path, scratch: Path) -> Path:
 
 # -- timing and plans -------------------------------------------------------------------------------
 
-def run_reader(code: Path, url: str, argv: Sequence[str], out: Path) -> tuple[float, int]:
-    """One run of the command line in a child process: wall seconds and bytes written to stdout."""
+def run_reader(code: Path, url: str, argv: Sequence[str], out: Path, timeout: float) -> tuple[float, int] | None:
+    """One run of the command line in a child process: wall seconds and bytes written to stdout
+    (None: stopped after ``timeout`` seconds)."""
     out.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "scheduler.cli", "--db", url, *(a.format(out=out) for a in argv)]
     env = {**os.environ, "PYTHONPATH": str(code), "COLUMNS": "160", "XDG_CONFIG_HOME": str(out)}
     with (out / "stdout").open("wb") as stdout:
         started = time.perf_counter()
-        finished = subprocess.run(command, cwd=code, env=env, stdout=stdout, stderr=subprocess.PIPE)
+        try:
+            finished = subprocess.run(command, cwd=code, env=env, stdout=stdout, stderr=subprocess.PIPE,
+                                      timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
         seconds = time.perf_counter() - started
     if finished.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({finished.returncode}): {finished.stderr.decode()[-2000:]}")
@@ -340,6 +349,7 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print the query plans")
     parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose command line runs")
     parser.add_argument("--without-new-indexes", action="store_true", help="drop migration 0012's indexes first")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds before a reader's run is stopped")
     parser.add_argument("--only", action="append", default=[], help="run only readers starting with this")
     args = parser.parse_args()
     load = os.getloadavg()
@@ -360,7 +370,15 @@ def main() -> None:
             print(f"\n{kind}: each reader's wall time over {args.runs} runs (child process of the command line)")
             readers = [r for r in READERS if not args.only or any(r[0].startswith(o) for o in args.only)]
             for label, argv in readers:
-                runs = [run_reader(args.code, url, argv, scratch / kind / label.split()[0]) for _ in range(args.runs)]
+                runs = []
+                for _ in range(args.runs):
+                    run = run_reader(args.code, url, argv, scratch / kind / label.split()[0], args.timeout)
+                    if run is None:
+                        break
+                    runs.append(run)
+                if len(runs) < args.runs:
+                    print(f"  {label:<55} stopped after {args.timeout:.0f} s", flush=True)
+                    continue
                 times = [seconds for seconds, _ in runs]
                 print(f"  {label:<55} median {statistics.median(times):7.2f} s  "
                       f"(min {min(times):.2f}, max {max(times):.2f}; stdout {runs[-1][1] / 1e6:.1f} MB)", flush=True)

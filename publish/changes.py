@@ -71,31 +71,33 @@ def change_rows(session: Session, where: ChangeFilter = ChangeFilter()) -> list[
     """The change log, oldest first, each row with its review decision (or None)."""
     exact = tuple(k for k in where.kinds if not k.endswith("."))
     prefixes = tuple(k for k in where.kinds if k.endswith("."))
-    events = EventRepository(session).events(EventFilter(
+    events = EventRepository(session).event_rows(EventFilter(
         since=where.since, until=where.until, kinds=() if prefixes else exact,
         state=where.state.upper() if where.state else None, list_name=where.list_name, statuses=where.statuses))
     if prefixes:
-        events = [e for e in events if kind_matches(e.kind, where.kinds)]
+        events = [e for e in events if kind_matches(e["kind"], where.kinds)]
     decisions = ReviewRepository(session).latest_decisions()
     if where.review_status:
-        events = [e for e in events if _status(decisions.get(e.id)) == where.review_status]
-    names = ListRepository(session).agreement_names(e.agreement_id for e in events if e.agreement_id)
-    oris = AgencyRepository(session).oris_of_agreements(e.agreement_id for e in events if e.agreement_id)
-    return [
-        {
-            "id": e.id, "occurred_on": e.occurred_on, "kind": e.kind, "list": e.list_name, "state": e.state,
-            "subject_key": e.subject_key, "agreement_id": e.agreement_id, "match_basis": e.match_basis,
-            "agreement_name": names[e.agreement_id][-1] if e.agreement_id in names else None,
-            "earlier_names": names[e.agreement_id][:-1] if e.agreement_id in names else [],
-            "field": e.field, "old_value": e.old_value, "new_value": e.new_value,
-            "summary": named_summary(e.summary, names.get(e.agreement_id or 0, [])),
-            "snapshot_id": e.snapshot_id, "previous_snapshot_id": e.previous_snapshot_id,
-            "evidence": e.evidence or {}, "status": e.status, "status_changed_at": e.status_changed_at,
-            "linked_event_id": e.linked_event_id, "ori": oris.get(e.agreement_id or 0),
-            "review": _review_item(decisions.get(e.id)),
-        }
-        for e in events
-    ]
+        events = [e for e in events if _status(decisions.get(e["id"])) == where.review_status]
+    names = ListRepository(session).agreement_names(e["agreement_id"] for e in events if e["agreement_id"])
+    oris = AgencyRepository(session).oris_of_agreements(e["agreement_id"] for e in events if e["agreement_id"])
+    rows = []
+    for e in events:
+        known = names.get(e["agreement_id"])        # an agreement's names, when it has any
+        decision = decisions.get(e["id"])
+        rows.append({
+            "id": e["id"], "occurred_on": e["occurred_on"], "kind": e["kind"], "list": e["list_name"],
+            "state": e["state"], "subject_key": e["subject_key"], "agreement_id": e["agreement_id"],
+            "match_basis": e["match_basis"], "agreement_name": known[-1] if known else None,
+            "earlier_names": known[:-1] if known else [],
+            "field": e["field"], "old_value": e["old_value"], "new_value": e["new_value"],
+            "summary": named_summary(e["summary"], known or []),
+            "snapshot_id": e["snapshot_id"], "previous_snapshot_id": e["previous_snapshot_id"],
+            "evidence": e["evidence"] or {}, "status": e["status"], "status_changed_at": e["status_changed_at"],
+            "linked_event_id": e["linked_event_id"], "ori": oris.get(e["agreement_id"] or 0),
+            "review": None if decision is None else _review_item(decision),
+        })
+    return rows
 
 
 def named_summary(summary: str, names: Sequence[str]) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crawler.sources import ICE_287G_PAGE_URL
-from publish.changes import ChangeFilter, change_rows
+from publish.changes import ChangeFilter, ChangeRow, change_rows
 from publish.evidence import evidence_text
 from publish.history import AGENCY_FIELDS, VERSION_FIELDS, History, agency_items, agency_slug
 from publish.places import identify
@@ -131,10 +131,17 @@ def field_type(name: str) -> str:
     return "string"
 
 
-def build_export(session: Session, as_of: dt.date | None = None) -> Export:
+def build_export(session: Session, as_of: dt.date | None = None, *, history: History | None = None,
+                 changes: Sequence[ChangeRow] | None = None) -> Export:
+    """``history`` (History.load) and ``changes`` (every change row) when the caller has read
+    them already (the report reads each once for its pages and this export)."""
     chosen = current_snapshots(session, as_of)
     stamp = as_of or max((s.as_of for s in chosen.values() if s.as_of), default=None)
-    history = History.load(session).until(chosen)
+    history = (history or History.load(session)).until(chosen)
+    if changes is None:
+        changes = change_rows(session, ChangeFilter(until=as_of))
+    elif as_of is not None:
+        changes = [c for c in changes if c["occurred_on"] is not None and c["occurred_on"] <= as_of]
     first_seen = history.first_seen()
     agreements = [
         {**v.item(), "agreement_key": v.key, "agency_id": agency_slug(v.state, v.agency_key),
@@ -150,7 +157,7 @@ def build_export(session: Session, as_of: dt.date | None = None) -> Export:
     keys = {(v.list, v.key): (v.state, v.agency_key) for v in history.versions}
     limit = max(chosen.values(), key=lambda s: s.id).id if chosen else -1
     changes = [_change_item(c, slugs.get(keys.get((c["list"], c["subject_key"]), ("", "")), ""))
-               for c in change_rows(session, ChangeFilter(until=as_of))
+               for c in changes
                if c["snapshot_id"] is None or c["snapshot_id"] <= limit]
     sources = [
         {"snapshot_id": s.id, "list": s.list_name, "file_name": s.file_name, "as_of": s.as_of, "status": s.status,

@@ -102,14 +102,15 @@ class History:
         snapshots = {s.id: s for s in repository.snapshots()}
         versions = []
         last_key: dict[int, str] = {}
-        for agreement, version in repository.version_history():
+        for version in repository.version_history():
             snapshot = snapshots[version.snapshot_id]
             # a removal mark has no key: the agreement's last one (or, in a database written
             # before keys were kept per version, the key it was first seen under)
-            key = last_key[agreement.id] = version.key or last_key.get(agreement.id) or agreement.key
+            key = last_key[version.agreement_id] = (version.version_key or last_key.get(version.agreement_id)
+                                                    or version.key)
             versions.append(VersionRow(
-                agreement_id=agreement.id, list=agreement.list_name, key=key, state=agreement.state,
-                agency_key=agreement.agency_key, model=AgreementKey.from_text(key).model,
+                agreement_id=version.agreement_id, list=version.list_name, key=key, state=version.state,
+                agency_key=version.agency_key, model=AgreementKey.from_text(key).model,
                 snapshot_id=version.snapshot_id,
                 file=snapshot.file_name, as_of=snapshot.as_of, present=version.present, agency=version.agency,
                 agency_type=version.agency_type, county=version.county, signed=version.signed, moa=version.moa,

@@ -165,16 +165,17 @@ def _news_by_agency(news: NewsRepository) -> dict[tuple[str, str], list[NewsArti
 
 def build_pages(session: Session, figures: Sequence[BaselineFigure], *, recent: int = 100, news_limit: int = 30,
                 state_recent: int = 150, downloads: Sequence[Download] = (), export_as_of: dt.date | None = None,
-                ) -> dict[str, str]:
+                history: History | None = None, changes: Sequence[ChangeRow] | None = None) -> dict[str, str]:
     """The report's pages by path: index.html, states/<xx>.html, agencies/<id>.html and
-    agencies/index.html (the list of every agency, for readers without the search script)."""
+    agencies/index.html (the list of every agency, for readers without the search script).
+    ``history`` and ``changes`` (every change row) when the caller has read them already."""
     snapshots = accepted_participating(session)
     latest = snapshots[-1] if snapshots else None
-    changes = change_rows(session)
+    changes = change_rows(session) if changes is None else changes
     charts = chart_data(snapshots, figures)
     list_changes = [c for c in changes if not c["kind"].startswith("news.")]
     news = NewsRepository(session)
-    history = History.load(session)
+    history = History.load(session) if history is None else history
     agencies = agency_pages(history, list_changes, _news_by_agency(news), AgencyRepository(session).rejected())
     states = state_pages(latest, snapshots, agencies, list_changes, codes=sorted(state_shapes()))
     slug_of = {(p.record.state, p.record.agency_key): p.slug for p in agencies.values()}
@@ -226,11 +227,14 @@ def build_pages(session: Session, figures: Sequence[BaselineFigure], *, recent: 
 
 def build_site(session: Session, figures: Sequence[BaselineFigure]) -> dict[str, bytes]:
     """Every file of the static site by path: the pages, and under data/ the export they link to."""
-    export = build_export(session)
+    # the history and the change log are read once, for the downloads and the pages alike
+    history, changes = History.load(session), change_rows(session)
+    export = build_export(session, history=history, changes=changes)
     data = export_files(export)
     downloads = [Download(t.title, len(t.rows), tuple(n for n in data if n.rsplit(".", 1)[0] == t.name))
                  for t in export.tables]
-    pages = build_pages(session, figures, downloads=downloads, export_as_of=export.as_of)
+    pages = build_pages(session, figures, downloads=downloads, export_as_of=export.as_of, history=history,
+                        changes=changes)
     return {**{name: page.encode("utf-8") for name, page in pages.items()},
             **{f"data/{name}": content for name, content in data.items()}}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, insert, select
 from sqlalchemy.orm import Session
@@ -51,10 +52,18 @@ class EventRepository:
     def events(self, where: EventFilter = EventFilter()) -> list[ChangeEvent]:
         return list(self.session.scalars(event_query(where)))
 
+    def event_rows(self, where: EventFilter = EventFilter()) -> list[dict[str, Any]]:
+        """``events`` as plain dicts of the columns (no ORM object): what readers of a large log
+        use, at a fraction of the cost per event."""
+        result = self.session.execute(event_query(where, rows=True))
+        keys = tuple(result.keys())
+        return [dict(zip(keys, row, strict=True)) for row in result]
 
-def event_query(where: EventFilter = EventFilter()) -> Select[ChangeEvent]:
-    """The events ``where`` selects, oldest first (by day, then id)."""
-    query = select(ChangeEvent).order_by(ChangeEvent.occurred_on, ChangeEvent.id)
+
+def event_query(where: EventFilter = EventFilter(), *, rows: bool = False) -> Select[Any]:
+    """The events ``where`` selects, oldest first (by day, then id); ``rows``: the table's
+    columns rather than ORM objects."""
+    query = select(table_of(ChangeEvent) if rows else ChangeEvent).order_by(ChangeEvent.occurred_on, ChangeEvent.id)
     if where.since:
         query = query.where(ChangeEvent.occurred_on >= where.since)
     if where.until:

@@ -163,14 +163,21 @@ class ListRepository:
         ))
 
     # -- agreements -------------------------------------------------------------------------
-    def version_history(self) -> list[tuple[Agreement, AgreementVersion]]:
-        """Every agreement version of every list with its agreement, in the order written."""
-        rows = self.session.execute(
-            select(Agreement, AgreementVersion)
+    def version_history(self) -> Sequence[Any]:
+        """Every agreement version of every list with its agreement's columns (``key``: the key
+        the agreement was first seen under; ``version_key``: the row's key then, None on a
+        removal), in the order written: the values readers show, without the raw cells (a JSON document per version,
+        which the readers never read and which would be decoded a million times)."""
+        return self.session.execute(
+            select(Agreement.id.label("agreement_id"), Agreement.list_name, Agreement.key, Agreement.state,
+                   Agreement.agency_key, Agreement.model, AgreementVersion.key.label("version_key"),
+                   AgreementVersion.snapshot_id, AgreementVersion.present,
+                   AgreementVersion.agency, AgreementVersion.agency_type, AgreementVersion.county,
+                   AgreementVersion.signed, AgreementVersion.moa, AgreementVersion.moa_url, AgreementVersion.addendum,
+                   AgreementVersion.addendum_url, AgreementVersion.row_number)
             .join(AgreementVersion, AgreementVersion.agreement_id == Agreement.id)
             .order_by(AgreementVersion.id)
-        )
-        return [(agreement, version) for agreement, version in rows]
+        ).all()
 
     def current_agreements(self, list_name: str) -> dict[str, StoredAgreement]:
         """Agreements present on the list after its last accepted snapshot, by key text."""
