@@ -5,7 +5,7 @@ An addition, a removal, a promotion or a field change is first *provisional*.  I
 ``hours`` (between the lists' dates); it is *reverted* when the list goes back before that: the
 event and the one that undoes it are both marked and linked, never deleted.  When one list
 undoes a large share of an earlier list's changes, that is one ``list.reverted`` event
-("ICE withdrew 78 agreements it had listed two days earlier").
+("ICE withdrew 74 agreements it had listed two days earlier").
 
 Pure: events come in as ``OpenEvent`` values, decisions go out as ids.
 """
@@ -35,9 +35,9 @@ class ConfirmationRule:
             raise ValueError(f"hours must not be negative, not {self.hours}")
 
 
-# Chosen on the shared history (bench/confirmation.py, README "Confirmed changes"): of 197
-# participating removals 46.7% were undone within 30 days; of those confirmed after two later
-# lists and 48 hours 3.1% were, after two lists and 7 days none (0 of 53).
+# Chosen on the shared history (bench/confirmation.py, README "Confirmed changes"): of 175
+# participating removals 48.0% were undone within 30 days; of those confirmed after two later
+# lists and 48 hours 4.0% were (2 of 50), after two lists and 7 days none (0 of 43).
 DEFAULT_CONFIRMATION: Mapping[str, ConfirmationRule] = {
     "participating": ConfirmationRule(snapshots=2, hours=7 * 24),
     "pending": ConfirmationRule(snapshots=2, hours=7 * 24),
@@ -56,22 +56,27 @@ class OpenEvent:
     new_value: str | None
     snapshot_id: int
     occurred_on: dt.date | None
+    agreement_id: int | None = None     # the stable agreement id (diff.identity), when recorded
 
 
 def reversals(open_events: Sequence[OpenEvent], new_events: Sequence[OpenEvent]) -> list[tuple[OpenEvent, OpenEvent]]:
     """(provisional event, the new event that undoes it): an addition and its promotion undone
     by a removal of the same agreement, a removal by its addition, a field change by the change
-    back.  Each event is undone at most once, the newest provisional one of each kind first."""
+    back.  Each event is undone at most once, the newest provisional one of each kind first.
+
+    A field change and its change back are matched by agreement id where both have one: ICE's
+    re-spelling and its withdrawal ("… Board of County Commissioners" → "… /Department of
+    Corrections" on 2025-08-02, back on 08-04) are one agreement under two keys."""
     pairs: list[tuple[OpenEvent, OpenEvent]] = []
-    by_subject: dict[tuple[str | None, str | None, str], list[OpenEvent]] = {}
+    by_subject: dict[tuple[object, str | None, str], list[OpenEvent]] = {}
     for event in sorted(open_events, key=lambda e: e.id):
-        by_subject.setdefault((event.subject_key, event.field, event.kind), []).append(event)
+        by_subject.setdefault((_subject(event), event.field, event.kind), []).append(event)
     used: set[int] = set()
     for new in new_events:
         if new.subject_key is None:
             continue
         for kind in UNDOES.get(new.kind, ()):
-            for old in reversed(by_subject.get((new.subject_key, new.field, kind), [])):
+            for old in reversed(by_subject.get((_subject(new), new.field, kind), [])):
                 if old.id in used or old.snapshot_id >= new.snapshot_id:
                     continue
                 if kind == "agreement.changed" and (old.old_value, old.new_value) != (new.new_value, new.old_value):
@@ -80,6 +85,13 @@ def reversals(open_events: Sequence[OpenEvent], new_events: Sequence[OpenEvent])
                 pairs.append((old, new))
                 break
     return pairs
+
+
+def _subject(event: OpenEvent) -> object:
+    """What an event is about, for pairing it with the event that undoes it."""
+    if event.kind == "agreement.changed" and event.agreement_id is not None:
+        return event.agreement_id
+    return event.subject_key
 
 
 # the kinds of provisional event a new event undoes (a removal undoes an addition and the
@@ -118,7 +130,7 @@ class BatchReversal:
 
 
 # One list undoes another's batch when, for some kind of change, it undoes at least this many
-# of them and at least this share (ICE's withdrawal of 2025-08-04: 78 of the 89 additions of
+# of them and at least this share (ICE's withdrawal of 2025-08-04: 74 of the 85 additions of
 # 2025-08-02).
 BATCH_MIN_EVENTS = 10
 BATCH_MIN_SHARE = 0.5

@@ -94,13 +94,14 @@ def _promotions_explain_pending_removals(session: Session, snapshot: Snapshot, n
 def _open_events(session: Session, list_name: str, snapshot_id: int) -> list[OpenEvent]:
     rows = session.execute(
         select(ChangeEvent.id, ChangeEvent.kind, ChangeEvent.subject_key, ChangeEvent.field, ChangeEvent.old_value,
-               ChangeEvent.new_value, ChangeEvent.snapshot_id, ChangeEvent.occurred_on)
+               ChangeEvent.new_value, ChangeEvent.snapshot_id, ChangeEvent.occurred_on, ChangeEvent.agreement_id)
         .where(ChangeEvent.list_name == list_name, ChangeEvent.status == "provisional",
                ChangeEvent.snapshot_id <= snapshot_id)
         .order_by(ChangeEvent.id)
     )
     return [OpenEvent(id=i, kind=kind, subject_key=key, field=fld, old_value=old, new_value=new,
-                      snapshot_id=sid or 0, occurred_on=on) for i, kind, key, fld, old, new, sid, on in rows]
+                      snapshot_id=sid or 0, occurred_on=on, agreement_id=agreement)
+            for i, kind, key, fld, old, new, sid, on, agreement in rows]
 
 
 def _mark(session: Session, event_id: int, status: str, linked: int, now: dt.datetime) -> None:

@@ -24,7 +24,17 @@ def changes(db: str, *args: str) -> list[dict[str, Any]]:
 
 def expected_timeline(log: list, agreements: set) -> list:
     """The change log's events for an agency's agreements ((list, key) pairs): its own, and the
-    renames and promotions that name one of them as the earlier key."""
+    renames and promotions that name one of them as the earlier key.  An agreement keeps its id
+    when ICE re-spells it, so its events are those under every key it had in the log."""
+    keys: dict[int, set] = {}
+    for c in log:
+        if c.get("agreement_id") is not None and c["subject_key"]:
+            keys.setdefault(c["agreement_id"], set()).add((c["list"], c["subject_key"]))
+    agreements = set(agreements)
+    for had in list(keys.values()):
+        if had & agreements:
+            agreements |= had
+
     def names_one(c) -> bool:
         evidence = c["evidence"] or {}
         return bool({(c["list"], c["subject_key"]), (c["list"], evidence.get("previous_key")),

@@ -19,8 +19,16 @@ KEY = "TX|SOUTHSIDE PLACE POLICE DEPARTMENT|TFM"
 
 
 def event(event_id: int, kind: str, snapshot_id: int, day: int, key: str = KEY, field: str | None = None,
-          old: str | None = None, new: str | None = None) -> OpenEvent:
-    return OpenEvent(event_id, kind, key, field, old, new, snapshot_id, dt.date(2025, 8, day))
+          old: str | None = None, new: str | None = None, agreement: int | None = None) -> OpenEvent:
+    return OpenEvent(event_id, kind, key, field, old, new, snapshot_id, dt.date(2025, 8, day), agreement)
+
+
+# participatingAgencies08022025pm re-spells Escambia County's board (FL, WSO), 08042025pm spells it
+# back: one agreement (id 7) whose change event names its key after each change
+BOARD = "Escambia County Board of County Commissioners"
+BOARD_DOC = "Escambia County Board of County Commissioners/ Department of Corrections"
+BOARD_KEY = "FL|ESCAMBIA COUNTY BOARD OF COUNTY COMMISSIONERS|WSO"
+BOARD_DOC_KEY = "FL|ESCAMBIA COUNTY BOARD OF COUNTY COMMISSIONERS DEPARTMENT OF CORRECTIONS|WSO"
 
 
 def test_a_removal_undoes_the_addition_and_its_promotion():
@@ -42,6 +50,12 @@ def test_a_removal_undoes_the_addition_and_its_promotion():
          event(2, "agreement.changed", 11, 27, field="moa", old="b", new="a"), False),
         ("another agreement", event(1, "agreement.added", 10, 2), event(2, "agreement.removed", 11, 4, key="TX|X|JEM"),
          False),
+        ("re-spelt and back: one agreement under two keys",
+         event(1, "agreement.changed", 10, 2, BOARD_DOC_KEY, "agency", BOARD, BOARD_DOC, agreement=7),
+         event(2, "agreement.changed", 11, 4, BOARD_KEY, "agency", BOARD_DOC, BOARD, agreement=7), True),
+        ("the same spellings, another agreement",
+         event(1, "agreement.changed", 10, 2, BOARD_DOC_KEY, "agency", BOARD, BOARD_DOC, agreement=7),
+         event(2, "agreement.changed", 11, 4, BOARD_DOC_KEY, "agency", BOARD_DOC, BOARD, agreement=8), False),
         ("added twice is no reversal", event(1, "agreement.added", 10, 2), event(2, "agreement.added", 11, 4), False),
     ],
 )

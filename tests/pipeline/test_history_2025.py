@@ -146,6 +146,10 @@ def test_the_early_listing_of_2025_08_02_is_one_list_reverted(history):
     assert "2 days earlier" in batch.summary
     assert (batch.evidence["file"], batch.evidence["reverted_file"]) == (withdrawn.file_name, listed.file_name)
     assert batch.evidence["undone"]["agreement.added"] == 74 and batch.evidence["made"]["agreement.added"] == 85
+    # of its 101 field changes 83 were undone: 76, and 7 re-spellings spelt back (the 4 boards,
+    # and Flathead (MT), Lexington (SC), Waukesha (WI) "Sheriff's Office" ↔ "Sheriff's Department"),
+    # each one agreement under two keys, paired by agreement id
+    assert batch.evidence["undone"]["agreement.changed"] == 83 and batch.evidence["made"]["agreement.changed"] == 101
     # each withdrawn addition and its removal: both kept, marked reverted, linked to each other
     added = [e for e in events_of(history, listed.id) if e.kind == "agreement.added"]
     removals = {e.id: e for e in events_of(history, withdrawn.id) if e.kind == "agreement.removed"}
