@@ -35,7 +35,7 @@ tier  basis                      rule
 
 ``REGISTRY_THRESHOLD`` is 0.8, every basis of ``diff.registry``, because on the real history
 the confidence does not separate right from wrong: ``bench/registry.py`` finds, in the 328
-workbooks of February to August 2025, two removed+added pairs with one ORI that tiers 1 to 3
+workbooks of February 2025 to May 2026, two removed+added pairs with one ORI that tiers 1 to 3
 leave apart, both one agency ("Louisiana State Patrol" / "Louisiana State Police Department",
 "Quarryville Police Department" / "Quarryville Borough Police Department"), each with a 0.8 name
 on one side, so a 0.9 threshold would match neither; and of the history's 1,715 names only

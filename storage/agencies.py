@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from diff.agency_names import canonical
@@ -105,6 +105,12 @@ class AgencyRepository:
             self.session.connection().execute(
                 update(table).where(table.c.id == bindparam("b_id")).values(agency_id=bindparam("b_agency")),
                 changed)
+        # an agency whose last agreement now names another one (a re-spelling continued as one
+        # agreement) is no agency any more; decisions on its match stay (they name no row)
+        left = sorted({a for i in ids if (a := current.get(i)) is not None and a != wanted[i]})
+        if left:
+            still = select(Agreement.agency_id).where(Agreement.agency_id.in_(left))
+            self.session.execute(delete(Agency).where(Agency.id.in_(left), Agency.id.not_in(still)))
 
     # -- readers -------------------------------------------------------------------------------
     def oris_of_agreements(self, agreement_ids: Iterable[int]) -> dict[int, str]:

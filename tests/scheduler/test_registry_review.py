@@ -102,3 +102,20 @@ def test_registry_decisions_are_checked(db_url):
     assert result.exit_code == 2 and "add --registry" in result.output
     result = run(db_url, "review", "--registry", "1", "--status", "confirmed")
     assert result.exit_code == 2 and "accepted or --status rejected" in result.output
+
+
+def test_the_interactive_review_asks_least_confident_first(db_url):
+    assert run(db_url, "backfill", *workbooks(before=True)[:2]).exit_code == 0
+    result = run(db_url, "review", "--registry", "--state", "FL", "--limit", "2", "--reviewer", "desk",
+                 input="s\nr\nnot this office\n")
+    assert result.exit_code == 0, result.output
+    asked = [line for line in result.output.splitlines() if line.startswith("agency ")]
+    assert len(asked) == 2 and "1 decision(s) recorded." in result.output
+    confidences = [float(line.split("confidence ")[1].split(",")[0]) for line in asked]
+    assert confidences == sorted(confidences)
+    engine = open_database(db_url)
+    with Session(engine) as session:
+        rejected = session.scalars(select(Agency).where(Agency.registry_review.is_not(None))).all()
+        assert [(a.registry_review, a.ori) for a in rejected] == [("rejected", None)]
+        assert f"agency {rejected[0].id}:" in asked[1]
+    engine.dispose()
