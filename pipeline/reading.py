@@ -102,8 +102,14 @@ def read_in_child(request: Request, collected: _Collected | None = None) -> byte
     return buffer.getvalue()
 
 
+def _mapping_proxy(items: dict) -> MappingProxyType:
+    return MappingProxyType(items)
+
+
 def _reduce_mapping_proxy(proxy: MappingProxyType) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-    return dict, (dict(proxy),)
+    # rebuilt as a read-only mapping, as the reader made it: the raw-row fingerprint
+    # (diff.records.raw_table_hash) shows a mapping's type, so a plain dict would change it
+    return _mapping_proxy, (dict(proxy),)
 
 
 def _reduce_by_constructor(value: Any) -> tuple[Callable[..., Any], tuple[Any, ...]]:
@@ -114,7 +120,8 @@ def _reduce_by_constructor(value: Any) -> tuple[Callable[..., Any], tuple[Any, .
 
 _DISPATCH = {
     **copyreg.dispatch_table,
-    # The reader shares one read-only empty mapping between rows; it travels as a plain dict.
+    # The reader shares one read-only empty mapping between rows; it travels as a plain dict
+    # and is rebuilt read-only.
     MappingProxyType: _reduce_mapping_proxy,
     RawRow: _reduce_by_constructor,
     SourceTable: _reduce_by_constructor,
