@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from alembic.script import ScriptDirectory
 from filelock import FileLock, Timeout
 from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +156,7 @@ def open_database_for_reading(url: str | None = None) -> Engine:
         engine = create_engine(resolved, pool_pre_ping=True,
                                connect_args=_postgres_connect_args(parsed, read_only=True))
     try:
-        revision = current_revision(engine)
+        revision = _revision_when_settled(engine)
         if revision is None and not _has_tables(engine):
             engine.dispose()
             return open_database(resolved)   # a new, empty database: made as on any first use
@@ -163,6 +165,21 @@ def open_database_for_reading(url: str | None = None) -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+def _revision_when_settled(engine: Engine, tries: int = 20) -> str | None:
+    """The schema revision, read again while another process is creating the same new SQLite
+    database: SQLite can answer "database is locked" at once, without its busy wait, while the
+    creator switches the new file to write-ahead logging."""
+    for attempt in range(1, tries + 1):
+        try:
+            return current_revision(engine)
+        except OperationalError as error:
+            if attempt == tries or "locked" not in str(error.orig):
+                raise
+            engine.dispose()
+            time.sleep(0.25)
+    raise AssertionError("unreachable")
 
 
 def _has_tables(engine: Engine) -> bool:

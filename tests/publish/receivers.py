@@ -92,7 +92,10 @@ def smtp_server(login: str, password: str) -> tuple[Controller, Mailbox, int]:
     mailbox = Mailbox()
 
     def authenticator(server: Any, session: Any, envelope: Any, mechanism: Any, auth_data: Any) -> AuthResult:
-        return AuthResult(success=auth_data.login == login.encode() and auth_data.password == password.encode())
+        # handled=False: aiosmtpd answers a failed login itself (535); handled=True would leave
+        # the client waiting for an answer until its socket timeout (15 s)
+        return AuthResult(success=auth_data.login == login.encode() and auth_data.password == password.encode(),
+                          handled=False)
 
     with socket.socket() as probe:   # aiosmtpd's start() connects to its own port: it cannot be 0
         probe.bind(("127.0.0.1", 0))
