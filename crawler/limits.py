@@ -19,6 +19,12 @@ class ReadLimits:
     max_file_bytes: int = 50_000_000
     max_uncompressed_bytes: int = 200_000_000
 
+    def reader_caps(self) -> dict[str, int]:
+        """The caps as ``crawler.workbook.read_workbook`` takes them (the ingest's read and the
+        read-ahead child read with the same ones)."""
+        return {"max_bytes": self.max_file_bytes, "max_uncompressed_bytes": self.max_uncompressed_bytes,
+                "max_rows": self.max_rows}
+
     def __post_init__(self) -> None:
         for f in fields(self):
             if getattr(self, f.name) < 1:

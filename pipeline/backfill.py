@@ -148,7 +148,8 @@ def run_backfill(engine: Engine, plan: Sequence[PlannedFile], *, progress_consol
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=progress_console, transient=True,
                   disable=progress_console is None) as progress, \
-            ReadAhead(len(plan) if read_ahead else 0, lambda index: _source(plan[index])) as ahead:
+            ReadAhead(len(plan) if read_ahead else 0, lambda index: _source(plan[index]),
+                      caps=ingestor.options.limits.reader_caps()) as ahead:
         task = progress.add_task("importing", total=len(plan))
         stopped: str | None = None
         for index, planned in enumerate(plan):

@@ -164,8 +164,7 @@ def read_document(doc: IncomingDocument, limits: ReadLimits = DEFAULT_LIMITS) ->
     """Read: the document's list table.  Raises UnreadableWorkbook when there is none."""
     if doc.table is not None:
         return doc.table
-    return read_table(doc.content, doc.media, doc.source_url, max_bytes=limits.max_file_bytes,
-                      max_uncompressed_bytes=limits.max_uncompressed_bytes, max_rows=limits.max_rows)
+    return read_table(doc.content, doc.media, doc.source_url, **limits.reader_caps())
 
 
 def classify_document(table: SourceTable, overlap_with: Mapping[str, ListState]) -> Classified:
@@ -352,9 +351,8 @@ class Ingestor:
 
         ahead = doc.read_ahead if doc.read_ahead is not None and doc.read_ahead.sha256 == sha256 else None
         try:
-            # the read-ahead child reads with the default caps: a lower cap set here reads itself
-            use_ahead = ahead is not None and doc.table is None and self.options.limits == DEFAULT_LIMITS
-            table = ahead.table if use_ahead and ahead is not None else read_document(doc, self.options.limits)
+            # the read-ahead child reads with this ingest's caps (run_backfill, rebuild)
+            table = ahead.table if ahead is not None and doc.table is None else read_document(doc, self.options.limits)
         except UnreadableWorkbook as error:
             anomaly = Anomaly(f"unreadable:{error.reason}", f"the file cannot be read as a list: {error}", True)
             return self._write_quarantine(session, doc, origin, doc.declared_list or "unknown", None, [anomaly]), None

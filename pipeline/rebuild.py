@@ -106,7 +106,7 @@ def rebuild(engine: Engine, options: IngestOptions | None = None,
             content = fetched[index] = _content(connection, ingests[index].sha256)
             return content, _media(content), ingests[index].source_url
 
-        with ReadAhead(len(ingests), source) as ahead:
+        with ReadAhead(len(ingests), source, caps=ingestor.options.limits.reader_caps()) as ahead:
             for done, stored in enumerate(ingests, start=1):
                 read = ahead.get(done - 1)
                 content = fetched.pop(done - 1, None) or _content(connection, stored.sha256)
