@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import copyreg
+import dataclasses
+import datetime as dt
 import hashlib
 import io
 import logging
@@ -32,14 +34,13 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import IO, Any
 
-from crawler.html_table import parse_list_tables
 from crawler.workbook import UnreadableWorkbook, read_workbook
-from diff.normalise import ICE_ORIGIN
-from diff.records import RawRow, SourceTable
+from diff.records import RawRow, RawValue, SourceTable
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +49,21 @@ MIN_DOCUMENTS = 8
 DEPTH = 4                      # documents read ahead of the one being ingested
 
 
-def read_table(content: bytes, media: str, source_url: str | None = None, **caps: int) -> SourceTable:
+def read_table(content: bytes, media: str, source_url: str | None = None, *, overlap: bool = True,
+               **caps: int) -> SourceTable:
     """Read: the document's list table.  Raises UnreadableWorkbook when there is none.
-    ``caps``: the workbook reader's size caps (``crawler.workbook.read_workbook``)."""
+    ``caps``: the workbook reader's size caps (``crawler.workbook.read_workbook``);
+    ``overlap``: whether the workbook reader may use a worker thread (the table is the same)."""
     if media == "html":
+        # imported here: the child reads workbooks, and BeautifulSoup is a third of its start-up
+        from crawler.html_table import parse_list_tables
+        from diff.normalise import ICE_ORIGIN
+
         tables = parse_list_tables(content, source_url or ICE_ORIGIN + "/")
         if not tables:
             raise UnreadableWorkbook("no_list_table", "the page holds no 287(g) list table")
         return tables[0]
-    return read_workbook(content, **caps)
+    return read_workbook(content, overlap=overlap, **caps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,18 +90,147 @@ class _Collected(logging.Handler):
         self.records.append((record.name, record.levelno, record.getMessage()))
 
 
-def read_in_child(request: Request, collected: _Collected | None = None) -> bytes | None:
-    """The document read, pickled; None when it cannot be read (the ingest then reads it and
-    records why).  Runs in the child."""
+# -- rows sent once ---------------------------------------------------------------------------
+#
+# The documents of a history share almost all their rows: only the row numbers move.  The child
+# sends each distinct row (its cells, links and extra cells) once, numbered in the order sent;
+# a reply then names its rows by those numbers, and this process keeps the rows it was sent in
+# a ``RowTable``.  Both sides start afresh together when the child sets ``reset`` (the table
+# would outgrow ROW_TABLE_LIMIT).  Every reply is decoded, in order, as it arrives, so that the
+# two tables never differ, whichever replies the ingest then uses.
+
+ROW_TABLE_LIMIT = 500_000          # distinct rows kept by each side before both start afresh
+_SEEN_DOCUMENTS_LIMIT = 2_000_000  # rows named by the replies the child keeps for repeated bytes
+
+_TableHead = tuple[str, tuple[str, ...], tuple[str | None, ...], tuple[str, ...], int, int]
+_RowParts = tuple[Mapping[str, RawValue], Mapping[str, str], Mapping[str, RawValue]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    """What the child sends for one document (see ``RowTable``)."""
+
+    sha256: str
+    head: _TableHead                 # the SourceTable's fields but its rows
+    row_numbers: tuple[int, ...]
+    row_ids: tuple[int, ...]
+    first_new_id: int                # the id of new_rows[0]: the table's length before them
+    new_rows: tuple[_RowParts, ...]
+    reset: bool = False
+    logged: tuple[tuple[str, int, str], ...] = ()
+
+
+# Value types whose equality is their identity for ``repr``: not int, float and bool (``1``,
+# ``1.0`` and ``True`` are equal in Python, 0.0 and -0.0 too) nor datetime (its fold).
+_PLAIN_VALUES = frozenset({str, type(None), dt.date})
+
+
+def _row_identity(row: RawRow) -> tuple[Any, ...]:
+    """What tells a row apart from another for ``diff.records.raw_table_hash``, its row number
+    left out: its mappings' types and items, and for values other than text, dates and blanks,
+    their ``repr``."""
+    cells, links, extra = row.cells, row.links, row.extra
+    identity = (cells.__class__, tuple(cells.items()), links.__class__, tuple(links.items()),
+                extra.__class__, tuple(extra.items()))
+    if _PLAIN_VALUES.issuperset(map(type, chain(cells.values(), links.values(), extra.values()))):
+        return identity
+    return repr, identity, repr(identity)
+
+
+class _RowSender:
+    """The child's side: ids of the rows sent, and the replies for bytes already read."""
+
+    def __init__(self, limit: int = ROW_TABLE_LIMIT) -> None:
+        self.limit = limit
+        self._ids: dict[tuple[Any, ...], int] = {}
+        self._documents: dict[str, _Reply] = {}       # sha256 -> its reply, without new rows
+        self._documents_rows = 0
+
+    def repeat(self, sha256: str) -> _Reply | None:
+        """The reply for bytes read before (their rows all sent already), or None."""
+        earlier = self._documents.get(sha256)
+        if earlier is None:
+            return None
+        return _Reply(sha256, earlier.head, earlier.row_numbers, earlier.row_ids, len(self._ids), (),
+                      logged=earlier.logged)
+
+    def encode(self, sha256: str, table: SourceTable, logged: tuple[tuple[str, int, str], ...]) -> _Reply:
+        reset = len(self._ids) + len(table.rows) > self.limit
+        if reset:
+            self._ids.clear()
+            self._documents.clear()
+            self._documents_rows = 0
+        ids = self._ids
+        first_new_id = len(ids)
+        new_rows: list[_RowParts] = []
+        row_ids = []
+        for row in table.rows:
+            identity = _row_identity(row)
+            row_id = ids.get(identity)
+            if row_id is None:
+                row_id = ids[identity] = len(ids)
+                new_rows.append((row.cells, row.links, row.extra))
+            row_ids.append(row_id)
+        head = (table.sheet_name, table.header, table.columns, table.sheet_names, table.header_row,
+                table.skipped_blank_rows)
+        reply = _Reply(sha256, head, tuple(row.row_number for row in table.rows), tuple(row_ids),
+                       first_new_id, tuple(new_rows), reset, logged)
+        if self._documents_rows + len(row_ids) > _SEEN_DOCUMENTS_LIMIT:
+            self._documents.clear()
+            self._documents_rows = 0
+        self._documents[sha256] = dataclasses.replace(reply, new_rows=(), reset=False)
+        self._documents_rows += len(row_ids)
+        return reply
+
+
+class RowTable:
+    """This process's side: the rows the child sent, by id.  Rows that share an id share
+    their mappings, so that cleaning (``diff.normalise.normalise_row``) sees them as one."""
+
+    def __init__(self) -> None:
+        self._cells: list[Mapping[str, RawValue]] = []
+        self._links: list[Mapping[str, str]] = []
+        self._extra: list[Mapping[str, RawValue]] = []
+
+    def decode(self, reply: _Reply) -> ReadDocument:
+        """The document the reply stands for.  Raises ValueError when the reply does not follow
+        the last one (the two tables would differ)."""
+        if reply.reset:
+            self._cells.clear()
+            self._links.clear()
+            self._extra.clear()
+        if reply.first_new_id != len(self._cells):
+            raise ValueError(f"row table out of step: {reply.first_new_id} rows expected, {len(self._cells)} held")
+        for cells, links, extra in reply.new_rows:
+            self._cells.append(cells)
+            self._links.append(links)
+            self._extra.append(extra)
+        ids = reply.row_ids
+        rows = tuple(map(RawRow, reply.row_numbers, map(self._cells.__getitem__, ids),
+                         map(self._links.__getitem__, ids), map(self._extra.__getitem__, ids)))
+        sheet_name, header, columns, sheet_names, header_row, skipped = reply.head
+        table = SourceTable(sheet_name, header, columns, rows, sheet_names, header_row, skipped)
+        return ReadDocument(reply.sha256, table, reply.logged)
+
+
+def read_in_child(request: Request, collected: _Collected | None = None,
+                  sender: _RowSender | None = None) -> bytes | None:
+    """The document read, pickled: a ``_Reply`` for ``sender``'s ``RowTable``, or a
+    ``ReadDocument`` without a sender; None when it cannot be read (the ingest then reads it
+    and records why).  Runs in the child."""
     content, media, source_url, caps = request
     if collected is not None:
         collected.records.clear()
-    try:
-        table = read_table(content, media, source_url, **caps)
-    except Exception:  # left to the ingest, which reads it again and records why
-        return None
-    logged = tuple(collected.records) if collected is not None else ()
-    read = ReadDocument(hashlib.sha256(content).hexdigest(), table, logged)
+    sha256 = hashlib.sha256(content).hexdigest()
+    read: _Reply | ReadDocument | None = sender.repeat(sha256) if sender is not None else None
+    if read is None:
+        try:
+            # one thread: the other core is the ingest's
+            table = read_table(content, media, source_url, overlap=False, **caps)
+        except Exception:  # left to the ingest, which reads it again and records why
+            return None
+        logged = tuple(collected.records) if collected is not None else ()
+        read = sender.encode(sha256, table, logged) if sender is not None else ReadDocument(sha256, table, logged)
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
     pickler.dispatch_table = _DISPATCH
@@ -125,6 +261,8 @@ _DISPATCH = {
     MappingProxyType: _reduce_mapping_proxy,
     RawRow: _reduce_by_constructor,
     SourceTable: _reduce_by_constructor,
+    ReadDocument: _reduce_by_constructor,
+    _Reply: _reduce_by_constructor,
 }
 
 
@@ -150,13 +288,14 @@ def _read_frame(stream: IO[bytes]) -> bytes | None:
 
 
 def child_main(requests: IO[bytes], replies: IO[bytes]) -> None:
-    """The child's loop: one reply (a pickled ReadDocument, or empty) per request, in order,
+    """The child's loop: one reply (a pickled ``_Reply``, or empty) per request, in order,
     until its stdin ends or nobody reads its replies any more."""
     collected = _Collected()
     logging.basicConfig(level=logging.INFO, handlers=[collected])
+    sender = _RowSender()
     try:
         while (frame := _read_frame(requests)) is not None:
-            _write_frame(replies, read_in_child(pickle.loads(frame), collected) or b"")
+            _write_frame(replies, read_in_child(pickle.loads(frame), collected, sender) or b"")
     except BrokenPipeError:    # the parent stopped early (an error, a database fault): done
         pass
 
@@ -185,7 +324,8 @@ class ReadAhead:
         # shared with the thread that reads the replies, under ``_arrived``
         self._arrived = threading.Condition()
         self._awaited: deque[int] = deque()     # indexes sent, in order, whose reply has not come
-        self._replies: dict[int, bytes] = {}
+        self._replies: dict[int, ReadDocument | None] = {}   # None: the child could not read it
+        self._rows = RowTable()                 # the receiving thread's alone
         self._replied = False                   # the child has replied at least once
         self._ended = False                     # the child's replies ended
         if count >= MIN_DOCUMENTS:
@@ -221,12 +361,16 @@ class ReadAhead:
     def _receive(self, replies: IO[bytes]) -> None:
         try:
             while (reply := _read_frame(replies)) is not None:
+                # decoded here, each in turn: the row table must follow every reply, including
+                # those of documents the ingest will not ask for
+                read = self._rows.decode(pickle.loads(reply)) if reply else None
                 with self._arrived:
-                    self._replies[self._awaited.popleft()] = reply
+                    self._replies[self._awaited.popleft()] = read
                     self._replied = True
                     self._arrived.notify_all()
-        except (OSError, ValueError):   # the pipe closed under us: the child is gone
-            pass
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError) as error:
+            # the pipe closed under us (the child is gone), or a reply out of step: stop here
+            log.debug("read-ahead replies ended: %s", error)
         finally:
             with self._arrived:
                 self._ended = True
@@ -269,15 +413,14 @@ class ReadAhead:
                 return None            # still starting: not worth waiting for
             while index not in self._replies and index in self._awaited and not self._ended:
                 self._arrived.wait()
-            reply = self._replies.pop(index, None)
+            read = self._replies.pop(index, None)
             ended = self._ended and index in self._awaited
         if ended:
             log.warning("reading ahead stopped: the child process ended (exit status %s)", self._child.poll())
             self.close()
             return None
-        if not reply:
+        if read is None:
             return None
-        read: ReadDocument = pickle.loads(reply)
         for name, level, message in read.logged:
             logging.getLogger(name).log(level, "%s", message)
         return read
