@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import attrgetter
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from rapidfuzz import process
@@ -628,16 +629,37 @@ def normalise_row(row: RawRow) -> Agreement:
     under "<column>_url".  A row whose state or model cannot be read still becomes an
     agreement, keyed "??" / "UNKNOWN", with a note.
     """
-    # Most rows of a list are the same from one publication to the next, only their row
-    # number moves: clean each distinct row once.
-    try:
-        template = _clean_row(tuple(row.cells.items()), tuple(row.links.items()))
-    except TypeError:  # an unhashable cell value: clean it without the cache
-        template = _clean_cells(row.cells, row.links)
+    cells, links = row.cells, row.links
+    entry = _by_identity.get((id(cells), id(links)))
+    if entry is not None and entry[0] is cells and entry[1] is links:
+        template = entry[2]
+    else:
+        template = _clean_template(cells, links)
     return Agreement(
         template.key, template.agency, template.agency_type, template.county, template.signed, template.moa,
         template.moa_url, template.addendum, template.addendum_url, row.row_number, template.raw, template.notes,
     )
+
+
+# Rows read ahead (pipeline.reading.RowTable) share their mappings with the same rows of other
+# documents: those are looked up by the mappings' identity, without hashing their contents.
+# Each entry holds the mappings themselves, so an id cannot be reused while it is in here; a
+# RawRow's mappings are never changed once built.
+_BY_IDENTITY_LIMIT = 65_536
+_by_identity: dict[tuple[int, int], tuple[Mapping[str, RawValue], Mapping[str, str], Agreement]] = {}
+
+
+def _clean_template(cells: Mapping[str, RawValue], links: Mapping[str, str]) -> Agreement:
+    # Most rows of a list are the same from one publication to the next, only their row
+    # number moves: clean each distinct row once.
+    try:
+        template = _clean_row(tuple(cells.items()), tuple(links.items()))
+    except TypeError:  # an unhashable cell value: clean it without the cache
+        return _clean_cells(cells, links)
+    if len(_by_identity) >= _BY_IDENTITY_LIMIT:
+        _by_identity.clear()
+    _by_identity[id(cells), id(links)] = (cells, links, template)
+    return template
 
 
 @lru_cache(maxsize=65536)
@@ -700,15 +722,23 @@ def _comparable(agreement: Agreement) -> tuple:
     return agreement.compared_values(), raw
 
 
+# an agreement's key but its occurrence (1 for every row cleaned by normalise_row), as a plain
+# tuple: hashed in C, unlike the dataclass
+_KEY_PARTS = attrgetter("key.state", "key.agency", "key.model")
+
+
 def normalise_table(table: SourceTable) -> NormalisedList:
     """Every row of the table cleaned, none dropped or merged; rows sharing a key numbered
     2, 3, ... in row order and reported as a ``Duplicate``."""
-    agreements = [normalise_row(row) for row in table.rows]
-    by_key: dict[AgreementKey, list[int]] = defaultdict(list)
-    for index, agreement in enumerate(agreements):
-        by_key[agreement.key].append(index)
+    agreements = list(map(normalise_row, table.rows))
+    keys = list(map(_KEY_PARTS, agreements))
+    if len(set(keys)) == len(keys):     # the usual case, in C: no key repeated
+        return NormalisedList(tuple(agreements))
+    by_key: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for index, key in enumerate(keys):
+        by_key[key].append(index)
     duplicates = []
-    for key, indexes in by_key.items():
+    for indexes in by_key.values():
         if len(indexes) == 1:
             continue
         for occurrence, index in enumerate(indexes[1:], start=2):
@@ -716,5 +746,5 @@ def normalise_table(table: SourceTable) -> NormalisedList:
         group = [agreements[i] for i in indexes]
         first = _comparable(group[0])
         exact = all(_comparable(a) == first for a in group[1:])
-        duplicates.append(Duplicate(key, tuple(a.row_number for a in group), exact))
+        duplicates.append(Duplicate(group[0].key, tuple(a.row_number for a in group), exact))
     return NormalisedList(tuple(agreements), tuple(duplicates))
