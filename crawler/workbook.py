@@ -262,7 +262,24 @@ class _Package:
         names; without: every target exactly as written."""
         if not self.has(rels_part):
             return {}
-        root = _parse_xml(self.read(rels_part), rels_part)
+        content = self.read(rels_part)
+        cache_key = (content, base, type_suffix)
+        with _rels_cache_lock:
+            cached = _rels_cache.get(cache_key)
+        if cached is not None:
+            return dict(cached)
+        targets = self._parse_relationships(content, rels_part, base=base, type_suffix=type_suffix)
+        if len(content) <= _RELS_CACHE_MAX_BYTES:
+            with _rels_cache_lock:
+                while len(_rels_cache) >= _RELS_CACHE_SIZE:
+                    del _rels_cache[next(iter(_rels_cache))]
+                _rels_cache[cache_key] = dict(targets)
+        return targets
+
+    @staticmethod
+    def _parse_relationships(content: bytes, rels_part: str, *, base: str,
+                             type_suffix: str | None) -> dict[str, str]:
+        root = _parse_xml(content, rels_part)
         if type_suffix is None:
             # The usual case in C-level XPath calls: each child a Relationship with Id and Target.
             rel_ids, targets_written = _XPATH_REL_ID_ATTRS(root), _XPATH_TARGETS(root)
@@ -278,6 +295,14 @@ class _Package:
             elif (relationship.get("Type") or "").endswith(type_suffix):
                 targets[rel_id] = _resolve_part(base, target)
         return targets
+
+
+# A sheet's rels part (a relationship per hyperlink, ~90 kB in ICE's lists) is often the same
+# in consecutive workbooks of a history: the last few are kept, by their exact content.
+_RELS_CACHE_SIZE = 8               # the workbook's and the list sheet's, of the last few files
+_RELS_CACHE_MAX_BYTES = 4_000_000
+_rels_cache: dict[tuple[bytes, str, str | None], dict[str, str]] = {}
+_rels_cache_lock = threading.Lock()
 
 
 def _inflate(raw: bytes, name: str, *, limit: int) -> bytes:
@@ -361,7 +386,7 @@ class _SheetXml:
     ``checked(name)``: the sheet's XML, once it is known that calamine may load the sheet.
     ``extras(name)``: its hyperlinks and the number of the last row written in it.
 
-    For the first worksheet both run on a worker thread, started at once: the check while
+    With ``overlap``, for the first worksheet both run on a worker thread, started at once: the check while
     calamine opens the workbook, the hyperlinks while calamine reads the cells.  Worker jobs
     never wait for one another, so the pool cannot deadlock.
     """
