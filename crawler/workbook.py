@@ -54,7 +54,8 @@ from diff.records import AGENCY, STATE, RawRow, RawValue, SourceTable
 
 log = logging.getLogger(__name__)
 
-__all__ = ["HEADER_ALIASES", "ReadLimits", "UnreadableWorkbook", "canonical_column", "read_workbook"]
+__all__ = ["HEADER_ALIASES", "ReadLimits", "UnreadableWorkbook", "canonical_column", "read_workbook",
+           "read_workbook_in_one_thread"]
 
 HEADER_SEARCH_ROWS = 10  # the header must be within the first rows of a sheet
 MAX_COLUMNS = 64  # ICE's sheets use at most 13; a wider one is refused before calamine loads it
@@ -132,7 +133,6 @@ def read_workbook(
     max_bytes: int = DEFAULT_LIMITS.max_file_bytes,
     max_uncompressed_bytes: int = DEFAULT_LIMITS.max_uncompressed_bytes,
     max_rows: int = DEFAULT_LIMITS.max_rows,
-    overlap: bool = True,
 ) -> SourceTable:
     """The list in an ICE workbook: the first sheet with a STATE and an agency header in its
     first rows; every non-blank row below the header as a ``RawRow`` with its Excel row number.
@@ -142,11 +142,26 @@ def read_workbook(
     ``source`` is the file's bytes or a path.  Raises ``UnreadableWorkbook`` for anything that
     is not a readable list workbook, ``OSError`` when a path cannot be read.
 
-    ``overlap``: check and read the sheet's XML on a worker thread while calamine works (the
-    read's elapsed time is shorter).  A process that reads while another core is busy anyway
-    (the read-ahead child) reads in one thread: that costs less CPU time.  The table is the
-    same either way.
     """
+    return _read_workbook(source, max_bytes, max_uncompressed_bytes, max_rows, overlap=True)
+
+
+def read_workbook_in_one_thread(
+    source: bytes | str | os.PathLike,
+    *,
+    max_bytes: int = DEFAULT_LIMITS.max_file_bytes,
+    max_uncompressed_bytes: int = DEFAULT_LIMITS.max_uncompressed_bytes,
+    max_rows: int = DEFAULT_LIMITS.max_rows,
+) -> SourceTable:
+    """``read_workbook`` (the same table) without its worker thread, which checks and reads the
+    sheet's XML while calamine works: that shortens one read, but costs CPU time, so a process
+    that reads while the other core is busy anyway (the read-ahead child) reads in one thread."""
+    return _read_workbook(source, max_bytes, max_uncompressed_bytes, max_rows, overlap=False)
+
+
+def _read_workbook(
+    source: bytes | str | os.PathLike, max_bytes: int, max_uncompressed_bytes: int, max_rows: int, *, overlap: bool
+) -> SourceTable:
     data = _load_bytes(source, max_bytes)
     package = _Package(data, max_uncompressed_bytes)  # size caps, before calamine sees the data
     sheets = _SheetXml(package, package.worksheet_parts(), row_limit=max_rows + HEADER_SEARCH_ROWS, overlap=overlap)

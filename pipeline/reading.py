@@ -39,7 +39,7 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import IO, Any
 
-from crawler.workbook import UnreadableWorkbook, read_workbook
+from crawler.workbook import UnreadableWorkbook, read_workbook, read_workbook_in_one_thread
 from diff.records import RawRow, RawValue, SourceTable
 
 log = logging.getLogger(__name__)
@@ -49,11 +49,9 @@ MIN_DOCUMENTS = 8
 DEPTH = 4                      # documents read ahead of the one being ingested
 
 
-def read_table(content: bytes, media: str, source_url: str | None = None, *, overlap: bool = True,
-               **caps: int) -> SourceTable:
+def read_table(content: bytes, media: str, source_url: str | None = None, **caps: int) -> SourceTable:
     """Read: the document's list table.  Raises UnreadableWorkbook when there is none.
-    ``caps``: the workbook reader's size caps (``crawler.workbook.read_workbook``);
-    ``overlap``: whether the workbook reader may use a worker thread (the table is the same)."""
+    ``caps``: the workbook reader's size caps (``crawler.workbook.read_workbook``)."""
     if media == "html":
         # imported here: the child reads workbooks, and BeautifulSoup is a third of its start-up
         from crawler.html_table import parse_list_tables
@@ -63,7 +61,16 @@ def read_table(content: bytes, media: str, source_url: str | None = None, *, ove
         if not tables:
             raise UnreadableWorkbook("no_list_table", "the page holds no 287(g) list table")
         return tables[0]
-    return read_workbook(content, overlap=overlap, **caps)
+    return read_workbook(content, **caps)
+
+
+def _read_table_in_one_thread(content: bytes, media: str, source_url: str | None,
+                              caps: Mapping[str, int]) -> SourceTable:
+    """``read_table``, the workbook read without a worker thread (the same table): in the child,
+    the other core is the ingest's, and the thread would only cost CPU time."""
+    if media == "html":
+        return read_table(content, media, source_url, **caps)
+    return read_workbook_in_one_thread(content, **caps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,8 +232,7 @@ def read_in_child(request: Request, collected: _Collected | None = None,
     read: _Reply | ReadDocument | None = sender.repeat(sha256) if sender is not None else None
     if read is None:
         try:
-            # one thread: the other core is the ingest's
-            table = read_table(content, media, source_url, overlap=False, **caps)
+            table = _read_table_in_one_thread(content, media, source_url, caps)
         except Exception:  # left to the ingest, which reads it again and records why
             return None
         logged = tuple(collected.records) if collected is not None else ()

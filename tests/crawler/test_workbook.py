@@ -23,8 +23,8 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 import crawler.workbook
-from crawler.workbook import UnreadableWorkbook, canonical_column, read_workbook
-from diff.records import SourceTable
+from crawler.workbook import UnreadableWorkbook, canonical_column, read_workbook, read_workbook_in_one_thread
+from diff.records import SourceTable, raw_table_hash
 from tests.files import WORKBOOKS
 
 FEB_2025 = ("state", "agency", "type", "model", "signed", "moa")
@@ -205,6 +205,22 @@ def test_all_links_match_openpyxl(name):
 def test_sources_bytes_str_and_path_agree():
     path = fixture_path("pendingAgencies05292025am.xlsx")
     assert read_workbook(path.read_bytes()) == read_workbook(str(path)) == table(path.name)
+
+
+@pytest.mark.parametrize("name", [case.values[0] for case in REAL_WORKBOOKS])
+def test_one_thread_reads_what_two_threads_read(name):
+    alone = read_workbook_in_one_thread(fixture_path(name))
+    assert alone == table(name)
+    assert raw_table_hash(alone, "rules") == raw_table_hash(table(name), "rules")
+
+
+def test_a_sheet_rels_part_read_before_is_read_by_its_content():
+    original = fixture_path("participatingAgencies05142026am.xlsx").read_bytes()
+    target = row("participatingAgencies05142026am.xlsx", 163).links["addendum"].encode()
+    other = edited(original, {"xl/worksheets/_rels/sheet1.xml.rels": lambda rels: rels.replace(target, b"https://example.org/x.pdf")})
+    for data, expected in ((original, target.decode()), (other, "https://example.org/x.pdf"), (original, target.decode())):
+        [read] = [raw for raw in read_workbook(data).rows if raw.row_number == 163]
+        assert read.links["addendum"] == expected
 
 
 def test_concurrent_reads_agree():
@@ -474,6 +490,9 @@ def test_hostile_input(data, options, reason):
     assert caught.value.reason == reason
     assert isinstance(caught.value, ValueError) and str(caught.value)
     assert time.monotonic() - started < 5  # refused, not worked through
+    with pytest.raises(UnreadableWorkbook) as in_one_thread:
+        read_workbook_in_one_thread(data, **options)
+    assert in_one_thread.value.reason == reason
 
 
 def test_oversized_file_on_disk_is_not_read(tmp_path):

@@ -3,10 +3,12 @@ read gives, on real files; whatever the child cannot do is left to the ingest.""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import io
 import logging
+import pickle
 import re
 import sqlite3
 import zipfile
@@ -18,9 +20,11 @@ from sqlalchemy.orm import Session
 
 from crawler.filenames import parse_list_file_name
 from crawler.workbook import UnreadableWorkbook
+from diff.normalise import normalise_table
+from diff.records import SIGNED, RawRow, raw_table_hash
 from pipeline.backfill import collect_files, plan_backfill, run_backfill
 from pipeline.ingest import IncomingDocument, Ingestor
-from pipeline.reading import ReadAhead, ReadDocument, Source, read_table
+from pipeline.reading import ReadAhead, ReadDocument, RowTable, Source, _RowSender, read_in_child, read_table
 from storage.database import create_database_engine, migrate, open_database
 from storage.models import Snapshot
 from tests.files import FIXTURES, PAGES, workbook
@@ -175,3 +179,68 @@ def test_the_child_reads_with_the_caps_it_is_given() -> None:
     assert raised.value.reason == "too_many_rows"
     with ReadAhead(len(documents), documents.__getitem__, caps={"max_rows": 10}, wait_for_start=True) as capped:
         assert [capped.get(index) for index in range(len(documents))] == [None] * len(documents)
+
+
+def sent_and_decoded(documents: list[Source], sender: _RowSender, rows: RowTable) -> list[ReadDocument]:
+    """Each document read as the child reads it, and decoded here, through the pickle."""
+    decoded = []
+    for content, media, url in documents:
+        reply = read_in_child((content, media, url, {}), None, sender)
+        assert reply is not None
+        decoded.append(rows.decode(pickle.loads(reply)))
+    return decoded
+
+
+def test_rows_sent_once_give_the_table_the_read_stage_gives() -> None:
+    paths = dated_history(12)
+    documents = sources(paths + [paths[3], PAGES / "ice_287g_2024_table.html", paths[0]])
+    # a small row table: the two sides start afresh together, several times
+    for sender in (_RowSender(), _RowSender(limit=3000)):
+        decoded = sent_and_decoded(documents, sender, RowTable())
+        for (content, media, url), got in zip(documents, decoded):
+            expected = read_table(content, media, url)
+            assert got.sha256 == hashlib.sha256(content).hexdigest()
+            assert got.table == expected
+            assert raw_table_hash(got.table, "rules") == raw_table_hash(expected, "rules")
+            assert normalise_table(got.table) == normalise_table(expected)
+
+
+def test_each_distinct_row_travels_once_and_is_shared() -> None:
+    documents = sources(dated_history(6))
+    sender = _RowSender()
+    replies = [pickle.loads(read_in_child((*source, {}), None, sender) or b"") for source in documents]
+    total = sum(len(reply.row_ids) for reply in replies)
+    sent = sum(len(reply.new_rows) for reply in replies)
+    assert sent < total / 2                       # the later lists repeat most rows of the first
+    first_seen: dict[str, RawRow] = {}
+    repeated = 0
+    for document in sent_and_decoded(documents, _RowSender(), RowTable()):
+        for row in document.table.rows:
+            seen = first_seen.setdefault(repr((row.cells, row.links, row.extra)), row)
+            assert seen.cells is row.cells and seen.links is row.links and seen.extra is row.extra
+            repeated += seen is not row
+    assert repeated > total / 2
+
+
+def test_rows_equal_in_python_but_not_as_read_are_sent_apart() -> None:
+    content, media, url = sources(dated_history(1))[0]
+    table = read_table(content, media, url)
+    row = table.rows[0]
+    variants = [1, 1.0, True, 0.0, -0.0, "1", dt.datetime(2025, 5, 8), dt.date(2025, 5, 8)]
+    rows = tuple(dataclasses.replace(row, row_number=row.row_number + index, cells={**row.cells, SIGNED: value})
+                 for index, value in enumerate(variants))
+    edited = dataclasses.replace(table, rows=rows)
+    reply = _RowSender().encode("sha", edited, ())
+    assert len(set(reply.row_ids)) == len(variants)
+    got = RowTable().decode(reply)
+    assert [repr(r.cells[SIGNED]) for r in got.table.rows] == [repr(v) for v in variants]
+    assert raw_table_hash(got.table, "rules") == raw_table_hash(edited, "rules")
+
+
+def test_a_reply_out_of_step_is_refused() -> None:
+    first, second = sources(dated_history(2))
+    sender = _RowSender()
+    read_in_child((*first, {}), None, sender)             # its new rows never reach this side
+    reply = read_in_child((*second, {}), None, sender)
+    with pytest.raises(ValueError, match="out of step"):
+        RowTable().decode(pickle.loads(reply or b""))
