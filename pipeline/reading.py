@@ -7,9 +7,15 @@ time goes to reading workbooks: work that depends on nothing in the database.  `
 does it for the next few documents in one child process while this process cleans, checks,
 diffs and writes the current one (the machine has two cores).  Cleaning stays here: its cache
 of cleaned rows makes it cheaper than shipping cleaned rows back.  The child
-runs the very function the ingest would (``read_table``)
+runs the very function the ingest would (``read_table``, in one thread)
 on the very bytes the ingest is given: the ingest only uses a result whose SHA-256 is that of
-its document.  Whatever the child cannot read, or any failure of the child, is left to the
+its document.
+
+What travels back is small: the documents of a history share almost all their rows, so the
+child sends each distinct row once and names rows by number after that (``RowTable``; 1.8 MB
+of pickles instead of 27 MB for the 328 shared files), and bytes it has read before are not
+read again (a third of the shared files are copies).  Rows that are the same row share their
+mappings here, which lets cleaning find them by identity (``diff.normalise.normalise_row``).  Whatever the child cannot read, or any failure of the child, is left to the
 ingest, which reads the document itself and records why it failed: the history never depends
 on the read-ahead, only the time does.
 
