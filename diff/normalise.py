@@ -630,9 +630,12 @@ def normalise_row(row: RawRow) -> Agreement:
     agreement, keyed "??" / "UNKNOWN", with a note.
     """
     cells, links = row.cells, row.links
-    entry = _by_identity.get((id(cells), id(links)))
+    entry = _shared_rows.get((id(cells), id(links)))
     if entry is not None and entry[0] is cells and entry[1] is links:
         template = entry[2]
+        if template is None:
+            template = _clean_template(cells, links)
+            _shared_rows[id(cells), id(links)] = (cells, links, template)
     else:
         template = _clean_template(cells, links)
     return Agreement(
@@ -642,24 +645,34 @@ def normalise_row(row: RawRow) -> Agreement:
 
 
 # Rows read ahead (pipeline.reading.RowTable) share their mappings with the same rows of other
-# documents: those are looked up by the mappings' identity, without hashing their contents.
-# Each entry holds the mappings themselves, so an id cannot be reused while it is in here; a
-# RawRow's mappings are never changed once built.
-_BY_IDENTITY_LIMIT = 65_536
-_by_identity: dict[tuple[int, int], tuple[Mapping[str, RawValue], Mapping[str, str], Agreement]] = {}
+# documents: those are found by the mappings' identity, without hashing their contents.  Only
+# rows shared that way are kept here (each with its mappings, so that an id cannot be reused
+# while it is in here; a RawRow's mappings are never changed once built), as many as the
+# reader's table holds, up to a limit.
+_SHARED_ROWS_LIMIT = 65_536
+_shared_rows: dict[tuple[int, int], tuple[Mapping[str, RawValue], Mapping[str, str], Agreement | None]] = {}
+
+
+def share_row(cells: Mapping[str, RawValue], links: Mapping[str, str]) -> None:
+    """A row's mappings, to be shared by every RawRow of that row: ``normalise_row`` cleans
+    them once and then finds them by identity."""
+    if len(_shared_rows) >= _SHARED_ROWS_LIMIT:
+        _shared_rows.clear()
+    _shared_rows[id(cells), id(links)] = (cells, links, None)
+
+
+def forget_shared_rows() -> None:
+    """Let go of the rows given to ``share_row`` (their reader's table is gone)."""
+    _shared_rows.clear()
 
 
 def _clean_template(cells: Mapping[str, RawValue], links: Mapping[str, str]) -> Agreement:
     # Most rows of a list are the same from one publication to the next, only their row
     # number moves: clean each distinct row once.
     try:
-        template = _clean_row(tuple(cells.items()), tuple(links.items()))
+        return _clean_row(tuple(cells.items()), tuple(links.items()))
     except TypeError:  # an unhashable cell value: clean it without the cache
         return _clean_cells(cells, links)
-    if len(_by_identity) >= _BY_IDENTITY_LIMIT:
-        _by_identity.clear()
-    _by_identity[id(cells), id(links)] = (cells, links, template)
-    return template
 
 
 @lru_cache(maxsize=65536)

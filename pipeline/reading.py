@@ -15,9 +15,11 @@ What travels back is small: the documents of a history share almost all their ro
 child sends each distinct row once and names rows by number after that (``RowTable``; 1.8 MB
 of pickles instead of 27 MB for the 328 shared files), and bytes it has read before are not
 read again (a third of the shared files are copies).  Rows that are the same row share their
-mappings here, which lets cleaning find them by identity (``diff.normalise.normalise_row``).  Whatever the child cannot read, or any failure of the child, is left to the
-ingest, which reads the document itself and records why it failed: the history never depends
-on the read-ahead, only the time does.
+mappings here, which lets cleaning find them by identity (``diff.normalise.normalise_row``).
+
+Whatever the child cannot read, or any failure of the child, is left to the ingest, which
+reads the document itself and records why it failed: the history never depends on the
+read-ahead, only the time does.
 
 This module imports only the readers (not the database), so that the child starts quickly.
 """
@@ -201,6 +203,9 @@ class RowTable:
     their mappings, so that cleaning (``diff.normalise.normalise_row``) sees them as one."""
 
     def __init__(self) -> None:
+        from diff.normalise import share_row  # not in the child, which only reads
+
+        self._share_row = share_row
         self._cells: list[Mapping[str, RawValue]] = []
         self._links: list[Mapping[str, str]] = []
         self._extra: list[Mapping[str, RawValue]] = []
@@ -209,21 +214,28 @@ class RowTable:
         """The document the reply stands for.  Raises ValueError when the reply does not follow
         the last one (the two tables would differ)."""
         if reply.reset:
-            self._cells.clear()
-            self._links.clear()
-            self._extra.clear()
+            self.clear()
         if reply.first_new_id != len(self._cells):
             raise ValueError(f"row table out of step: {reply.first_new_id} rows expected, {len(self._cells)} held")
         for cells, links, extra in reply.new_rows:
             self._cells.append(cells)
             self._links.append(links)
             self._extra.append(extra)
+            self._share_row(cells, links)
         ids = reply.row_ids
         rows = tuple(map(RawRow, reply.row_numbers, map(self._cells.__getitem__, ids),
                          map(self._links.__getitem__, ids), map(self._extra.__getitem__, ids)))
         sheet_name, header, columns, sheet_names, header_row, skipped = reply.head
         table = SourceTable(sheet_name, header, columns, rows, sheet_names, header_row, skipped)
         return ReadDocument(reply.sha256, table, reply.logged)
+
+    def clear(self) -> None:
+        from diff.normalise import forget_shared_rows
+
+        self._cells.clear()
+        self._links.clear()
+        self._extra.clear()
+        forget_shared_rows()
 
 
 def read_in_child(request: Request, collected: _Collected | None = None,
@@ -411,6 +423,7 @@ class ReadAhead:
             child.stdout.close()
         with self._arrived:
             self._replies.clear()
+        self._rows.clear()         # the receiving thread has stopped
 
     def get(self, index: int) -> ReadDocument | None:
         """The ``index``-th document read, or None: not read ahead (too few documents, no
