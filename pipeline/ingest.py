@@ -356,7 +356,10 @@ class Ingestor:
         except UnreadableWorkbook as error:
             anomaly = Anomaly(f"unreadable:{error.reason}", f"the file cannot be read as a list: {error}", True)
             return self._write_quarantine(session, doc, origin, doc.declared_list or "unknown", None, [anomaly]), None
-        origin["raw_hash"] = raw_hash = raw_table_hash(table, rules_marker())
+        # the read-ahead child hashes the table it read with the rules it was given
+        read_ahead_hash = ahead.raw_hash if ahead is not None and doc.table is None and ahead.rules == rules_marker() \
+            else None
+        origin["raw_hash"] = raw_hash = read_ahead_hash or raw_table_hash(table, rules_marker())
         same_rows = self._same_rows_as_current(repo, doc, table, raw_hash, sha256)
         if same_rows is not None:
             last, anomalies = same_rows

@@ -48,7 +48,7 @@ from types import MappingProxyType, TracebackType
 from typing import IO, Any
 
 from crawler.workbook import UnreadableWorkbook, read_workbook, read_workbook_in_one_thread
-from diff.records import RawRow, RawValue, SourceTable
+from diff.records import RawRow, RawValue, SourceTable, raw_table_hash
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +90,15 @@ class ReadDocument:
     # what the reader logged meanwhile (logger, level, message): logged again here, when the
     # document is ingested, so that it goes where this process's log goes
     logged: tuple[tuple[str, int, str], ...] = ()
+    # diff.records.raw_table_hash(table, rules), computed in the child when it was given the
+    # rules marker (pipeline.ingest.rules_marker), else None
+    raw_hash: str | None = None
+    rules: str | None = None
 
 
 Source = tuple[bytes, str, str | None]     # (content, media, source URL)
-Request = tuple[bytes, str, str | None, dict[str, int]]   # a source and the reader's caps
+# a source, the reader's caps, and the rules marker for the raw-row hash (None: no hash)
+Request = tuple[bytes, str, str | None, dict[str, int], str | None]
 
 
 class _Collected(logging.Handler):
@@ -133,6 +138,8 @@ class _Reply:
     new_rows: tuple[_RowParts, ...]
     reset: bool = False
     logged: tuple[tuple[str, int, str], ...] = ()
+    raw_hash: str | None = None
+    rules: str | None = None
 
 
 # Value types whose equality is their identity for ``repr``: not int, float and bool (``1``,
@@ -158,18 +165,18 @@ class _RowSender:
     def __init__(self, limit: int = ROW_TABLE_LIMIT) -> None:
         self.limit = limit
         self._ids: dict[tuple[Any, ...], int] = {}
-        self._documents: dict[str, _Reply] = {}       # sha256 -> its reply, without new rows
+        self._documents: dict[tuple[str, str | None], _Reply] = {}   # (sha256, rules) -> reply, no new rows
         self._documents_rows = 0
 
-    def repeat(self, sha256: str) -> _Reply | None:
+    def repeat(self, sha256: str, rules: str | None = None) -> _Reply | None:
         """The reply for bytes read before (their rows all sent already), or None."""
-        earlier = self._documents.get(sha256)
+        earlier = self._documents.get((sha256, rules))
         if earlier is None:
             return None
-        return _Reply(sha256, earlier.head, earlier.row_numbers, earlier.row_ids, len(self._ids), (),
-                      logged=earlier.logged)
+        return dataclasses.replace(earlier, first_new_id=len(self._ids))
 
-    def encode(self, sha256: str, table: SourceTable, logged: tuple[tuple[str, int, str], ...]) -> _Reply:
+    def encode(self, sha256: str, table: SourceTable, logged: tuple[tuple[str, int, str], ...],
+               raw_hash: str | None = None, rules: str | None = None) -> _Reply:
         reset = len(self._ids) + len(table.rows) > self.limit
         if reset:
             self._ids.clear()
@@ -189,11 +196,11 @@ class _RowSender:
         head = (table.sheet_name, table.header, table.columns, table.sheet_names, table.header_row,
                 table.skipped_blank_rows)
         reply = _Reply(sha256, head, tuple(row.row_number for row in table.rows), tuple(row_ids),
-                       first_new_id, tuple(new_rows), reset, logged)
+                       first_new_id, tuple(new_rows), reset, logged, raw_hash, rules)
         if self._documents_rows + len(row_ids) > _SEEN_DOCUMENTS_LIMIT:
             self._documents.clear()
             self._documents_rows = 0
-        self._documents[sha256] = dataclasses.replace(reply, new_rows=(), reset=False)
+        self._documents[sha256, rules] = dataclasses.replace(reply, new_rows=(), reset=False)
         self._documents_rows += len(row_ids)
         return reply
 
@@ -227,7 +234,7 @@ class RowTable:
                          map(self._links.__getitem__, ids), map(self._extra.__getitem__, ids)))
         sheet_name, header, columns, sheet_names, header_row, skipped = reply.head
         table = SourceTable(sheet_name, header, columns, rows, sheet_names, header_row, skipped)
-        return ReadDocument(reply.sha256, table, reply.logged)
+        return ReadDocument(reply.sha256, table, reply.logged, reply.raw_hash, reply.rules)
 
     def clear(self) -> None:
         from diff.normalise import forget_shared_rows
@@ -243,18 +250,21 @@ def read_in_child(request: Request, collected: _Collected | None = None,
     """The document read, pickled: a ``_Reply`` for ``sender``'s ``RowTable``, or a
     ``ReadDocument`` without a sender; None when it cannot be read (the ingest then reads it
     and records why).  Runs in the child."""
-    content, media, source_url, caps = request
+    content, media, source_url, caps, rules = request
     if collected is not None:
         collected.records.clear()
     sha256 = hashlib.sha256(content).hexdigest()
-    read: _Reply | ReadDocument | None = sender.repeat(sha256) if sender is not None else None
+    read: _Reply | ReadDocument | None = sender.repeat(sha256, rules) if sender is not None else None
     if read is None:
         try:
             table = _read_table_in_one_thread(content, media, source_url, caps)
         except Exception:  # left to the ingest, which reads it again and records why
             return None
         logged = tuple(collected.records) if collected is not None else ()
-        read = sender.encode(sha256, table, logged) if sender is not None else ReadDocument(sha256, table, logged)
+        # the ingest's own hash of the table (it uses it only with these rules), off its core
+        raw_hash = raw_table_hash(table, rules) if rules is not None else None
+        read = (sender.encode(sha256, table, logged, raw_hash, rules) if sender is not None
+                else ReadDocument(sha256, table, logged, raw_hash, rules))
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
     pickler.dispatch_table = _DISPATCH
@@ -335,12 +345,14 @@ class ReadAhead:
     meanwhile."""
 
     def __init__(self, count: int, load: Callable[[int], Source | None], *, depth: int = DEPTH,
-                 wait_for_start: bool = False, caps: Mapping[str, int] | None = None) -> None:
+                 wait_for_start: bool = False, caps: Mapping[str, int] | None = None,
+                 rules: str | None = None) -> None:
         self.count = count
         self.load = load
         self.depth = depth
         self.wait_for_start = wait_for_start
         self.caps = dict(caps or {})     # the reader's size caps: those the ingest reads with
+        self.rules = rules               # the ingest's rules marker: the child hashes each table with it
         self._next = 0
         self._child: subprocess.Popen[bytes] | None = None
         self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
@@ -456,7 +468,7 @@ class ReadAhead:
             if source is not None:
                 with self._arrived:
                     self._awaited.append(self._next)
-                self._outbox.put(pickle.dumps((*source, self.caps), protocol=pickle.HIGHEST_PROTOCOL))
+                self._outbox.put(pickle.dumps((*source, self.caps, self.rules), protocol=pickle.HIGHEST_PROTOCOL))
             self._next += 1
 
 

@@ -23,7 +23,7 @@ from crawler.workbook import UnreadableWorkbook
 from diff.normalise import normalise_table
 from diff.records import SIGNED, RawRow, raw_table_hash
 from pipeline.backfill import collect_files, plan_backfill, run_backfill
-from pipeline.ingest import IncomingDocument, Ingestor
+from pipeline.ingest import IncomingDocument, Ingestor, rules_marker
 from pipeline.reading import ReadAhead, ReadDocument, RowTable, Source, _RowSender, read_in_child, read_table
 from storage.database import create_database_engine, migrate, open_database
 from storage.models import Snapshot
@@ -185,7 +185,7 @@ def sent_and_decoded(documents: list[Source], sender: _RowSender, rows: RowTable
     """Each document read as the child reads it, and decoded here, through the pickle."""
     decoded = []
     for content, media, url in documents:
-        reply = read_in_child((content, media, url, {}), None, sender)
+        reply = read_in_child((content, media, url, {}, "rules"), None, sender)
         assert reply is not None
         decoded.append(rows.decode(pickle.loads(reply)))
     return decoded
@@ -201,14 +201,15 @@ def test_rows_sent_once_give_the_table_the_read_stage_gives() -> None:
             expected = read_table(content, media, url)
             assert got.sha256 == hashlib.sha256(content).hexdigest()
             assert got.table == expected
-            assert raw_table_hash(got.table, "rules") == raw_table_hash(expected, "rules")
+            assert got.raw_hash == raw_table_hash(got.table, "rules") == raw_table_hash(expected, "rules")
+            assert got.rules == "rules"
             assert normalise_table(got.table) == normalise_table(expected)
 
 
 def test_each_distinct_row_travels_once_and_is_shared() -> None:
     documents = sources(dated_history(6))
     sender = _RowSender()
-    replies = [pickle.loads(read_in_child((*source, {}), None, sender) or b"") for source in documents]
+    replies = [pickle.loads(read_in_child((*source, {}, None), None, sender) or b"") for source in documents]
     total = sum(len(reply.row_ids) for reply in replies)
     sent = sum(len(reply.new_rows) for reply in replies)
     assert sent < total / 2                       # the later lists repeat most rows of the first
@@ -240,7 +241,23 @@ def test_rows_equal_in_python_but_not_as_read_are_sent_apart() -> None:
 def test_a_reply_out_of_step_is_refused() -> None:
     first, second = sources(dated_history(2))
     sender = _RowSender()
-    read_in_child((*first, {}), None, sender)             # its new rows never reach this side
-    reply = read_in_child((*second, {}), None, sender)
+    read_in_child((*first, {}, None), None, sender)       # its new rows never reach this side
+    reply = read_in_child((*second, {}, None), None, sender)
     with pytest.raises(ValueError, match="out of step"):
         RowTable().decode(pickle.loads(reply or b""))
+
+
+def test_the_childs_raw_hash_is_used_only_under_todays_rules(tmp_path: Path) -> None:
+    first = dated_history(1)[0]
+    content = first.read_bytes()
+    table = read_table(content, "xlsx")
+    stale = ReadDocument(hashlib.sha256(content).hexdigest(), table, raw_hash="0" * 64, rules="older rules")
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    migrate(engine)
+    outcome = Ingestor(engine).ingest(IncomingDocument(
+        content=content, file_name=first.name, declared_list=None, origin="backfill", as_of=dt.date(2025, 2, 21),
+        as_of_basis="test", read_ahead=stale))
+    with Session(engine) as session:
+        stored = session.scalars(select(Snapshot).where(Snapshot.id == outcome.snapshot_id)).one()
+    assert stored.raw_hash == raw_table_hash(table, rules_marker())
+    engine.dispose()
