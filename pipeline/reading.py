@@ -16,6 +16,8 @@ child sends each distinct row once and names rows by number after that (``RowTab
 of pickles instead of 27 MB for the 328 shared files), and bytes it has read before are not
 read again (a third of the shared files are copies).  Rows that are the same row share their
 mappings here, which lets cleaning find them by identity (``diff.normalise.normalise_row``).
+Given the ingest's rules marker, the child also computes each table's raw-row hash
+(``diff.records.raw_table_hash``), which the ingest would otherwise compute on its own core.
 
 Whatever the child cannot read, or any failure of the child, is left to the ingest, which
 reads the document itself and records why it failed: the history never depends on the
