@@ -42,7 +42,7 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -167,18 +167,20 @@ class _RowSender:
     def __init__(self, limit: int = ROW_TABLE_LIMIT) -> None:
         self.limit = limit
         self._ids: dict[tuple[Any, ...], int] = {}
-        self._documents: dict[tuple[str, str | None], _Reply] = {}   # (sha256, rules) -> reply, no new rows
+        self._documents: dict[Hashable, _Reply] = {}   # what was read and how -> its reply, no new rows
         self._documents_rows = 0
 
-    def repeat(self, sha256: str, rules: str | None = None) -> _Reply | None:
-        """The reply for bytes read before (their rows all sent already), or None."""
-        earlier = self._documents.get((sha256, rules))
+    def repeat(self, read: Hashable) -> _Reply | None:
+        """The reply for bytes read before in the same way (``read``: the bytes' hash, the
+        caps, the rules; their rows all sent already), or None."""
+        earlier = self._documents.get(read)
         if earlier is None:
             return None
         return dataclasses.replace(earlier, first_new_id=len(self._ids))
 
     def encode(self, sha256: str, table: SourceTable, logged: tuple[tuple[str, int, str], ...],
-               raw_hash: str | None = None, rules: str | None = None) -> _Reply:
+               raw_hash: str | None = None, rules: str | None = None, *, read: Hashable = None) -> _Reply:
+        """The reply for the table; with ``read``, kept for ``repeat``."""
         reset = len(self._ids) + len(table.rows) > self.limit
         if reset:
             self._ids.clear()
@@ -199,11 +201,12 @@ class _RowSender:
                 table.skipped_blank_rows)
         reply = _Reply(sha256, head, tuple(row.row_number for row in table.rows), tuple(row_ids),
                        first_new_id, tuple(new_rows), reset, logged, raw_hash, rules)
-        if self._documents_rows + len(row_ids) > _SEEN_DOCUMENTS_LIMIT:
-            self._documents.clear()
-            self._documents_rows = 0
-        self._documents[sha256, rules] = dataclasses.replace(reply, new_rows=(), reset=False)
-        self._documents_rows += len(row_ids)
+        if read is not None:
+            if self._documents_rows + len(row_ids) > _SEEN_DOCUMENTS_LIMIT:
+                self._documents.clear()
+                self._documents_rows = 0
+            self._documents[read] = dataclasses.replace(reply, new_rows=(), reset=False)
+            self._documents_rows += len(row_ids)
         return reply
 
 
@@ -256,7 +259,8 @@ def read_in_child(request: Request, collected: _Collected | None = None,
     if collected is not None:
         collected.records.clear()
     sha256 = hashlib.sha256(content).hexdigest()
-    read: _Reply | ReadDocument | None = sender.repeat(sha256, rules) if sender is not None else None
+    how = (sha256, media, source_url, tuple(sorted(caps.items())), rules)
+    read: _Reply | ReadDocument | None = sender.repeat(how) if sender is not None else None
     if read is None:
         try:
             table = _read_table_in_one_thread(content, media, source_url, caps)
@@ -265,7 +269,7 @@ def read_in_child(request: Request, collected: _Collected | None = None,
         logged = tuple(collected.records) if collected is not None else ()
         # the ingest's own hash of the table (it uses it only with these rules), off its core
         raw_hash = raw_table_hash(table, rules) if rules is not None else None
-        read = (sender.encode(sha256, table, logged, raw_hash, rules) if sender is not None
+        read = (sender.encode(sha256, table, logged, raw_hash, rules, read=how) if sender is not None
                 else ReadDocument(sha256, table, logged, raw_hash, rules))
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
