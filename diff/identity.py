@@ -178,7 +178,7 @@ def match_rows(removed: Sequence[Agreement], added: Sequence[Agreement], rules: 
         taken: set[int] = set()
         for old in list(free_old):
             keys = list(old_blocks(old))
-            candidates = blocks.get(keys[0], []) if len(keys) == 1 else sorted(
+            candidates = blocks.get(keys[0], []) if len(keys) == 1 else [] if not keys else sorted(
                 {id(n): n for key in keys for n in blocks.get(key, [])}.values(), key=lambda n: position[id(n)])
             for new in candidates:
                 if id(new) in taken:
@@ -275,5 +275,11 @@ def match_rows(removed: Sequence[Agreement], added: Sequence[Agreement], rules: 
             found = ori_of(row.key.state, row.agency)
             return (row.key.state, row.key.model, found[0] if found else None)
 
-        take(same_record, lambda old: (record_block(old),), record_block)
+        def record_blocks(old: Agreement) -> tuple[Hashable, ...]:
+            # A row without an FBI record pairs with nothing here: it tries no added row (all
+            # the rows without one would share one block, and be tried against each other).
+            block = record_block(old)
+            return () if block[2] is None else (block,)
+
+        take(same_record, record_blocks, record_block)
     return matches

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from operator import attrgetter
 
 from diff.identity import EXACT_KEY, REVIEWED_ALIAS, IdentityRules, Match, match_rows
 from diff.normalise import UNKNOWN_MODEL
@@ -138,12 +137,22 @@ def diff_lists(
 
     changed: list[FieldChange] = []
     revised: list[tuple[Agreement, Agreement]] = []
-    # Every key of both lists: the one loop that runs for each row, so in C where it can be
-    # (compared values as one attrgetter; no sort here, since both results are sorted below).
-    common = previous.keys() & current.keys()
-    for key in common:
-        before, after = previous[key], current[key]
-        if _COMPARED(before) != _COMPARED(after):
+    # Every key of both lists: the one loop that runs for each row, so it reads as little as it
+    # can.  An agreement's fingerprint, a hash of its compared values made when it was built,
+    # stands for them: rows whose fingerprints differ are compared field by field; rows whose
+    # fingerprints are equal have equal values (Python's 64-bit hash of the same values; two
+    # different rows share one by chance with a probability of about 2**-64 per pair).  The
+    # walk follows ``previous``'s own order, not a set's: rows lie in memory in the order they
+    # were built, and both lists come in much the same order (ICE sorts by state and agency).
+    # Both results are sorted below, so the order of this walk changes nothing in them.
+    common = 0
+    find = current.get
+    for key, before in previous.items():
+        after = find(key)
+        if after is None:
+            continue
+        common += 1
+        if before.fingerprint != after.fingerprint:
             revised.append((before, after))
             changed.extend(field_changes(before, after, fields))
     other_fields = tuple(f for f in fields if f != "agency")
@@ -158,13 +167,10 @@ def diff_lists(
         removed=tuple(a for a in removed if a.key not in renamed_old),
         changed=tuple(sorted(changed, key=lambda c: (_order(c.after), order.index(c.field)))),
         renamed=tuple(sorted(renames, key=lambda r: _order(r.after))),
-        unchanged=len(common) - len(revised),
+        unchanged=common - len(revised),
         revised=tuple(sorted(revised, key=lambda pair: _order(pair[1]))),
         matched=tuple(sorted(matched, key=lambda m: _order(m.after))),
     )
-
-
-_COMPARED = attrgetter(*Agreement.COMPARED_FIELDS)   # Agreement.compared_values(), in C
 
 
 def _order(agreement: Agreement) -> tuple:
