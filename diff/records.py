@@ -105,6 +105,10 @@ class AgreementKey:
         base = f"{self.state}|{self.agency}|{self.model}"
         return base if self.occurrence == 1 else f"{base}|#{self.occurrence}"
 
+    def __reduce__(self) -> tuple:
+        # pickled as a call (a frozen dataclass's own way looks its fields up for every key)
+        return AgreementKey, (self.state, self.agency, self.model, self.occurrence)
+
     @classmethod
     def from_text(cls, text: str) -> AgreementKey:
         parts = text.split("|")
