@@ -375,8 +375,10 @@ def child(kind: str, folder: Path) -> dict:
         times = {}
         for version in ("v1", "v2"):
             read = _measured(lambda version=version: read_workbook(folder / f"{version}.xlsx", **_read_limits()))
-            clean = _measured(lambda table=read.pop("result"): normalise_table(table).agreements)
+            table = read.pop("result")
+            clean = _measured(lambda table=table: normalise_table(table).agreements)
             agreements = clean.pop("result")
+            del table
             _rows_pickle(folder, version).write_bytes(pickle.dumps(agreements, pickle.HIGHEST_PROTOCOL))
             times[version] = {"read": read, "clean": clean, "rows": len(agreements)}
         _clean_times(folder).write_text(json.dumps(times))

@@ -271,7 +271,7 @@ def match_rows(removed: Sequence[Agreement], added: Sequence[Agreement], rules: 
     if rules.registry_ori is not None:
         ori_of = rules.registry_ori
 
-        def record_block(row: Agreement) -> Hashable:
+        def record_block(row: Agreement) -> tuple[str, str, str | None]:
             found = ori_of(row.key.state, row.agency)
             return (row.key.state, row.key.model, found[0] if found else None)
 

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 # Canonical column names.  The reader maps every header spelling ICE has used onto these.
 STATE = "state"
@@ -172,7 +172,7 @@ _COLUMN_SETS: dict[tuple[str, ...], tuple[str, ...]] = {}
 # Values that repeat from row to row (states, types, models, counties, dates, "link"), one
 # object each, so that a million agreements do not hold a million copies of "County".  Bounded:
 # past the limit a value is kept as it came (only memory is at stake, never a result).
-_SHARED: dict[object, object] = {}
+_SHARED: dict[Any, Any] = {}
 _SHARED_LIMIT = 200_000
 # The raw columns whose texts repeat; the others (agency, links) are shared with their clean
 # value when they are the same text.
@@ -180,14 +180,20 @@ _REPEATING_RAW = frozenset((STATE, AGENCY_TYPE, COUNTY, MODEL, SIGNED, MOA, ADDE
 
 
 def _shared(value: _T) -> _T:
-    if value is None:
+    # only texts and dates: equal values of these are interchangeable (a date never equals a
+    # datetime), so the value itself is the key
+    if value.__class__ is not str and value.__class__ is not dt.date:
         return value
-    found = _SHARED.get((value.__class__, value))
+    found = _SHARED.get(value)
     if found is not None:
-        return found  # type: ignore[return-value]
+        return cast(_T, found)
     if len(_SHARED) < _SHARED_LIMIT:
-        _SHARED[(value.__class__, value)] = value
+        _SHARED[value] = value
     return value
+
+
+def _same_text(clean: str | None, text: str) -> str:
+    return clean if clean is not None and clean == text else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,23 +225,23 @@ class Agreement:
     COMPARED_FIELDS = ("agency", "agency_type", "county", "signed", "moa", "moa_url", "addendum", "addendum_url")
 
     def __post_init__(self) -> None:
-        setattr_ = object.__setattr__
+        set_ = object.__setattr__
         if self.raw.__class__ is not RawTexts:
-            setattr_(self, "raw", self._compact_raw(self.raw))
-            for name in ("agency_type", "county", "signed", "moa", "addendum"):
-                setattr_(self, name, _shared(getattr(self, name)))
-        setattr_(self, "fingerprint", hash(self.compared_values()))
+            set_(self, "raw", self._compact_raw(self.raw))
+            set_(self, "agency_type", _shared(self.agency_type))
+            set_(self, "county", _shared(self.county))
+            set_(self, "signed", _shared(self.signed))
+            set_(self, "moa", _shared(self.moa))
+            set_(self, "addendum", _shared(self.addendum))
+        set_(self, "fingerprint", hash((self.agency, self.agency_type, self.county, self.signed, self.moa,
+                                        self.moa_url, self.addendum, self.addendum_url)))
 
     def _compact_raw(self, raw: Mapping[str, str]) -> RawTexts:
-        clean = {AGENCY: self.agency, "moa_url": self.moa_url, "addendum_url": self.addendum_url}
-        texts = []
-        for column, text in raw.items():
-            if column in _REPEATING_RAW:
-                text = _shared(text)
-            elif clean.get(column) == text:
-                text = clean[column]
-            texts.append(text)
-        return RawTexts._of(tuple(raw), tuple(texts))
+        # the texts that read as their clean value (a name, a link) are that value's object
+        same = {AGENCY: self.agency, "moa_url": self.moa_url, "addendum_url": self.addendum_url}
+        texts = tuple(_shared(text) if column in _REPEATING_RAW else _same_text(same.get(column), text)
+                      for column, text in raw.items())
+        return RawTexts._of(tuple(raw), texts)
 
     def __getstate__(self) -> list:
         # the fields given when built, without the fingerprint (this process's hashes)
