@@ -387,9 +387,12 @@ def child(kind: str, folder: Path) -> dict:
         from diff.identity import IdentityRules
         from diff.rowdiff import REPORTED_FIELDS, diff_lists
 
-        def load() -> tuple[dict, dict]:
-            return tuple({a.key.as_text(): a for a in pickle.loads(_rows_pickle(folder, v).read_bytes())}
-                         for v in ("v1", "v2"))
+        def load() -> tuple[dict, ...]:
+            indexes = []
+            for version in ("v1", "v2"):
+                with _rows_pickle(folder, version).open("rb") as rows:   # streamed, as load_csv reads its file
+                    indexes.append({a.key.as_text(): a for a in pickle.load(rows)})
+            return tuple(indexes)
 
         loaded = _measured(load)
         old, new = loaded.pop("result")
