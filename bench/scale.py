@@ -504,9 +504,10 @@ def print_step(step: str, f: dict, floor: float | None) -> None:
 def print_cleaning(folder: Path) -> None:
     """How our two row sets were made: read and cleaned once, then cached (see ``child``)."""
     times = json.loads(_clean_times(folder).read_text())
-    parts = [f"{v} read {t['read']['seconds']:.1f} s + clean {t['clean']['seconds']:.1f} s" for v, t in times.items()]
-    print(f"  our row sets, made once and cached: {'; '.join(parts)} (elapsed; the cleaning builds each "
-          f"agreement with its fingerprint); loading them back makes the fingerprints again", flush=True)
+    parts = [f"{v} read {t['read']['seconds']:.1f} s ({t['read']['cpu']:.1f} s CPU) + clean "
+             f"{t['clean']['seconds']:.1f} s ({t['clean']['cpu']:.1f} s CPU)" for v, t in times.items()]
+    print(f"  our row sets, made once and cached: {'; '.join(parts)}; the cleaning builds each agreement "
+          f"with its fingerprint, and loading them back (+load rows) makes the fingerprints again", flush=True)
 
 
 def report(figures: dict) -> None:

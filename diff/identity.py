@@ -176,7 +176,8 @@ def match_rows(removed: Sequence[Agreement], added: Sequence[Agreement], rules: 
         for new in free_new:
             blocks.setdefault(new_block(new), []).append(new)
         taken: set[int] = set()
-        for old in list(free_old):
+        paired: set[int] = set()
+        for old in free_old:
             keys = list(old_blocks(old))
             candidates = blocks.get(keys[0], []) if len(keys) == 1 else [] if not keys else sorted(
                 {id(n): n for key in keys for n in blocks.get(key, [])}.values(), key=lambda n: position[id(n)])
@@ -187,8 +188,11 @@ def match_rows(removed: Sequence[Agreement], added: Sequence[Agreement], rules: 
                 if found is not None:
                     matches.append(Match(old, new, *found))
                     taken.add(id(new))
-                    free_old.remove(old)
+                    paired.add(id(old))
                     break
+        # by identity, once per tier (removing each paired row from the list as it was found
+        # compared it with every row before it: removed × matched comparisons)
+        free_old[:] = [old for old in free_old if id(old) not in paired]
         free_new[:] = [new for new in free_new if id(new) not in taken]
 
     def alias(old: Agreement, new: Agreement) -> tuple[str, str] | None:
