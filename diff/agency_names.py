@@ -224,7 +224,7 @@ def _words(name: str, state: str | None) -> tuple[list[str], str | None]:
     return words, "state" if state_office else leading[1].lower() if leading else None
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=65536)   # a diff of 1M-row lists meets ~24,000 names, each tier again
 def canonical(name: str, state: str | None = None) -> str:
     """The canonical form of an agency name (see the module docstring); "" for a blank name.
 
@@ -238,7 +238,7 @@ def canonical(name: str, state: str | None = None) -> str:
     return " ".join(text.split())
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=65536)
 def parse(name: str, state: str | None = None) -> AgencyName:
     """The parts of an agency name (see the module docstring)."""
     words, leading_kind = _words(name, state)

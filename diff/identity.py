@@ -176,9 +176,10 @@ def match_rows(removed: Sequence[Agreement], added: Sequence[Agreement], rules: 
         for new in free_new:
             blocks.setdefault(new_block(new), []).append(new)
         taken: set[int] = set()
-        for old in list(free_old):
+        paired: set[int] = set()
+        for old in free_old:
             keys = list(old_blocks(old))
-            candidates = blocks.get(keys[0], []) if len(keys) == 1 else sorted(
+            candidates = blocks.get(keys[0], []) if len(keys) == 1 else [] if not keys else sorted(
                 {id(n): n for key in keys for n in blocks.get(key, [])}.values(), key=lambda n: position[id(n)])
             for new in candidates:
                 if id(new) in taken:
@@ -187,8 +188,11 @@ def match_rows(removed: Sequence[Agreement], added: Sequence[Agreement], rules: 
                 if found is not None:
                     matches.append(Match(old, new, *found))
                     taken.add(id(new))
-                    free_old.remove(old)
+                    paired.add(id(old))
                     break
+        # by identity, once per tier (removing each paired row from the list as it was found
+        # compared it with every row before it: removed × matched comparisons)
+        free_old[:] = [old for old in free_old if id(old) not in paired]
         free_new[:] = [new for new in free_new if id(new) not in taken]
 
     def alias(old: Agreement, new: Agreement) -> tuple[str, str] | None:
@@ -271,9 +275,15 @@ def match_rows(removed: Sequence[Agreement], added: Sequence[Agreement], rules: 
     if rules.registry_ori is not None:
         ori_of = rules.registry_ori
 
-        def record_block(row: Agreement) -> Hashable:
+        def record_block(row: Agreement) -> tuple[str, str, str | None]:
             found = ori_of(row.key.state, row.agency)
             return (row.key.state, row.key.model, found[0] if found else None)
 
-        take(same_record, lambda old: (record_block(old),), record_block)
+        def record_blocks(old: Agreement) -> tuple[Hashable, ...]:
+            # A row without an FBI record pairs with nothing here: it tries no added row (all
+            # the rows without one would share one block, and be tried against each other).
+            block = record_block(old)
+            return () if block[2] is None else (block,)
+
+        take(same_record, record_blocks, record_block)
     return matches

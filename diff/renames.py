@@ -41,7 +41,9 @@ def propose_renames(
     groups: dict[tuple[str, str], list[int]] = {}
     for j, new in enumerate(added):
         groups.setdefault((new.key.state, new.key.model), []).append(j)
-    names = {group: [added[j].key.agency for j in members] for group, members in groups.items()}
+    # token_sort_ratio is the ratio of the names with their words sorted: sorted once per name
+    # here, rather than once per pair inside rapidfuzz's loop
+    names = {group: [_sorted_words(added[j].key.agency) for j in members] for group, members in groups.items()}
     loose_groups: dict[tuple[str, str], dict[str, list[int]]] = {}
     for group, members in groups.items():
         by_loose: dict[str, list[int]] = {}
@@ -56,7 +58,7 @@ def propose_renames(
             continue
         same_loose = set(loose_groups[group].get(agency_loose(old.agency), ()))
         near = {in_group[index] for _, _, index in process.extract(
-            old.key.agency, names[group], scorer=fuzz.token_sort_ratio,
+            _sorted_words(old.key.agency), names[group], scorer=fuzz.ratio,
             score_cutoff=max(threshold - 1.0, 0.0), limit=None)}
         for j in sorted(same_loose | near):
             new = added[j]
@@ -79,3 +81,8 @@ def propose_renames(
         used_new.add(j)
         renames.append(Rename(removed[i], added[j], round(score, 1), basis))
     return renames
+
+
+def _sorted_words(name: str) -> str:
+    """The name as ``fuzz.token_sort_ratio`` compares it: its words sorted, joined by spaces."""
+    return " ".join(sorted(name.split()))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from operator import attrgetter
 
 from diff.identity import EXACT_KEY, REVIEWED_ALIAS, IdentityRules, Match, match_rows
 from diff.normalise import UNKNOWN_MODEL
@@ -124,8 +123,32 @@ def diff_lists(
     """
     rules = rules or IdentityRules()
     fields = tuple(fields)
-    added = sorted((current[k] for k in current.keys() - previous.keys()), key=_order)
-    removed = sorted((previous[k] for k in previous.keys() - current.keys()), key=_order)
+    changed: list[FieldChange] = []
+    revised: list[tuple[Agreement, Agreement]] = []
+    removed: list[Agreement] = []
+    # Every key of the previous list: the one loop that runs for each row, so it reads as little
+    # as it can.  An agreement's fingerprint, a hash of its compared values made when it was
+    # built, stands for them: rows whose fingerprints differ are compared field by field; rows
+    # whose fingerprints are equal have equal values (Python's 64-bit hash of the same values;
+    # two different rows share one by chance with a probability of about 2**-64 per pair).  The
+    # walk follows ``previous``'s own order, not a set's: rows lie in memory in the order they
+    # were built, and both lists come in much the same order (ICE sorts by state and agency).
+    # Every result is sorted below, by keys unique within a list, so the order of this walk
+    # changes nothing in them.
+    common = 0
+    find = current.get
+    for key, before in previous.items():
+        after = find(key)
+        if after is None:
+            removed.append(before)
+            continue
+        common += 1
+        if before.fingerprint != after.fingerprint:
+            revised.append((before, after))
+            changed.extend(field_changes(before, after, fields))
+    added = sorted((current[k] for k in current.keys() - previous.keys()) if common < len(current) else (),
+                   key=_order)
+    removed.sort(key=_order)
     matched = match_rows(removed, added, rules, aliases, promoted=not_renamed)
     matched_old = {m.before.key for m in matched}
     matched_new = {m.after.key for m in matched}
@@ -136,16 +159,6 @@ def diff_lists(
     renamed_old = {r.before.key for r in renames}
     renamed_new = {r.after.key for r in renames}
 
-    changed: list[FieldChange] = []
-    revised: list[tuple[Agreement, Agreement]] = []
-    # Every key of both lists: the one loop that runs for each row, so in C where it can be
-    # (compared values as one attrgetter; no sort here, since both results are sorted below).
-    common = previous.keys() & current.keys()
-    for key in common:
-        before, after = previous[key], current[key]
-        if _COMPARED(before) != _COMPARED(after):
-            revised.append((before, after))
-            changed.extend(field_changes(before, after, fields))
     other_fields = tuple(f for f in fields if f != "agency")
     for rename in renames:
         changed.extend(field_changes(rename.before, rename.after, other_fields))
@@ -158,13 +171,10 @@ def diff_lists(
         removed=tuple(a for a in removed if a.key not in renamed_old),
         changed=tuple(sorted(changed, key=lambda c: (_order(c.after), order.index(c.field)))),
         renamed=tuple(sorted(renames, key=lambda r: _order(r.after))),
-        unchanged=len(common) - len(revised),
+        unchanged=common - len(revised),
         revised=tuple(sorted(revised, key=lambda pair: _order(pair[1]))),
         matched=tuple(sorted(matched, key=lambda m: _order(m.after))),
     )
-
-
-_COMPARED = attrgetter(*Agreement.COMPARED_FIELDS)   # Agreement.compared_values(), in C
 
 
 def _order(agreement: Agreement) -> tuple:

@@ -147,3 +147,45 @@ def test_promotions_match_pending_entries_strictly_first():
 def test_a_single_row_normalises_to_its_key():
     agreement = normalise_row(row(7, "PENNSLYVANIA ", "St. Johns County Sheriff's Office", model="Jail Enforcment Model"))
     assert (agreement.key.state, agreement.key.model, agreement.row_number) == ("PA", "JEM", 7)
+
+
+# -- the compact agreement: fingerprint and raw texts, on real workbooks ----------------------------
+
+def _real(name: str):
+    from crawler.workbook import read_workbook
+    from tests.files import workbook
+
+    return normalise_table(read_workbook(workbook(name).read_bytes())).agreements
+
+
+def test_each_compared_field_changes_the_fingerprint_and_nothing_else_does():
+    import dataclasses
+
+    from diff.records import Agreement
+
+    agreement = next(a for a in _real("participatingAgencies05292025am.xlsx") if a.moa_url)
+    for name in Agreement.COMPARED_FIELDS:
+        edited = dataclasses.replace(agreement, **{name: f"{getattr(agreement, name)} (edited)"})
+        assert edited.fingerprint != agreement.fingerprint, name
+        assert diff_lists({"k": agreement}, {"k": edited}).revised == ((agreement, edited),), name
+    moved = dataclasses.replace(agreement, row_number=agreement.row_number + 1, notes=("a note",),
+                                raw={**agreement.raw, "county": "elsewhere"})
+    assert moved.fingerprint == agreement.fingerprint
+    assert diff_lists({"k": agreement}, {"k": moved}).unchanged == 1
+
+
+def test_agreements_read_alike_after_a_process_boundary():
+    """Pickled (as the bench caches rows, or a child process would send them), an agreement is
+    equal to itself, its raw texts read as the dict the cleaning made, in the same order, and a
+    diff against the unpickled list finds what the diff of the lists themselves finds."""
+    import pickle
+
+    before = _real("participatingAgencies05282025am.xlsx")
+    after = _real("participatingAgencies07012025pm.xlsx")
+    copied = pickle.loads(pickle.dumps(before, pickle.HIGHEST_PROTOCOL))
+    assert copied == before
+    assert all(list(c.raw.items()) == list(a.raw.items()) and c.raw == dict(a.raw) for c, a in zip(copied, before))
+    assert all(c.fingerprint == a.fingerprint for c, a in zip(copied, before))
+    direct = diff_lists(by_key(before), by_key(after))
+    assert direct.changed and direct.added and direct.removed      # two real lists five weeks apart
+    assert diff_lists(by_key(copied), by_key(after)) == direct
