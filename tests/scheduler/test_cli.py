@@ -61,6 +61,25 @@ def test_changes_filters_and_formats(db):
     assert table.exit_code == 0 and "quarantined" in table.output
 
 
+def test_a_changes_table_shows_the_latest_changes_and_says_how_many_there_are(db):
+    """A terminal table shows the latest 100 changes (the log's order: day, then id) and a footer
+    saying how to see the rest; JSON, CSV and Markdown hold every change unless --limit is given."""
+    log = json.loads(run(db, "changes", "--format", "json").output)["changes"]
+    assert len(log) > 100
+    table = run(db, "changes").output
+    assert f"100 of {len(log):,} changes shown, the latest; --limit 0 shows all" in table
+    shown = [int(line.split("│")[1]) for line in table.splitlines() if line.count("│") > 3 and
+             line.split("│")[1].strip().isdigit()]
+    assert shown == [c["id"] for c in log[-100:]]
+    everything = run(db, "changes", "--limit", "0").output
+    assert "shown, the latest" not in everything and f"Changes ({len(log)})" in everything
+    assert json.loads(run(db, "changes", "--format", "json", "--limit", "7").output)["changes"] == log[-7:]
+    added = [c for c in log if c["kind"].startswith("agreement.")]
+    by_prefix = json.loads(run(db, "changes", "--kind", "agreement.", "--format", "json", "--limit", "5").output)
+    assert by_prefix["changes"] == added[-5:]
+    assert len(list(csv.DictReader(io.StringIO(run(db, "changes", "--format", "csv").output)))) == len(log)
+
+
 def test_metrics_as_of_a_day(db):
     document = json.loads(run(db, "metrics", "--as-of", "2025-05-29", "--format", "json").output)
     lists = {item["list"]: item for item in document["lists"]}
