@@ -59,6 +59,7 @@ READERS: tuple[tuple[str, tuple[str, ...]], ...] = (
      ("changes", "--state", "TX", "--since", "2026-10-01", "--format", "json")),
     ("changes --state TX --since 2025-06-01", ("changes", "--state", "TX", "--since", "2025-06-01")),
     ("changes --kind agreement.removed", ("changes", "--kind", "agreement.removed")),
+    ("changes --kind agreement.removed --format csv", ("changes", "--kind", "agreement.removed", "--format", "csv")),
     ("changes --status confirmed", ("changes", "--status", "confirmed")),
     ("changes --state TX --since 2025-06-01 --format json",
      ("changes", "--state", "TX", "--since", "2025-06-01", "--format", "json")),
@@ -377,11 +378,14 @@ def main() -> None:
                         break
                     runs.append(run)
                 if len(runs) < args.runs:
-                    print(f"  {label:<55} stopped after {args.timeout:.0f} s", flush=True)
+                    load = os.getloadavg()[0]
+                    print(f"  {label:<55} stopped after {args.timeout:.0f} s (load {load:.1f})", flush=True)
                     continue
                 times = [seconds for seconds, _ in runs]
+                load = os.getloadavg()[0]
                 print(f"  {label:<55} median {statistics.median(times):7.2f} s  "
-                      f"(min {min(times):.2f}, max {max(times):.2f}; stdout {runs[-1][1] / 1e6:.1f} MB)", flush=True)
+                      f"(min {min(times):.2f}, max {max(times):.2f}; stdout {runs[-1][1] / 1e6:.1f} MB; "
+                      f"load {load:.1f})", flush=True)
 
 
 if __name__ == "__main__":

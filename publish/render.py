@@ -18,7 +18,7 @@ import io
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.markup import escape
@@ -34,6 +34,21 @@ def jsonable(value: Any) -> Any:
 def render_json(schema: str, name: str, items: Sequence[Mapping[str, Any]], **extra: Any) -> str:
     document = {"schema": schema, **extra, name: items}
     return json.dumps(document, default=jsonable, ensure_ascii=False, indent=2)
+
+
+def write_json(file: TextIO, schema: str, name: str, items: Iterable[Mapping[str, Any]], **extra: Any) -> None:
+    """``render_json``'s document and a line break, written to ``file`` as it is encoded: the
+    same bytes without the whole text in memory (a log of a million changes is hundreds of MB)."""
+    document = {"schema": schema, **extra, name: items}
+    encoder = json.JSONEncoder(default=jsonable, ensure_ascii=False, indent=2)
+    chunks: list[str] = []
+    for chunk in encoder.iterencode(document):
+        chunks.append(chunk)
+        if len(chunks) >= 8192:
+            file.write("".join(chunks))
+            chunks.clear()
+    chunks.append("\n")
+    file.write("".join(chunks))
 
 
 # C0/C1 controls but tab and line breaks, and the characters that reorder a line (bidi overrides,
@@ -74,6 +89,13 @@ def render_csv(columns: Sequence[str], rows: Iterable[dict]) -> str:
     for row in rows:
         writer.writerow([csv_cell(row.get(c)) for c in columns])
     return buffer.getvalue()
+
+
+def write_csv(file: TextIO, columns: Sequence[str], rows: Iterable[dict]) -> None:
+    """``render_csv``'s text, written to ``file`` row by row."""
+    writer = csv.writer(file, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([csv_cell(row.get(c)) for c in columns] for row in rows)
 
 
 def markdown_cell(value: Any) -> str:

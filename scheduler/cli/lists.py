@@ -15,7 +15,7 @@ from rich.markup import escape
 from crawler.sources import ICE_287G_PAGE_URL, LIST_SOURCE_KIND
 from publish.changes import CHANGE_FIELDS, ChangeFilter, latest_change_rows
 from publish.evidence import evidence_text
-from publish.render import print_table, render_csv, render_json, render_markdown, visible
+from publish.render import print_table, render_json, render_markdown, visible, write_csv, write_json
 from publish.snapshots import metrics_items, snapshot_rows
 from scheduler.cli.app import App, pass_app
 from scheduler.cli.options import (
@@ -211,13 +211,13 @@ def changes(app: App, where: ChangeFilter, fmt: str, limit: int | None) -> None:
         check_filter(session, where)
         page = latest_change_rows(session, where, limit)
     rows = page.rows
-    if fmt == "json":
-        app.emit(render_json("tracker287g.changes/1", "changes", rows))
+    if fmt == "json":       # written as encoded (the same bytes as render_json)
+        write_json(app.console.file, "tracker287g.changes/1", "changes", rows)
         return
-    flat = [{**r, "evidence": evidence_text(r["evidence"]), "earlier_names": "; ".join(r["earlier_names"])}
-            for r in rows]
+    flat = ({**r, "evidence": evidence_text(r["evidence"]), "earlier_names": "; ".join(r["earlier_names"])}
+            for r in rows)
     if fmt == "csv":
-        app.emit(render_csv(CHANGE_FIELDS, flat))
+        write_csv(app.console.file, CHANGE_FIELDS, flat)
     elif fmt == "markdown":
         app.emit(render_markdown(("occurred_on", "kind", "status", "state", "summary", "evidence"), flat))
     else:
