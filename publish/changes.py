@@ -4,16 +4,17 @@ notifications and the review prompt."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.agencies import AgencyRepository
-from storage.events import EventFilter, EventRepository
+from storage.events import EventFilter, EventRepository, event_query
 from storage.lists import ListRepository
-from storage.models import ReviewDecision
+from storage.models import ChangeEvent, ReviewDecision
 from storage.review import ReviewRepository
 
 # tracker287g.changes/1: the fields of each item, in order (the README documents them)
@@ -71,14 +72,59 @@ def change_rows(session: Session, where: ChangeFilter = ChangeFilter()) -> list[
     """The change log, oldest first, each row with its review decision (or None)."""
     exact = tuple(k for k in where.kinds if not k.endswith("."))
     prefixes = tuple(k for k in where.kinds if k.endswith("."))
-    events = EventRepository(session).event_rows(EventFilter(
-        since=where.since, until=where.until, kinds=() if prefixes else exact,
-        state=where.state.upper() if where.state else None, list_name=where.list_name, statuses=where.statuses))
+    events = EventRepository(session).event_rows(_event_filter(where, () if prefixes else exact))
     if prefixes:
         events = [e for e in events if kind_matches(e["kind"], where.kinds)]
     decisions = ReviewRepository(session).latest_decisions()
     if where.review_status:
         events = [e for e in events if _status(decisions.get(e["id"])) == where.review_status]
+    return _change_items(session, events, decisions)
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """The last ``limit`` changes of a filter, oldest first, and how many the filter selects."""
+
+    rows: list[ChangeRow]
+    total: int
+
+
+def latest_change_rows(session: Session, where: ChangeFilter, limit: int, *, by_id: bool = False) -> ChangePage:
+    """The last ``limit`` rows of ``change_rows(session, where)`` (all of them when ``limit`` is
+    0), in the log's order, by day then id, or with ``by_id`` by id alone (the feed's order), and
+    how many there are in all.  The database picks and counts them, so a reader of the latest
+    changes reads ``limit`` events, not the log; a review-status filter, which only the review
+    decisions can answer, reads the log."""
+    if limit <= 0 or where.review_status:
+        rows = change_rows(session, where)
+        if by_id:
+            rows.sort(key=lambda r: r["id"])
+        return ChangePage(rows[-limit:] if limit > 0 else rows, len(rows))
+    kinds = where.kinds
+    if any(k.endswith(".") for k in kinds):     # a prefix names the kinds in the log it starts
+        kinds = tuple(sorted({*(k for k in kinds if not k.endswith(".")),
+                              *(k for k in EventRepository(session).kinds() if kind_matches(k, kinds))}))
+        if not kinds:
+            return ChangePage([], 0)
+    query = event_query(_event_filter(where, kinds), rows=True).order_by(None)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    order = (ChangeEvent.id.desc(),) if by_id else (ChangeEvent.occurred_on.desc(), ChangeEvent.id.desc())
+    result = session.execute(query.order_by(*order).limit(limit))
+    keys = tuple(result.keys())
+    events = [dict(zip(keys, row, strict=True)) for row in result][::-1]
+    return ChangePage(_change_items(session, events, ReviewRepository(session).latest_decisions()), total)
+
+
+def _event_filter(where: ChangeFilter, kinds: tuple[str, ...]) -> EventFilter:
+    return EventFilter(since=where.since, until=where.until, kinds=kinds,
+                       state=where.state.upper() if where.state else None, list_name=where.list_name,
+                       statuses=where.statuses)
+
+
+def _change_items(session: Session, events: Sequence[dict[str, Any]],
+                  decisions: Mapping[int, ReviewDecision]) -> list[ChangeRow]:
+    """Change rows of event rows: each agreement named by its names over time, with its ORI and
+    the event's review decision."""
     names = ListRepository(session).agreement_names(e["agreement_id"] for e in events if e["agreement_id"])
     oris = AgencyRepository(session).oris_of_agreements(e["agreement_id"] for e in events if e["agreement_id"])
     rows = []

@@ -9,12 +9,15 @@ lxml refuses) are shown as ``_xHHHH_``, so no text in the log can stop the feed 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import groupby
 from typing import Any
 
 from lxml import etree
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from publish.changes import ChangeRow
 from publish.evidence import evidence_lines, safe_url
@@ -24,6 +27,9 @@ from storage.models import Snapshot
 ATOM = "http://www.w3.org/2005/Atom"
 TAG_AUTHORITY = "tag:tracker287g,2025"
 FEED_ID = f"{TAG_AUTHORITY}:changes"
+# The entries a feed holds unless told otherwise: the newest, as feeds do (a reader keeps what it
+# has seen); every change is in `changes --format json` and the export.
+FEED_LIMIT = 500
 
 
 def change_entry_id(event_id: int) -> str:
@@ -90,30 +96,48 @@ def _snapshot_entry(feed: etree._Element, snapshot: Snapshot, rows: Sequence[Cha
 
 
 def build_feed(rows: Sequence[ChangeRow], *, per: str = "change", snapshots: Mapping[int, Snapshot] | None = None,
-               title: str = "tracker287g: changes to the 287(g) lists") -> bytes:
-    """The feed document.  ``rows`` are change rows (publish.changes.change_rows);
-    ``per="snapshot"`` groups them by snapshot (``snapshots``: id -> Snapshot); changes that
-    belong to no snapshot (news) keep an entry of their own."""
+               title: str = "tracker287g: changes to the 287(g) lists", limit: int = 0) -> tuple[bytes, int]:
+    """The feed document and its number of entries.  ``rows`` are change rows
+    (publish.changes.change_rows); ``per="snapshot"`` groups them by snapshot (``snapshots``: id
+    -> Snapshot); changes that belong to no snapshot (news) keep an entry of their own.  The
+    entries go newest first; ``limit`` keeps the first ``limit`` of them (0: all), so a feed of
+    the latest entries is the beginning of the whole feed, with the same ids and content."""
     feed = etree.Element(f"{{{ATOM}}}feed", nsmap={None: ATOM})
     _add(feed, "id", FEED_ID if per == "change" else f"{FEED_ID}/per-snapshot")
     _add(feed, "title", title)
-    # the newest change's day, not the build time: a rebuild of the same log is the same feed
-    _add(feed, "updated", _stamp(max((r["occurred_on"] for r in rows if r["occurred_on"]), default=None)))
-    author = _add(feed, "author")
-    _add(author, "name", "tracker287g")
-    _add(feed, "generator", "tracker287g")
     newest_first = sorted(rows, key=lambda r: r["id"], reverse=True)
+    # each entry: the rows it shows, and what writes it
+    entries: list[tuple[Sequence[ChangeRow], Callable[[etree._Element], None]]] = []
     if per == "change":
-        for row in newest_first:
-            _change_entry(feed, row)
+        entries = [((row,), functools.partial(_change_entry, row=row)) for row in newest_first]
     else:
         by_snapshot = sorted(newest_first, key=lambda r: -(r["snapshot_id"] or 0))
         for snapshot_id, group in groupby(by_snapshot, key=lambda r: r["snapshot_id"]):
             ordered = sorted(group, key=lambda r: r["id"])
             if snapshot_id is None or snapshots is None:
-                for row in ordered:
-                    _change_entry(feed, row)
+                entries += [((row,), functools.partial(_change_entry, row=row)) for row in ordered]
             else:
-                _snapshot_entry(feed, snapshots[snapshot_id], ordered)
+                entries.append((ordered, functools.partial(_snapshot_entry, snapshot=snapshots[snapshot_id],
+                                                           rows=ordered)))
+    if limit:
+        entries = entries[:limit]
+    # the newest change's day, not the build time: a rebuild of the same log is the same feed
+    days = [r["occurred_on"] for shown, _ in entries for r in shown if r["occurred_on"]]
+    _add(feed, "updated", _stamp(max(days, default=None)))
+    author = _add(feed, "author")
+    _add(author, "name", "tracker287g")
+    _add(feed, "generator", "tracker287g")
+    for _, write in entries:
+        write(feed)
     document: bytes = etree.tostring(feed, xml_declaration=True, encoding="utf-8", pretty_print=True)
-    return document
+    return document, len(entries)
+
+
+def snapshots_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, Snapshot]:
+    """The snapshots of these ids (those a per-snapshot feed names), not every snapshot."""
+    wanted = sorted({i for i in ids if i is not None})
+    found: dict[int, Snapshot] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        found.update((s.id, s) for s in session.scalars(select(Snapshot).where(Snapshot.id.in_(chunk))))
+    return found

@@ -23,7 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, defer
 
 from diff.records import AgreementKey
 from storage.lists import ListRepository
@@ -99,24 +100,36 @@ class History:
     @classmethod
     def load(cls, session: Session) -> History:
         repository = ListRepository(session)
-        snapshots = {s.id: s for s in repository.snapshots()}
-        versions = []
+        # the history names each snapshot's file and day; the JSON documents (counts, columns),
+        # decoded twice per snapshot, are loaded when read (accepted_participating reads them)
+        snapshots = {s.id: s for s in session.scalars(
+            select(Snapshot).options(defer(Snapshot.metrics), defer(Snapshot.columns)).order_by(Snapshot.id))}
+        rows = repository.version_history()
+        # a removal mark has no key: the agreement's last one (or, in a database written before
+        # keys were kept per version, the key it was first seen under)
+        keys: list[str] = []
         last_key: dict[int, str] = {}
-        for version in repository.version_history():
-            snapshot = snapshots[version.snapshot_id]
-            # a removal mark has no key: the agreement's last one (or, in a database written
-            # before keys were kept per version, the key it was first seen under)
+        for version in rows:
             key = last_key[version.agreement_id] = (version.version_key or last_key.get(version.agreement_id)
                                                     or version.key)
+            keys.append(key)
+        # each key parsed once (a long history repeats a few thousand keys a million times);
+        # every version is owned by the agency its agreement's latest key names (_owned)
+        parsed = {key: AgreementKey.from_text(key) for key in {*keys, *last_key.values()}}
+        owner = {agreement_id: (parsed[key].state, parsed[key].agency) for agreement_id, key in last_key.items()}
+        files = {i: (s.file_name, s.as_of) for i, s in snapshots.items()}
+        versions = []
+        for version, key in zip(rows, keys, strict=True):
+            file, as_of = files[version.snapshot_id]
+            state, agency_key = owner[version.agreement_id]
             versions.append(VersionRow(
-                agreement_id=version.agreement_id, list=version.list_name, key=key, state=version.state,
-                agency_key=version.agency_key, model=AgreementKey.from_text(key).model,
-                snapshot_id=version.snapshot_id,
-                file=snapshot.file_name, as_of=snapshot.as_of, present=version.present, agency=version.agency,
+                agreement_id=version.agreement_id, list=version.list_name, key=key, state=state,
+                agency_key=agency_key, model=parsed[key].model, snapshot_id=version.snapshot_id,
+                file=file, as_of=as_of, present=version.present, agency=version.agency,
                 agency_type=version.agency_type, county=version.county, signed=version.signed, moa=version.moa,
                 moa_url=version.moa_url, addendum=version.addendum, addendum_url=version.addendum_url,
                 row=version.row_number))
-        return cls(_owned(versions), snapshots)
+        return cls(versions, snapshots)
 
     def until(self, chosen: Mapping[str, Snapshot]) -> History:
         """The history as it stood when ``chosen`` (the snapshot in force per list) was the latest:

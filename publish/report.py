@@ -164,10 +164,13 @@ def _news_by_agency(news: NewsRepository) -> dict[tuple[str, str], list[NewsArti
 
 
 def build_pages(session: Session, figures: Sequence[BaselineFigure], *, recent: int = 100, news_limit: int = 30,
-                state_recent: int = 150, downloads: Sequence[Download] = (), export_as_of: dt.date | None = None,
-                history: History | None = None, changes: Sequence[ChangeRow] | None = None) -> dict[str, str]:
+                state_recent: int = 150, agency_recent: int = 200, downloads: Sequence[Download] = (),
+                export_as_of: dt.date | None = None, history: History | None = None,
+                changes: Sequence[ChangeRow] | None = None) -> dict[str, str]:
     """The report's pages by path: index.html, states/<xx>.html, agencies/<id>.html and
     agencies/index.html (the list of every agency, for readers without the search script).
+    A state page shows its ``state_recent`` newest changes, an agency page the ``agency_recent``
+    latest of its timeline (the downloads hold them all), so no page grows with the log.
     ``history`` and ``changes`` (every change row) when the caller has read them already."""
     snapshots = accepted_participating(session)
     latest = snapshots[-1] if snapshots else None
@@ -218,7 +221,8 @@ def build_pages(session: Session, figures: Sequence[BaselineFigure], *, recent: 
     agency_template = TEMPLATES.get_template("agency.html")
     for agency in agencies.values():
         pages[agency_href(agency.slug)] = agency_template.render(
-            root="../", script_hash=None, agency=agency, state_name=state_name(agency.state), **common)
+            root="../", script_hash=None, agency=agency, state_name=state_name(agency.state),
+            timeline=agency.timeline[-agency_recent:], **common)
     by_state = sorted(states.values(), key=lambda s: s.name)
     pages["agencies/index.html"] = TEMPLATES.get_template("agencies.html").render(
         root="../", script_hash=None, states=by_state, total=len(agencies))

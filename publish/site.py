@@ -7,6 +7,7 @@ counts are exactly the counts (``metrics``) of the latest accepted participating
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import re
@@ -188,14 +189,15 @@ def _last_seen(history: History) -> dict[int, dt.date | None]:
     for snapshot in sorted(history.snapshots.values(), key=lambda s: s.id):
         if snapshot.status == "accepted":
             accepted[snapshot.list_name].append(snapshot)
+    ids = {name: [s.id for s in files] for name, files in accepted.items()}
     seen = {}
     for agreement_id, version in history.latest_versions().items():
         files = accepted[version.list]
         if version.present:
             seen[agreement_id] = files[-1].as_of if files else version.as_of
-        else:
-            before = [s for s in files if s.id < version.snapshot_id]
-            seen[agreement_id] = before[-1].as_of if before else None
+        else:       # the last accepted file before the one it was missing from
+            before = bisect.bisect_left(ids.get(version.list, []), version.snapshot_id)
+            seen[agreement_id] = files[before - 1].as_of if before else None
     return seen
 
 

@@ -13,9 +13,9 @@ import click
 from rich.markup import escape
 
 from crawler.sources import ICE_287G_PAGE_URL, LIST_SOURCE_KIND
-from publish.changes import CHANGE_FIELDS, ChangeFilter, change_rows
+from publish.changes import CHANGE_FIELDS, ChangeFilter, latest_change_rows
 from publish.evidence import evidence_text
-from publish.render import print_table, render_csv, render_json, render_markdown, visible
+from publish.render import print_table, render_json, render_markdown, visible, write_csv, write_json
 from publish.snapshots import metrics_items, snapshot_rows
 from scheduler.cli.app import App, pass_app
 from scheduler.cli.options import (
@@ -32,6 +32,10 @@ from scheduler.cli.options import (
 if TYPE_CHECKING:
     from pipeline.backfill import BackfillResult
     from pipeline.crawl import CrawlReport
+
+# The rows a `changes` table shows unless --limit says otherwise: a terminal table is read, not
+# searched (JSON and CSV, for programs, hold every change).
+TABLE_LIMIT = 100
 
 
 @click.command()
@@ -193,26 +197,36 @@ def snapshots(app: App, list_name: str | None, fmt: str) -> None:
 @click.command()
 @change_filter_options
 @format_option(FORMATS_ALL)
+@click.option("--limit", type=click.IntRange(min=0), default=None,
+              help=f"Show only the latest N changes (0: all). Default: the latest {TABLE_LIMIT} in a table, "
+                   "every change in JSON, CSV and Markdown.")
 @pass_app
-def changes(app: App, where: ChangeFilter, fmt: str) -> None:
+def changes(app: App, where: ChangeFilter, fmt: str, limit: int | None) -> None:
     """The change log, oldest first, with evidence (file and row)."""
     if where.since and where.until and where.since > where.until:
         raise click.UsageError("--since is after --until")
+    if limit is None:
+        limit = TABLE_LIMIT if fmt == "table" else 0
     with app.reading() as session:
         check_filter(session, where)
-        rows = change_rows(session, where)
-    if fmt == "json":
-        app.emit(render_json("tracker287g.changes/1", "changes", rows))
+        page = latest_change_rows(session, where, limit)
+    rows = page.rows
+    if fmt == "json":       # written as encoded (the same bytes as render_json)
+        write_json(app.console.file, "tracker287g.changes/1", "changes", rows)
         return
-    flat = [{**r, "evidence": evidence_text(r["evidence"]), "earlier_names": "; ".join(r["earlier_names"])}
-            for r in rows]
+    flat = ({**r, "evidence": evidence_text(r["evidence"]), "earlier_names": "; ".join(r["earlier_names"])}
+            for r in rows)
     if fmt == "csv":
-        app.emit(render_csv(CHANGE_FIELDS, flat))
+        write_csv(app.console.file, CHANGE_FIELDS, flat)
     elif fmt == "markdown":
         app.emit(render_markdown(("occurred_on", "kind", "status", "state", "summary", "evidence"), flat))
     else:
-        print_table(app.console, f"Changes ({len(rows)})", ("id", "occurred_on", "kind", "status", "state", "summary",
-                                                            "evidence"), flat)
+        shown = len(rows) < page.total
+        title = f"Changes (the latest {len(rows)} of {page.total})" if shown else f"Changes ({len(rows)})"
+        print_table(app.console, title, ("id", "occurred_on", "kind", "status", "state", "summary", "evidence"), flat)
+        if shown:
+            app.console.print(f"{len(rows):,} of {page.total:,} changes shown, the latest; --limit 0 shows all, "
+                              "--format csv or json writes all", highlight=False, markup=False)
 
 
 @click.command()

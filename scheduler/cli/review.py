@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from publish.changes import UNREVIEWED, ChangeFilter, change_rows
+from publish.changes import UNREVIEWED, ChangeFilter, change_rows, latest_change_rows
 from publish.evidence import event_text
-from publish.feed import build_feed
+from publish.feed import FEED_LIMIT, build_feed, snapshots_by_id
 from publish.notify import notify as send_pending
 from publish.notify import notify_test as send_test
 from publish.render import visible
@@ -21,7 +21,6 @@ from scheduler.cli.app import App, pass_app
 from scheduler.cli.options import change_filter_options, check_filter, check_state
 from scheduler.seeds import load_baseline
 from storage.agencies import AgencyRepository
-from storage.lists import ListRepository
 from storage.models import REGISTRY_REVIEW_STATUSES, REVIEW_STATUSES, Agency
 from storage.review import ReviewRepository
 
@@ -166,24 +165,30 @@ def _review_interactively(app: App, reviewer: str, where: ChangeFilter, limit: i
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Feed file.")
 @click.option("--per", type=click.Choice(["change", "snapshot"]), default="change", show_default=True,
               help="One entry per change, or one digest per snapshot.")
+@click.option("--limit", type=click.IntRange(min=0), default=FEED_LIMIT, show_default=True,
+              help="The newest N entries (0: every change); feed readers keep what they have seen.")
 @change_filter_options
 @pass_app
-def feed(app: App, out: Path, per: str, where: ChangeFilter) -> None:
-    """Write an Atom 1.0 feed of the change log (entry ids are stable across rebuilds); confirmed
-    changes unless --status says otherwise."""
+def feed(app: App, out: Path, per: str, limit: int, where: ChangeFilter) -> None:
+    """Write an Atom 1.0 feed of the change log, newest entries first (entry ids are stable
+    across rebuilds); confirmed changes unless --status says otherwise."""
     if where.status is None:
         where = dataclasses.replace(where, status="confirmed")
     with app.reading() as session:
         check_filter(session, where)
-        rows = change_rows(session, where)
-        snapshots = {s.id: s for s in ListRepository(session).snapshots()}
-        document = build_feed(rows, per=per, snapshots=snapshots)
+        # a digest holds every change of its snapshot: per snapshot, the entries are chosen from the log
+        page = latest_change_rows(session, where, limit if per == "change" else 0, by_id=True)
+        snapshots = snapshots_by_id(session, {r["snapshot_id"] for r in page.rows}) if per == "snapshot" else {}
+        document, entries = build_feed(page.rows, per=per, snapshots=snapshots, limit=limit)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(document)
     except OSError as error:
         raise click.BadParameter(f"cannot write {out}: {error.strerror or error}", param_hint="--out") from error
-    app.console.print(f"{out}: {len(rows)} changes", highlight=False, markup=False)
+    shown = f"{len(page.rows)} changes" if len(page.rows) == page.total else \
+        f"the newest {len(page.rows)} of {page.total} changes"
+    app.console.print(f"{out}: {entries} entries, {shown}" if per == "snapshot" else f"{out}: {shown}",
+                      highlight=False, markup=False)
 
 
 @click.command()

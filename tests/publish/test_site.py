@@ -48,6 +48,36 @@ def test_every_agency_has_a_page_whose_timeline_is_the_change_log(site, backfill
     assert {a.get("href")[:-5] for a in no_script.cssselect("li a")} == set(pages)
 
 
+def test_an_agency_page_shows_the_latest_of_a_long_timeline(backfilled_url):
+    """A page does not grow with the log: past ``agency_recent`` changes an agency page shows the
+    latest of its timeline and says where the others are."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from publish.report import build_pages
+
+    log = changes(backfilled_url)
+    engine = create_engine(backfilled_url)
+    with Session(engine) as session:
+        pages = build_pages(session, (), agency_recent=2)
+    engine.dispose()
+    long = 0
+    for name, page in pages.items():
+        if not name.startswith("agencies/") or name.endswith("index.html"):
+            continue
+        html = lxml.html.fromstring(page)
+        agreements = {(r.get("data-list"), r.get("data-key")) for r in html.cssselect("#agreements tr[data-key]")}
+        whole = expected_timeline(log, agreements)
+        assert [int(r.get("data-event")) for r in html.cssselect("#timeline tr[data-event]")] == whole[-2:], name
+        note = html.cssselect("#timeline-bounded")
+        assert bool(note) == (len(whole) > 2), name
+        if note:
+            long += 1
+            assert f"The 2 latest of the {len(whole)} changes" in " ".join(note[0].text_content().split())
+            assert note[0].cssselect("a")[0].get("href") == "../data/changes.csv"
+    assert long > 100
+
+
 def test_every_state_page_counts_what_metrics_counts(site, backfilled_url):
     participating = participating_metrics(backfilled_url)
     pages = {p.stem: p for p in (site / "states").glob("*.html")}

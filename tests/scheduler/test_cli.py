@@ -61,6 +61,36 @@ def test_changes_filters_and_formats(db):
     assert table.exit_code == 0 and "quarantined" in table.output
 
 
+def test_a_changes_table_shows_the_latest_changes_and_says_how_many_there_are(db):
+    """A terminal table shows the latest 100 changes (the log's order: day, then id) and a footer
+    saying how to see the rest; JSON, CSV and Markdown hold every change unless --limit is given."""
+    log = json.loads(run(db, "changes", "--format", "json").output)["changes"]
+    assert len(log) > 100
+    def ids(table: str) -> list[int]:
+        return [int(line.split("│")[1]) for line in table.splitlines()
+                if line.count("│") > 3 and line.split("│")[1].strip().isdigit()]
+
+    table = run(db, "changes").output
+    assert f"100 of {len(log):,} changes shown, the latest; --limit 0 shows all" in table
+    assert ids(table) == [c["id"] for c in log[-100:]]
+    # more rows than rich lays out (PLAIN_TABLE_ROWS): the same box, a row per change
+    everything = run(db, "changes", "--limit", "0").output
+    assert "shown, the latest" not in everything and f"Changes ({len(log)})" in everything
+    assert ids(everything) == [c["id"] for c in log]
+    header = next(line for line in everything.splitlines() if line.startswith("┃"))
+    assert [cell.strip() for cell in header.split("┃")[1:-1]] == [
+        "id", "occurred_on", "kind", "status", "state", "summary", "evidence"]
+    first = log[0]
+    row = next(line for line in everything.splitlines() if line.startswith(f"│ {first['id']} "))
+    assert [cell.strip() for cell in row.split("│")[1:-1]][:5] == [
+        str(first["id"]), first["occurred_on"], first["kind"], first["status"], first["state"] or ""]
+    assert json.loads(run(db, "changes", "--format", "json", "--limit", "7").output)["changes"] == log[-7:]
+    added = [c for c in log if c["kind"].startswith("agreement.")]
+    by_prefix = json.loads(run(db, "changes", "--kind", "agreement.", "--format", "json", "--limit", "5").output)
+    assert by_prefix["changes"] == added[-5:]
+    assert len(list(csv.DictReader(io.StringIO(run(db, "changes", "--format", "csv").output)))) == len(log)
+
+
 def test_metrics_as_of_a_day(db):
     document = json.loads(run(db, "metrics", "--as-of", "2025-05-29", "--format", "json").output)
     lists = {item["list"]: item for item in document["lists"]}
