@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crawler.filenames import ListFileName, parse_list_file_name
 from crawler.list_dates import decide_list_date
 from diff.guards import Anomaly
-from pipeline.ingest import IncomingDocument, Ingestor, IngestOutcome
+from pipeline.ingest import IncomingDocument, Ingestor, IngestOutcome, rules_marker
 from pipeline.reading import ReadAhead, ReadDocument, Source
 from storage.faults import DATABASE_FAULTS, describe_fault
 
@@ -149,7 +149,7 @@ def run_backfill(engine: Engine, plan: Sequence[PlannedFile], *, progress_consol
     with Progress(*columns, console=progress_console, transient=True,
                   disable=progress_console is None) as progress, \
             ReadAhead(len(plan) if read_ahead else 0, lambda index: _source(plan[index]),
-                      caps=ingestor.options.limits.reader_caps()) as ahead:
+                      caps=ingestor.options.limits.reader_caps(), raw_rules=rules_marker()) as ahead:
         task = progress.add_task("importing", total=len(plan))
         stopped: str | None = None
         for index, planned in enumerate(plan):

@@ -295,7 +295,9 @@ class Ingestor:
     """Ingests documents one after another, keeping each list's current state in memory.
 
     The cache is only an optimisation for long backfills: it is checked against the database
-    at each ingest and rebuilt after any failure, so the result never depends on it.
+    at each ingest and rebuilt after any failure, so the result never depends on it.  What the
+    last ingest left (each list's last accepted snapshot) is taken as read only when the
+    ingest lock's count proves that no other ingest came in between (``take_ingest_lock``).
     """
 
     def __init__(self, engine: Engine | Connection, options: IngestOptions | None = None) -> None:
@@ -305,19 +307,31 @@ class Ingestor:
         # list -> (id of the accepted snapshot the state reflects, state by key text)
         self._current: dict[str, tuple[int | None, ListState]] = {}
         self._file_names: dict[int, str | None] = {}
+        # (the ingest lock's count after this process's last committed ingest, each list's last
+        # accepted snapshot then); None: not known
+        self._known: tuple[int, dict[str, Snapshot | None]] | None = None
 
     def ingest(self, document: IncomingDocument) -> IngestOutcome:
         log.info("ingesting %s (%d bytes)", document.file_name or document.source_url, len(document.content))
+        known, self._known = self._known, None     # forgotten unless this ingest commits
         try:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                repo = ListRepository(session)
+                counted = repo.take_ingest_lock()
+                if known is not None and known[0] == counted - 1:
+                    repo.remember_last_accepted(known[1])    # no other ingest since ours
+                else:
+                    self._file_names.clear()    # ids are reused after another process's rebuild
                 outcome, new_state = self._ingest(session, document)
                 if outcome.status in SETTLED_LISTS and outcome.snapshot_id is not None and outcome.list_name:
-                    settled = session.get(Snapshot, outcome.snapshot_id)
+                    settled = repo.snapshot_written(outcome.snapshot_id)
                     assert settled is not None
                     settle(session, settled, self.options.confirmation[outcome.list_name], snapshot_facts)
+                last_accepted = repo.known_last_accepted()
         except BaseException:
             self._current.clear()
             raise
+        self._known = (counted, last_accepted)
         if new_state is not None and outcome.list_name is not None:
             self._current[outcome.list_name] = (outcome.snapshot_id, new_state)
         log.info("ingested %s: %s as %s%s", document.file_name or document.source_url, outcome.status,
@@ -326,7 +340,6 @@ class Ingestor:
 
     def _ingest(self, session: Session, doc: IncomingDocument) -> tuple[IngestOutcome, ListState | None]:
         repo = ListRepository(session)
-        repo.take_ingest_lock()
         sha256 = hashlib.sha256(doc.content).hexdigest()
         recorded = repo.find_recorded(sha256, doc.file_name)
         if recorded is not None:
@@ -356,7 +369,12 @@ class Ingestor:
         except UnreadableWorkbook as error:
             anomaly = Anomaly(f"unreadable:{error.reason}", f"the file cannot be read as a list: {error}", True)
             return self._write_quarantine(session, doc, origin, doc.declared_list or "unknown", None, [anomaly]), None
-        origin["raw_hash"] = raw_hash = raw_table_hash(table, rules_marker())
+        rules = rules_marker()
+        if ahead is not None and doc.table is None and ahead.raw_rules == rules and ahead.raw_hash is not None:
+            raw_hash = ahead.raw_hash     # taken in the read-ahead child, of this very table
+        else:
+            raw_hash = raw_table_hash(table, rules)
+        origin["raw_hash"] = raw_hash
         same_rows = self._same_rows_as_current(repo, doc, table, raw_hash, sha256)
         if same_rows is not None:
             last, anomalies = same_rows
@@ -477,7 +495,8 @@ class Ingestor:
         repo = ListRepository(session)
         current = self._current_state(repo, list_name)
         unknown = {s.version_snapshot_id for s in current.values()} - self._file_names.keys() - {None}
-        self._file_names.update(repo.file_names(i for i in unknown if i is not None))
+        if unknown:
+            self._file_names.update(repo.file_names(i for i in unknown if i is not None))
         recent_pending: list[Agreement] = []
         participating_agencies: frozenset[tuple[str, str]] = frozenset()
         if list_name == "participating":
@@ -487,11 +506,11 @@ class Ingestor:
             rules = identity_rules("participating")
             participating_agencies = frozenset((s.record.key.state, rules.canonical_of(s.record))
                                                for s in self._current_state(repo, "participating").values())
-        decisions = AgencyRepository(session)
+        rejected, accepted = AgencyRepository(session).rejected_and_accepted()
         return DiffInputs(
             current=current,
-            registry_rejected=decisions.rejected(),
-            registry_accepted=decisions.accepted(),
+            registry_rejected=rejected,
+            registry_accepted=accepted,
             previous_files={k: self._file_names.get(s.version_snapshot_id) if s.version_snapshot_id else None
                             for k, s in current.items()},
             aliases=ReviewRepository(session).confirmed_aliases(list_name),
@@ -505,7 +524,7 @@ class Ingestor:
         """The list as it stands again: one ``unchanged`` snapshot pointing at it, nothing else."""
         reason = "; ".join([f"same {what} as snapshot {same_as.id} ({same_as.file_name})",
                             *(a.message for a in anomalies)])
-        snapshot = ListRepository(session).add_snapshot(**origin, **fields, status="unchanged", reason=reason,
+        snapshot = ListRepository(session).insert_snapshot(**origin, **fields, status="unchanged", reason=reason,
                                                         previous_id=same_as.id, same_as_id=same_as.id)
         facts = snapshot_facts(snapshot)
         events = EventRepository(session).add_events([ev.anomaly(facts, a) for a in anomalies])
@@ -516,7 +535,7 @@ class Ingestor:
                           previous: Snapshot | None = None) -> IngestOutcome:
         fields = count_fields(compute_metrics(agreements), len(agreements)) if agreements is not None else {}
         reason = "; ".join(a.message for a in anomalies if a.blocking)
-        snapshot = ListRepository(session).add_snapshot(
+        snapshot = ListRepository(session).insert_snapshot(
             **origin, **fields, list_name=list_name, status="quarantined", reason=reason,
             content_hash=content_hash(agreements) if agreements is not None else None,
             previous_id=previous.id if previous else None,
@@ -530,7 +549,7 @@ class Ingestor:
                         counts: dict[str, Any], previous: Snapshot | None, anomalies: list[Anomaly],
                         inputs: DiffInputs, result: DiffResult) -> tuple[IngestOutcome, ListState]:
         repo = ListRepository(session)
-        snapshot = repo.add_snapshot(
+        snapshot = repo.insert_snapshot(
             **origin, **counts, list_name=list_name, content_hash=fingerprint, status="accepted",
             reason="; ".join(a.message for a in anomalies) or None,
             previous_id=previous.id if previous else None,

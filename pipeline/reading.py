@@ -39,7 +39,7 @@ from typing import IO, Any
 from crawler.html_table import parse_list_tables
 from crawler.workbook import UnreadableWorkbook, read_workbook
 from diff.normalise import ICE_ORIGIN
-from diff.records import RawRow, SourceTable
+from diff.records import RawRow, SourceTable, raw_table_hash
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +68,15 @@ class ReadDocument:
     # what the reader logged meanwhile (logger, level, message): logged again here, when the
     # document is ingested, so that it goes where this process's log goes
     logged: tuple[tuple[str, int, str], ...] = ()
+    # the table's fingerprint (diff.records.raw_table_hash) with the rules marker it was taken
+    # with, when the reader was given one: the ingest uses it only for that very marker
+    raw_rules: str | None = None
+    raw_hash: str | None = None
 
 
 Source = tuple[bytes, str, str | None]     # (content, media, source URL)
-Request = tuple[bytes, str, str | None, dict[str, int]]   # a source and the reader's caps
+# a source, the reader's caps, and the rules marker to fingerprint the table with (None: none)
+Request = tuple[bytes, str, str | None, dict[str, int], str | None]
 
 
 class _Collected(logging.Handler):
@@ -86,7 +91,7 @@ class _Collected(logging.Handler):
 def read_in_child(request: Request, collected: _Collected | None = None) -> bytes | None:
     """The document read, pickled; None when it cannot be read (the ingest then reads it and
     records why).  Runs in the child."""
-    content, media, source_url, caps = request
+    content, media, source_url, caps, raw_rules = request
     if collected is not None:
         collected.records.clear()
     try:
@@ -94,7 +99,9 @@ def read_in_child(request: Request, collected: _Collected | None = None) -> byte
     except Exception:  # left to the ingest, which reads it again and records why
         return None
     logged = tuple(collected.records) if collected is not None else ()
-    read = ReadDocument(hashlib.sha256(content).hexdigest(), table, logged)
+    # the fingerprint is taken here, where the time is free (this process waits for the ingest)
+    raw_hash = raw_table_hash(table, raw_rules) if raw_rules is not None else None
+    read = ReadDocument(hashlib.sha256(content).hexdigest(), table, logged, raw_rules, raw_hash)
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
     pickler.dispatch_table = _DISPATCH
@@ -172,12 +179,14 @@ class ReadAhead:
     meanwhile."""
 
     def __init__(self, count: int, load: Callable[[int], Source | None], *, depth: int = DEPTH,
-                 wait_for_start: bool = False, caps: Mapping[str, int] | None = None) -> None:
+                 wait_for_start: bool = False, caps: Mapping[str, int] | None = None,
+                 raw_rules: str | None = None) -> None:
         self.count = count
         self.load = load
         self.depth = depth
         self.wait_for_start = wait_for_start
         self.caps = dict(caps or {})     # the reader's size caps: those the ingest reads with
+        self.raw_rules = raw_rules       # the ingest's rules marker: the child fingerprints each table with it
         self._next = 0
         self._child: subprocess.Popen[bytes] | None = None
         self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
@@ -288,7 +297,7 @@ class ReadAhead:
             if source is not None:
                 with self._arrived:
                     self._awaited.append(self._next)
-                self._outbox.put(pickle.dumps((*source, self.caps), protocol=pickle.HIGHEST_PROTOCOL))
+                self._outbox.put(pickle.dumps((*source, self.caps, self.raw_rules), protocol=pickle.HIGHEST_PROTOCOL))
             self._next += 1
 
 

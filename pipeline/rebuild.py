@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from pipeline.ingest import IncomingDocument, IngestOptions, Ingestor
+from pipeline.ingest import IncomingDocument, IngestOptions, Ingestor, rules_marker
 from pipeline.reading import ReadAhead, Source
 from storage.models import (
     Agency,
@@ -106,7 +106,8 @@ def rebuild(engine: Engine, options: IngestOptions | None = None,
             content = fetched[index] = _content(connection, ingests[index].sha256)
             return content, _media(content), ingests[index].source_url
 
-        with ReadAhead(len(ingests), source, caps=ingestor.options.limits.reader_caps()) as ahead:
+        with ReadAhead(len(ingests), source, caps=ingestor.options.limits.reader_caps(),
+                       raw_rules=rules_marker()) as ahead:
             for done, stored in enumerate(ingests, start=1):
                 read = ahead.get(done - 1)
                 content = fetched.pop(done - 1, None) or _content(connection, stored.sha256)

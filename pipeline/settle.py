@@ -35,6 +35,20 @@ _OPEN_EVENTS = (
            _EVENTS.c.snapshot_id <= bindparam("snapshot_id"))
     .order_by(_EVENTS.c.id)
 )
+_MAKE_PROVISIONAL = (
+    update(_EVENTS)
+    .where(_EVENTS.c.snapshot_id == bindparam("b_snapshot_id"), _EVENTS.c.kind.in_(CONFIRMABLE_KINDS))
+    .values(status="provisional", status_changed_at=bindparam("b_now"))
+)
+_CONFIRM = (update(_EVENTS).where(_EVENTS.c.id.in_(bindparam("b_ids", expanding=True)))
+            .values(status="confirmed", status_changed_at=bindparam("b_now")))
+_PROMOTIONS = select(_EVENTS.c.id, _EVENTS.c.evidence).where(_EVENTS.c.snapshot_id == bindparam("snapshot_id"),
+                                                             _EVENTS.c.kind == "agreement.promoted")
+_PROVISIONAL_PENDING_REMOVALS = (
+    select(_EVENTS.c.id, _EVENTS.c.subject_key)
+    .where(_EVENTS.c.list_name == "pending", _EVENTS.c.kind == "agreement.removed", _EVENTS.c.status == "provisional",
+           _EVENTS.c.subject_key.in_(bindparam("keys", expanding=True)))
+)
 _SNAPSHOTS = table_of(Snapshot)
 _LATER_LISTS = (
     select(_SNAPSHOTS.c.id)
@@ -59,11 +73,7 @@ def settle(session: Session, snapshot: Snapshot, rule: ConfirmationRule,
     # Core statements on the table: the events were written with Core and no ChangeEvent of
     # this list is held by the session, so the ORM's bookkeeping of an UPDATE (most of this
     # stage's time) has nothing to keep in step.
-    session.connection().execute(
-        update(_EVENTS)
-        .where(_EVENTS.c.snapshot_id == snapshot.id, _EVENTS.c.kind.in_(CONFIRMABLE_KINDS))
-        .values(status="provisional", status_changed_at=now)
-    )
+    session.connection().execute(_MAKE_PROVISIONAL, {"b_snapshot_id": snapshot.id, "b_now": now})
     open_events = _open_events(session, snapshot.list_name, snapshot.id)
     new = [e for e in open_events if e.snapshot_id == snapshot.id]
     earlier = [e for e in open_events if e.snapshot_id != snapshot.id]
@@ -84,8 +94,7 @@ def settle(session: Session, snapshot: Snapshot, rule: ConfirmationRule,
                     snapshot.as_of, rule)
     if confirmed:
         for start in range(0, len(confirmed), 500):
-            session.connection().execute(update(_EVENTS).where(_EVENTS.c.id.in_(confirmed[start:start + 500]))
-                                         .values(status="confirmed", status_changed_at=now))
+            session.connection().execute(_CONFIRM, {"b_ids": confirmed[start:start + 500], "b_now": now})
     if pairs or confirmed:
         log.info("%s list %s: %d changes reverted, %d confirmed, %d batch reversals", snapshot.list_name,
                  snapshot.file_name, len(pairs), len(confirmed), len(batches))
@@ -95,16 +104,13 @@ def settle(session: Session, snapshot: Snapshot, rule: ConfirmationRule,
 def _promotions_explain_pending_removals(session: Session, snapshot: Snapshot, now: dt.datetime) -> int:
     """A provisional pending removal whose agreement this participating list promotes was a
     promotion seen from the pending list first: it is reverted, linked to the promotion."""
-    promoted = {(e.evidence or {}).get("pending_key"): e.id for e in session.scalars(
-        select(ChangeEvent).where(ChangeEvent.snapshot_id == snapshot.id, ChangeEvent.kind == "agreement.promoted"))}
+    connection = session.connection()
+    promoted = {(evidence or {}).get("pending_key"): event_id
+                for event_id, evidence in connection.execute(_PROMOTIONS, {"snapshot_id": snapshot.id})}
     promoted.pop(None, None)
     if not promoted:
         return 0
-    removals = session.execute(
-        select(ChangeEvent.id, ChangeEvent.subject_key).where(
-            ChangeEvent.list_name == "pending", ChangeEvent.kind == "agreement.removed",
-            ChangeEvent.status == "provisional", ChangeEvent.subject_key.in_(sorted(k for k in promoted if k)))
-    ).all()
+    removals = connection.execute(_PROVISIONAL_PENDING_REMOVALS, {"keys": sorted(k for k in promoted if k)}).all()
     _mark(session, [(event_id, promoted[key]) for event_id, key in removals], "reverted", now)
     return len(removals)
 

@@ -25,11 +25,39 @@ from storage.models import (
     Snapshot,
     table_of,
 )
+from storage.types import utcnow
 
 _LAST_ACCEPTED = (select(Snapshot).where(Snapshot.list_name == bindparam("list_name"), Snapshot.status == "accepted")
                   .order_by(Snapshot.id.desc()).limit(1))
 _LAST_ACCEPTED_MEMO = "tracker287g.last_accepted"
+_INSERTED_MEMO = "tracker287g.inserted_snapshots"
+# Core statements built once: an ingest runs each of them, and building and caching a statement
+# costs more than running it on SQLite.
 _DOCUMENT_EXISTS = select(Document.sha256).where(Document.sha256 == bindparam("sha256"))
+_LOCK = table_of(IngestLock)
+_TAKE_INGEST_LOCK = (update(_LOCK).where(_LOCK.c.id == 1).values(ingests=_LOCK.c.ingests + 1)
+                     .returning(_LOCK.c.ingests))
+_SNAPSHOTS = table_of(Snapshot)
+_RECORDED_AS = (select(_SNAPSHOTS.c.id, _SNAPSHOTS.c.list_name)
+                .where(_SNAPSHOTS.c.document_sha256 == bindparam("sha256"),
+                       _SNAPSHOTS.c.file_name == bindparam("file_name"))
+                .order_by(_SNAPSHOTS.c.id).limit(1))
+_RECORDED_UNNAMED = (select(_SNAPSHOTS.c.id, _SNAPSHOTS.c.list_name)
+                     .where(_SNAPSHOTS.c.document_sha256 == bindparam("sha256"), _SNAPSHOTS.c.file_name.is_(None))
+                     .order_by(_SNAPSHOTS.c.id).limit(1))
+_FIRST_SETTLED_OF_DOCUMENT = (
+    select(_SNAPSHOTS.c.id, _SNAPSHOTS.c.status, _SNAPSHOTS.c.same_as_id)
+    .where(_SNAPSHOTS.c.document_sha256 == bindparam("sha256"), _SNAPSHOTS.c.status.in_(("accepted", "unchanged")))
+    .order_by(_SNAPSHOTS.c.id).limit(1)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedSnapshot:
+    """A snapshot found by ``find_recorded``: what a re-run needs of it."""
+
+    id: int
+    list_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +75,16 @@ class ListRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def take_ingest_lock(self) -> None:
-        """Serialise ingests: call first in the transaction (released at commit or rollback)."""
-        lock = table_of(IngestLock)
-        result = self.session.connection().execute(
-            update(lock).where(lock.c.id == 1).values(ingests=lock.c.ingests + 1))
-        if getattr(result, "rowcount", None) != 1:   # an UPDATE's result is a CursorResult
+    def take_ingest_lock(self) -> int:
+        """Serialise ingests: call first in the transaction (released at commit or rollback).
+
+        Returns the number of ingests the database has counted, this one included: every ingest
+        takes this lock, so a process that counted N at its last committed ingest and reads N + 1
+        now knows that no other ingest wrote in between."""
+        counted = self.session.connection().scalar(_TAKE_INGEST_LOCK)
+        if counted is None:
             raise RuntimeError("the ingest_lock row is missing: run the migrations (storage.database.migrate)")
+        return int(counted)
 
     # -- documents --------------------------------------------------------------------------
     def ensure_document(self, sha256: str, content: bytes, file_name: str | None) -> None:
@@ -68,11 +99,13 @@ class ListRepository:
         document = self.session.get(Document, sha256)
         return document.content if document else None
 
-    def find_recorded(self, sha256: str, file_name: str | None) -> Snapshot | None:
+    def find_recorded(self, sha256: str, file_name: str | None) -> RecordedSnapshot | None:
         """A snapshot already made from these bytes under this file name (re-runs are no-ops)."""
-        query = select(Snapshot).where(Snapshot.document_sha256 == sha256)
-        query = query.where(Snapshot.file_name.is_(None) if file_name is None else Snapshot.file_name == file_name)
-        return self.session.scalars(query.order_by(Snapshot.id).limit(1)).first()
+        if file_name is None:
+            row = self.session.connection().execute(_RECORDED_UNNAMED, {"sha256": sha256}).first()
+        else:
+            row = self.session.connection().execute(_RECORDED_AS, {"sha256": sha256, "file_name": file_name}).first()
+        return RecordedSnapshot(row[0], row[1]) if row is not None else None
 
     # -- snapshots --------------------------------------------------------------------------
     def add_snapshot(self, **fields: Any) -> Snapshot:
@@ -82,11 +115,37 @@ class ListRepository:
         self._last_accepted().pop(snapshot.list_name, None)
         return snapshot
 
+    def insert_snapshot(self, **fields: Any) -> Snapshot:
+        """``add_snapshot`` as one Core INSERT: the snapshot returned is not in the session (the
+        ORM's flush of one row costs more than the statement), with its id and every field
+        given.  The snapshot is its list's last accepted one when it is accepted: ingests take
+        turns (``take_ingest_lock``), so no other snapshot can come after it in this transaction."""
+        fields.setdefault("recorded_at", utcnow())
+        snapshot_id = self.session.connection().scalar(insert(_SNAPSHOTS).returning(_SNAPSHOTS.c.id), fields)
+        snapshot = Snapshot(id=snapshot_id, **fields)
+        if fields.get("status") == "accepted":
+            self._last_accepted()[fields["list_name"]] = snapshot
+        self._inserted()[snapshot_id] = snapshot
+        return snapshot
+
+    def snapshot_written(self, snapshot_id: int) -> Snapshot | None:
+        """A snapshot of this transaction's (``insert_snapshot``), else as the session reads it."""
+        return self._inserted().get(snapshot_id) or self.session.get(Snapshot, snapshot_id)
+
     def last_accepted(self, list_name: str) -> Snapshot | None:
         known = self._last_accepted()
         if list_name not in known:
             known[list_name] = self.session.scalars(_LAST_ACCEPTED, {"list_name": list_name}).first()
         return known[list_name]
+
+    def known_last_accepted(self) -> dict[str, Snapshot | None]:
+        """Each list's last accepted snapshot as this transaction has read or written it so far."""
+        return dict(self._last_accepted())
+
+    def remember_last_accepted(self, known: Mapping[str, Snapshot | None]) -> None:
+        """Take each list's last accepted snapshot as given instead of reading it: for a caller
+        that knows no snapshot was written since it read them (see ``take_ingest_lock``)."""
+        self._last_accepted().update(known)
 
     def last_accepted_id(self, list_name: str) -> int | None:
         last = self.last_accepted(list_name)
@@ -96,10 +155,17 @@ class ListRepository:
         """Each list's last accepted snapshot as read in this transaction (an ingest asks a
         dozen times).  Snapshots are only ever added, by add_snapshot, which forgets its list;
         a new transaction starts afresh."""
+        return self._transaction_memo(_LAST_ACCEPTED_MEMO)
+
+    def _inserted(self) -> dict[int, Snapshot]:
+        """The snapshots ``insert_snapshot`` wrote in this transaction, by id."""
+        return self._transaction_memo(_INSERTED_MEMO)
+
+    def _transaction_memo(self, name: str) -> dict:
         transaction = self.session.get_transaction()
-        memo = self.session.info.get(_LAST_ACCEPTED_MEMO)
+        memo = self.session.info.get(name)
         if memo is None or memo[0] is not transaction:
-            memo = self.session.info[_LAST_ACCEPTED_MEMO] = (transaction, {})
+            memo = self.session.info[name] = (transaction, {})
         return memo[1]
 
     @staticmethod
@@ -132,13 +198,12 @@ class ListRepository:
     def older_snapshot_of_document(self, sha256: str) -> Snapshot | None:
         """The accepted snapshot an earlier accepted or unchanged snapshot of these very bytes
         stood for (an old file served again), or None."""
-        earlier = self.session.scalars(
-            select(Snapshot).where(Snapshot.document_sha256 == sha256, Snapshot.status.in_(("accepted", "unchanged")))
-            .order_by(Snapshot.id).limit(1)
-        ).first()
-        if earlier is None or earlier.status == "accepted" or earlier.same_as_id is None:
-            return earlier
-        return self.session.get(Snapshot, earlier.same_as_id)
+        earlier = self.session.connection().execute(_FIRST_SETTLED_OF_DOCUMENT, {"sha256": sha256}).first()
+        if earlier is None:      # the usual case, asked once per document: a column read, no object
+            return None
+        earlier_id, status, same_as_id = earlier
+        return self.session.get(Snapshot, same_as_id if status != "accepted" and same_as_id is not None
+                                else earlier_id)
 
     def quarantined_since_accepted(self, list_name: str, reasons: Iterable[str]) -> list[Snapshot]:
         """The list's snapshots quarantined after its last accepted one for one of ``reasons``
