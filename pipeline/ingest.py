@@ -213,7 +213,8 @@ def diff_document(found: Classified, previous_columns: Sequence[str] | None, inp
                                                                         inputs.registry_accepted))
     # a pending entry whose agency is now participating left for that reason: never paired loosely
     promoted = {k for k, s in inputs.current.items()
-                if (s.record.key.state, rules.canonical_of(s.record)) in inputs.participating_agencies}
+                if (s.record.key.state, rules.canonical_of(s.record)) in inputs.participating_agencies
+                } if inputs.participating_agencies else set()
     changes = diff_lists(
         {k: s.record for k, s in inputs.current.items()}, new_index, rename_threshold=rename_threshold,
         fields=[f for f, column in REPORTED_FIELDS.items() if column in shared_columns], aliases=inputs.aliases,
@@ -310,6 +311,7 @@ class Ingestor:
         # (the ingest lock's count after this process's last committed ingest, each list's last
         # accepted snapshot then); None: not known
         self._known: tuple[int, dict[str, Snapshot | None]] | None = None
+        self._participating_agencies: tuple[ListState, frozenset[tuple[str, str]]] | None = None
 
     def ingest(self, document: IncomingDocument) -> IngestOutcome:
         log.info("ingesting %s (%d bytes)", document.file_name or document.source_url, len(document.content))
@@ -503,9 +505,7 @@ class Ingestor:
             recent_pending = ([s.record for _, s in sorted(self._current_state(repo, "pending").items())]
                               + repo.removed_in_last_accepted("pending"))
         else:
-            rules = identity_rules("participating")
-            participating_agencies = frozenset((s.record.key.state, rules.canonical_of(s.record))
-                                               for s in self._current_state(repo, "participating").values())
+            participating_agencies = self._agencies_of(self._current_state(repo, "participating"))
         rejected, accepted = AgencyRepository(session).rejected_and_accepted()
         return DiffInputs(
             current=current,
@@ -517,6 +517,15 @@ class Ingestor:
             recent_pending=recent_pending,
             participating_agencies=participating_agencies,
         )
+
+    def _agencies_of(self, participating: ListState) -> frozenset[tuple[str, str]]:
+        """The agencies (state, canonical name) of the participating list as it stands; taken
+        again only when that list's state is another (the pending list asks at every ingest)."""
+        if self._participating_agencies is None or self._participating_agencies[0] is not participating:
+            rules = identity_rules("participating")
+            self._participating_agencies = (participating, frozenset(
+                (s.record.key.state, rules.canonical_of(s.record)) for s in participating.values()))
+        return self._participating_agencies[1]
 
     # -- write --------------------------------------------------------------------------------------
     def _write_unchanged(self, session: Session, origin: dict[str, Any], same_as: Snapshot, what: str,

@@ -32,6 +32,16 @@ from storage.models import REGISTRY_REVIEW_STATUSES, Agency, Agreement, Registry
 AgencyKey = tuple[str, str]      # (state, canonical name)
 CHUNK = 500
 _AGENCY = table_of(Agency)
+_DECISIONS = table_of(RegistryDecision)
+_AGREEMENTS = table_of(Agreement)
+_AGENCY_OF_AGREEMENTS = (select(_AGREEMENTS.c.id, _AGREEMENTS.c.agency_id)
+                         .where(_AGREEMENTS.c.id.in_(bindparam("ids", expanding=True))))
+_DECISIONS_IN_FORCE = (
+    select(_DECISIONS.c.state, _DECISIONS.c.agency_name, _DECISIONS.c.ori, _DECISIONS.c.status)
+    .where(_DECISIONS.c.id.in_(select(func.max(_DECISIONS.c.id))
+                               .group_by(_DECISIONS.c.state, _DECISIONS.c.agency_name, _DECISIONS.c.ori)))
+)
+_DECISIONS_MEMO = "tracker287g.registry_decisions"
 _AGENCY_ROWS = (select(_AGENCY.c.id, _AGENCY.c.state, _AGENCY.c.name, _AGENCY.c.registry_record, _AGENCY.c.ori,
                        _AGENCY.c.confidence, _AGENCY.c.basis, _AGENCY.c.registry_review)
                 .where(_AGENCY.c.name.in_(bindparam("names", expanding=True))))
@@ -83,7 +93,9 @@ class AgencyRepository:
         # Core rows, not Agency objects: an ingest links hundreds of agreements and the ORM's
         # unit of work cost more than the statements (new agencies get their ids in this order)
         known = self._agency_rows(by_agency)
-        decisions = self.decisions_in_force(known.keys())     # on agencies that existed before
+        in_force = self.decision_statuses()
+        # the decisions on agencies that existed before (a new agency starts without one)
+        decisions = {k: status for k, status in in_force.items() if (k[0], k[1]) in known}
         ids = {key: row["id"] for key, row in known.items()}
         new_rows: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
@@ -125,8 +137,8 @@ class AgencyRepository:
         ids = sorted(wanted)
         current: dict[int, int | None] = {}
         for start in range(0, len(ids), CHUNK):
-            current.update(self.session.execute(
-                select(Agreement.id, Agreement.agency_id).where(Agreement.id.in_(ids[start:start + CHUNK]))).all())
+            chunk = ids[start:start + CHUNK]
+            current.update(self.session.connection().execute(_AGENCY_OF_AGREEMENTS, {"ids": chunk}).all())
         changed = [{"b_id": i, "b_agency": wanted[i]} for i in ids if current.get(i) != wanted[i]]
         if changed:
             table = table_of(Agreement)
@@ -168,11 +180,22 @@ class AgencyRepository:
         return {(d.state, d.agency_name, d.ori): d for d in self.session.scalars(query)
                 if wanted is None or (d.state, d.agency_name) in wanted}
 
+    def decision_statuses(self) -> dict[tuple[str, str, str], str]:
+        """``decisions_in_force()``'s status of each (state, agency name, ORI), read once per
+        transaction (an ingest asks twice; ``decide`` forgets it)."""
+        transaction = self.session.get_transaction()
+        memo = self.session.info.get(_DECISIONS_MEMO)
+        if memo is None or memo[0] is not transaction:
+            rows = self.session.connection().execute(_DECISIONS_IN_FORCE)
+            memo = self.session.info[_DECISIONS_MEMO] = (transaction, {(st, name, ori): status
+                                                                       for st, name, ori, status in rows})
+        return memo[1]
+
     def rejected_and_accepted(self) -> tuple[frozenset[tuple[str, str, str]], frozenset[tuple[str, str, str]]]:
         """``rejected()`` and ``accepted()`` from one read of the decisions."""
-        decisions = self.decisions_in_force()
-        return (frozenset(key for key, d in decisions.items() if d.status == "rejected"),
-                frozenset(key for key, d in decisions.items() if d.status == "accepted"))
+        decisions = self.decision_statuses()
+        return (frozenset(key for key, status in decisions.items() if status == "rejected"),
+                frozenset(key for key, status in decisions.items() if status == "accepted"))
 
     def rejected(self) -> frozenset[tuple[str, str, str]]:
         """(state, agency name, ORI) of every match a reviewer rejected (and has not accepted since)."""
@@ -205,6 +228,7 @@ class AgencyRepository:
         ori = (agency.registry_record or {}).get("ori")
         if not ori:
             raise ValueError(f"agency {agency_id} ({agency.state} {agency.name}) has no registry match to review")
+        self.session.info.pop(_DECISIONS_MEMO, None)
         decision = RegistryDecision(state=agency.state, agency_name=agency.name, ori=ori, status=status, note=note,
                                     reviewer=reviewer)
         self.session.add(decision)
@@ -226,13 +250,14 @@ def _best(known: Mapping[str, Any] | None, found: Iterable[RegistryMatch | None]
     return best
 
 
-def _reviewed(record: Mapping[str, Any] | None, decision: RegistryDecision | None) -> dict[str, Any]:
-    """The agency's identifier columns as its match and the decision in force on it say."""
-    rejected = decision is not None and decision.status == "rejected"
+def _reviewed(record: Mapping[str, Any] | None, decision: str | None) -> dict[str, Any]:
+    """The agency's identifier columns as its match and the decision in force on it (its
+    status) say (``_apply_review`` on columns)."""
+    rejected = decision == "rejected"
     return {"ori": record["ori"] if record and not rejected else None,
             "confidence": record["confidence"] if record and not rejected else None,
             "basis": record["basis"] if record and not rejected else None,
-            "registry_review": decision.status if decision is not None else None}
+            "registry_review": decision}
 
 
 def _apply_review(agency: Agency, decision: RegistryDecision | None) -> None:
