@@ -39,7 +39,7 @@ from crawler.limits import DEFAULT_LIMITS, ReadLimits
 from crawler.workbook import UnreadableWorkbook
 from diff import events as ev
 from diff.artefacts import find_column_artefacts
-from diff.confirmation import DEFAULT_CONFIRMATION, ConfirmationRule
+from diff.confirmation import DEFAULT_CONFIRMATION, ConfirmationRule, OpenEvent
 from diff.guards import (
     DEFAULT_THRESHOLDS,
     Anomaly,
@@ -123,6 +123,7 @@ class Classified:
     rows: NormalisedList
     list_name: str | None
     reason: str
+    keys: frozenset[str] = frozenset()    # the key text of every row
 
     @property
     def agreements(self) -> tuple[Agreement, ...]:
@@ -172,11 +173,11 @@ def classify_document(table: SourceTable, overlap_with: Mapping[str, ListState])
 
     ``overlap_with``: each list as it stands, for tables whose columns do not tell."""
     rows = normalise_table(table)
-    keys = {a.key.as_text() for a in rows.agreements}
+    keys = frozenset(a.key.as_text() for a in rows.agreements)
     overlap = {name: len(keys & state.keys()) / len(keys) if state else 0.0
                for name, state in overlap_with.items()} if keys else {}
     classification = classify(table, overlap)
-    return Classified(table, rows, classification.list_name, classification.reason)
+    return Classified(table, rows, classification.list_name, classification.reason, keys)
 
 
 def check_document(doc: IncomingDocument, found: Classified, previous: Snapshot | None,
@@ -312,10 +313,14 @@ class Ingestor:
         # accepted snapshot then); None: not known
         self._known: tuple[int, dict[str, Snapshot | None]] | None = None
         self._participating_agencies: tuple[ListState, frozenset[tuple[str, str]]] | None = None
+        # each list's provisional events after this process's last settle of it (pipeline.settle),
+        # valid with ``_known``
+        self._open_events: dict[str, tuple[OpenEvent, ...]] = {}
 
     def ingest(self, document: IncomingDocument) -> IngestOutcome:
         log.info("ingesting %s (%d bytes)", document.file_name or document.source_url, len(document.content))
         known, self._known = self._known, None     # forgotten unless this ingest commits
+        open_events, self._open_events = self._open_events, {}
         try:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
                 repo = ListRepository(session)
@@ -324,16 +329,23 @@ class Ingestor:
                     repo.remember_last_accepted(known[1])    # no other ingest since ours
                 else:
                     self._file_names.clear()    # ids are reused after another process's rebuild
+                    open_events = {}
                 outcome, new_state = self._ingest(session, document)
                 if outcome.status in SETTLED_LISTS and outcome.snapshot_id is not None and outcome.list_name:
-                    settled = repo.snapshot_written(outcome.snapshot_id)
-                    assert settled is not None
-                    settle(session, settled, self.options.confirmation[outcome.list_name], snapshot_facts)
+                    snapshot = repo.snapshot_written(outcome.snapshot_id)
+                    assert snapshot is not None
+                    settled = settle(session, snapshot, self.options.confirmation[outcome.list_name], snapshot_facts,
+                                     open_before=open_events.get(outcome.list_name))
+                    open_events[outcome.list_name] = settled.still_open
+                    if settled.pending_reverted and "pending" in open_events:
+                        open_events["pending"] = tuple(e for e in open_events["pending"]
+                                                       if e.id not in settled.pending_reverted)
                 last_accepted = repo.known_last_accepted()
         except BaseException:
             self._current.clear()
             raise
         self._known = (counted, last_accepted)
+        self._open_events = open_events
         if new_state is not None and outcome.list_name is not None:
             self._current[outcome.list_name] = (outcome.snapshot_id, new_state)
         log.info("ingested %s: %s as %s%s", document.file_name or document.source_url, outcome.status,
@@ -399,8 +411,7 @@ class Ingestor:
             return self._write_quarantine(session, doc, origin, list_name, found.agreements, [anomaly],
                                           previous), None
         current = self._current_state(repo, list_name)
-        listed = {a.key.as_text() for a in found.agreements}
-        departed = [s.record for k, s in current.items() if k not in listed]
+        departed = [s.record for k, s in current.items() if k not in found.keys]
         newly_participating = self._newly_participating(repo, doc.as_of, departed) if list_name == "pending" else []
         promoted = len(explained_by_promotion(departed, newly_participating))
         thresholds = self.options.thresholds[list_name]
