@@ -26,7 +26,7 @@ non-zero counts; ``by_type`` files a ``None`` type under ``NO_TYPE``.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from types import MappingProxyType
@@ -103,28 +103,29 @@ class ListMetrics:
 
 
 def compute_metrics(agreements: Iterable[Agreement]) -> ListMetrics:
-    rows = 0
-    by_state: Counter[str] = Counter()
+    # Counted with Counter.update over whole columns (its loop runs in C): every accepted list
+    # is counted, and a row-by-row loop was most of this function's time.
+    keys = [a.key for a in agreements]
+    types = [a.agency_type for a in agreements]
+    by_state: Counter[str] = Counter(k.state for k in keys)
     by_model: Counter[str] = Counter(dict.fromkeys(MODELS, 0))
-    by_state_model: defaultdict[str, Counter[str]] = defaultdict(Counter)
-    by_type: Counter[str] = Counter()
-    agency_types: defaultdict[tuple[str, str], set[str | None]] = defaultdict(set)
-
-    for agreement in agreements:
-        key = agreement.key
-        rows += 1
-        by_state[key.state] += 1
-        by_model[key.model] += 1
-        by_state_model[key.state][key.model] += 1
-        by_type[agreement.agency_type if agreement.agency_type is not None else NO_TYPE] += 1
-        agency_types[(key.state, key.agency)].add(agreement.agency_type)
+    by_model.update(k.model for k in keys)
+    by_state_model: dict[str, Counter[str]] = {}
+    for (state, model), count in Counter((k.state, k.model) for k in keys).items():
+        by_state_model.setdefault(state, Counter())[model] = count
+    by_type: Counter[str] = Counter(t if t is not None else NO_TYPE for t in types)
+    # each agency (state, agency key) with the types its rows give
+    agency_types = {(k.state, k.agency, t) for k, t in zip(keys, types, strict=True)}
+    agencies = {(state, agency) for state, agency, _ in agency_types}
+    state_agencies = {(state, agency) for state, agency, t in agency_types if t == STATE_AGENCY_TYPE}
+    typed = {(state, agency) for state, agency, t in agency_types if t is not None}
 
     codes = set(by_state)
     return ListMetrics(
-        agreements=rows,
-        agencies=len(agency_types),
-        local_agencies=sum(1 for types in agency_types.values() if STATE_AGENCY_TYPE not in types),
-        agencies_without_type=sum(1 for types in agency_types.values() if types == {None}),
+        agreements=len(keys),
+        agencies=len(agencies),
+        local_agencies=len(agencies) - len(state_agencies),
+        agencies_without_type=len(agencies) - len(typed),
         states=sum(1 for code in codes if is_state(code)),
         territories=sum(1 for code in codes if is_territory(code)),
         jurisdictions=len(codes - {UNREADABLE_STATE}),

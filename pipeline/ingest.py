@@ -39,7 +39,7 @@ from crawler.limits import DEFAULT_LIMITS, ReadLimits
 from crawler.workbook import UnreadableWorkbook
 from diff import events as ev
 from diff.artefacts import find_column_artefacts
-from diff.confirmation import DEFAULT_CONFIRMATION, ConfirmationRule
+from diff.confirmation import DEFAULT_CONFIRMATION, ConfirmationRule, OpenEvent
 from diff.guards import (
     DEFAULT_THRESHOLDS,
     Anomaly,
@@ -123,6 +123,7 @@ class Classified:
     rows: NormalisedList
     list_name: str | None
     reason: str
+    keys: frozenset[str] = frozenset()    # the key text of every row
 
     @property
     def agreements(self) -> tuple[Agreement, ...]:
@@ -172,11 +173,11 @@ def classify_document(table: SourceTable, overlap_with: Mapping[str, ListState])
 
     ``overlap_with``: each list as it stands, for tables whose columns do not tell."""
     rows = normalise_table(table)
-    keys = {a.key.as_text() for a in rows.agreements}
+    keys = frozenset(a.key.as_text() for a in rows.agreements)
     overlap = {name: len(keys & state.keys()) / len(keys) if state else 0.0
                for name, state in overlap_with.items()} if keys else {}
     classification = classify(table, overlap)
-    return Classified(table, rows, classification.list_name, classification.reason)
+    return Classified(table, rows, classification.list_name, classification.reason, keys)
 
 
 def check_document(doc: IncomingDocument, found: Classified, previous: Snapshot | None,
@@ -213,7 +214,8 @@ def diff_document(found: Classified, previous_columns: Sequence[str] | None, inp
                                                                         inputs.registry_accepted))
     # a pending entry whose agency is now participating left for that reason: never paired loosely
     promoted = {k for k, s in inputs.current.items()
-                if (s.record.key.state, rules.canonical_of(s.record)) in inputs.participating_agencies}
+                if (s.record.key.state, rules.canonical_of(s.record)) in inputs.participating_agencies
+                } if inputs.participating_agencies else set()
     changes = diff_lists(
         {k: s.record for k, s in inputs.current.items()}, new_index, rename_threshold=rename_threshold,
         fields=[f for f, column in REPORTED_FIELDS.items() if column in shared_columns], aliases=inputs.aliases,
@@ -295,7 +297,9 @@ class Ingestor:
     """Ingests documents one after another, keeping each list's current state in memory.
 
     The cache is only an optimisation for long backfills: it is checked against the database
-    at each ingest and rebuilt after any failure, so the result never depends on it.
+    at each ingest and rebuilt after any failure, so the result never depends on it.  What the
+    last ingest left (each list's last accepted snapshot) is taken as read only when the
+    ingest lock's count proves that no other ingest came in between (``take_ingest_lock``).
     """
 
     def __init__(self, engine: Engine | Connection, options: IngestOptions | None = None) -> None:
@@ -305,19 +309,43 @@ class Ingestor:
         # list -> (id of the accepted snapshot the state reflects, state by key text)
         self._current: dict[str, tuple[int | None, ListState]] = {}
         self._file_names: dict[int, str | None] = {}
+        # (the ingest lock's count after this process's last committed ingest, each list's last
+        # accepted snapshot then); None: not known
+        self._known: tuple[int, dict[str, Snapshot | None]] | None = None
+        self._participating_agencies: tuple[ListState, frozenset[tuple[str, str]]] | None = None
+        # each list's provisional events after this process's last settle of it (pipeline.settle),
+        # valid with ``_known``
+        self._open_events: dict[str, tuple[OpenEvent, ...]] = {}
 
     def ingest(self, document: IncomingDocument) -> IngestOutcome:
         log.info("ingesting %s (%d bytes)", document.file_name or document.source_url, len(document.content))
+        known, self._known = self._known, None     # forgotten unless this ingest commits
+        open_events, self._open_events = self._open_events, {}
         try:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                repo = ListRepository(session)
+                counted = repo.take_ingest_lock()
+                if known is not None and known[0] == counted - 1:
+                    repo.remember_last_accepted(known[1])    # no other ingest since ours
+                else:
+                    self._file_names.clear()    # ids are reused after another process's rebuild
+                    open_events = {}
                 outcome, new_state = self._ingest(session, document)
                 if outcome.status in SETTLED_LISTS and outcome.snapshot_id is not None and outcome.list_name:
-                    settled = session.get(Snapshot, outcome.snapshot_id)
-                    assert settled is not None
-                    settle(session, settled, self.options.confirmation[outcome.list_name], snapshot_facts)
+                    snapshot = repo.snapshot_written(outcome.snapshot_id)
+                    assert snapshot is not None
+                    settled = settle(session, snapshot, self.options.confirmation[outcome.list_name], snapshot_facts,
+                                     open_before=open_events.get(outcome.list_name))
+                    open_events[outcome.list_name] = settled.still_open
+                    if settled.pending_reverted and "pending" in open_events:
+                        open_events["pending"] = tuple(e for e in open_events["pending"]
+                                                       if e.id not in settled.pending_reverted)
+                last_accepted = repo.known_last_accepted()
         except BaseException:
             self._current.clear()
             raise
+        self._known = (counted, last_accepted)
+        self._open_events = open_events
         if new_state is not None and outcome.list_name is not None:
             self._current[outcome.list_name] = (outcome.snapshot_id, new_state)
         log.info("ingested %s: %s as %s%s", document.file_name or document.source_url, outcome.status,
@@ -326,7 +354,6 @@ class Ingestor:
 
     def _ingest(self, session: Session, doc: IncomingDocument) -> tuple[IngestOutcome, ListState | None]:
         repo = ListRepository(session)
-        repo.take_ingest_lock()
         sha256 = hashlib.sha256(doc.content).hexdigest()
         recorded = repo.find_recorded(sha256, doc.file_name)
         if recorded is not None:
@@ -382,8 +409,7 @@ class Ingestor:
             return self._write_quarantine(session, doc, origin, list_name, found.agreements, [anomaly],
                                           previous), None
         current = self._current_state(repo, list_name)
-        listed = {a.key.as_text() for a in found.agreements}
-        departed = [s.record for k, s in current.items() if k not in listed]
+        departed = [s.record for k, s in current.items() if k not in found.keys]
         newly_participating = self._newly_participating(repo, doc.as_of, departed) if list_name == "pending" else []
         promoted = len(explained_by_promotion(departed, newly_participating))
         thresholds = self.options.thresholds[list_name]
@@ -480,21 +506,20 @@ class Ingestor:
         repo = ListRepository(session)
         current = self._current_state(repo, list_name)
         unknown = {s.version_snapshot_id for s in current.values()} - self._file_names.keys() - {None}
-        self._file_names.update(repo.file_names(i for i in unknown if i is not None))
+        if unknown:
+            self._file_names.update(repo.file_names(i for i in unknown if i is not None))
         recent_pending: list[Agreement] = []
         participating_agencies: frozenset[tuple[str, str]] = frozenset()
         if list_name == "participating":
             recent_pending = ([s.record for _, s in sorted(self._current_state(repo, "pending").items())]
                               + repo.removed_in_last_accepted("pending"))
         else:
-            rules = identity_rules("participating")
-            participating_agencies = frozenset((s.record.key.state, rules.canonical_of(s.record))
-                                               for s in self._current_state(repo, "participating").values())
-        decisions = AgencyRepository(session)
+            participating_agencies = self._agencies_of(self._current_state(repo, "participating"))
+        rejected, accepted = AgencyRepository(session).rejected_and_accepted()
         return DiffInputs(
             current=current,
-            registry_rejected=decisions.rejected(),
-            registry_accepted=decisions.accepted(),
+            registry_rejected=rejected,
+            registry_accepted=accepted,
             previous_files={k: self._file_names.get(s.version_snapshot_id) if s.version_snapshot_id else None
                             for k, s in current.items()},
             aliases=ReviewRepository(session).confirmed_aliases(list_name),
@@ -502,13 +527,22 @@ class Ingestor:
             participating_agencies=participating_agencies,
         )
 
+    def _agencies_of(self, participating: ListState) -> frozenset[tuple[str, str]]:
+        """The agencies (state, canonical name) of the participating list as it stands; taken
+        again only when that list's state is another (the pending list asks at every ingest)."""
+        if self._participating_agencies is None or self._participating_agencies[0] is not participating:
+            rules = identity_rules("participating")
+            self._participating_agencies = (participating, frozenset(
+                (s.record.key.state, rules.canonical_of(s.record)) for s in participating.values()))
+        return self._participating_agencies[1]
+
     # -- write --------------------------------------------------------------------------------------
     def _write_unchanged(self, session: Session, origin: dict[str, Any], same_as: Snapshot, what: str,
                          anomalies: list[Anomaly], **fields: Any) -> IngestOutcome:
         """The list as it stands again: one ``unchanged`` snapshot pointing at it, nothing else."""
         reason = "; ".join([f"same {what} as snapshot {same_as.id} ({same_as.file_name})",
                             *(a.message for a in anomalies)])
-        snapshot = ListRepository(session).add_snapshot(**origin, **fields, status="unchanged", reason=reason,
+        snapshot = ListRepository(session).insert_snapshot(**origin, **fields, status="unchanged", reason=reason,
                                                         previous_id=same_as.id, same_as_id=same_as.id)
         facts = snapshot_facts(snapshot)
         events = EventRepository(session).add_events([ev.anomaly(facts, a) for a in anomalies])
@@ -519,7 +553,7 @@ class Ingestor:
                           previous: Snapshot | None = None) -> IngestOutcome:
         fields = count_fields(compute_metrics(agreements), len(agreements)) if agreements is not None else {}
         reason = "; ".join(a.message for a in anomalies if a.blocking)
-        snapshot = ListRepository(session).add_snapshot(
+        snapshot = ListRepository(session).insert_snapshot(
             **origin, **fields, list_name=list_name, status="quarantined", reason=reason,
             content_hash=content_hash(agreements) if agreements is not None else None,
             previous_id=previous.id if previous else None,
@@ -533,7 +567,7 @@ class Ingestor:
                         counts: dict[str, Any], previous: Snapshot | None, anomalies: list[Anomaly],
                         inputs: DiffInputs, result: DiffResult) -> tuple[IngestOutcome, ListState]:
         repo = ListRepository(session)
-        snapshot = repo.add_snapshot(
+        snapshot = repo.insert_snapshot(
             **origin, **counts, list_name=list_name, content_hash=fingerprint, status="accepted",
             reason="; ".join(a.message for a in anomalies) or None,
             previous_id=previous.id if previous else None,

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from pipeline.ingest import IncomingDocument, IngestOptions, Ingestor, rules_marker
 from pipeline.reading import ReadAhead, Source
@@ -181,7 +181,8 @@ def _saved_reviews(connection: Connection) -> tuple[list[dict[str, Any]], list[d
 
 
 def _count_list_events(connection: Connection) -> int:
-    return len(connection.execute(select(ChangeEvent.id).where(ChangeEvent.snapshot_id.is_not(None))).all())
+    return connection.execute(select(func.count()).select_from(ChangeEvent)
+                              .where(ChangeEvent.snapshot_id.is_not(None))).scalar_one()
 
 
 def _clear_history(connection: Connection) -> None:

@@ -19,10 +19,10 @@ The caller owns the transaction: nothing here commits.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import JSON, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from diff.agency_names import canonical
@@ -31,6 +31,27 @@ from storage.models import REGISTRY_REVIEW_STATUSES, Agency, Agreement, Registry
 
 AgencyKey = tuple[str, str]      # (state, canonical name)
 CHUNK = 500
+_AGENCY = table_of(Agency)
+_DECISIONS = table_of(RegistryDecision)
+_AGREEMENTS = table_of(Agreement)
+_AGENCY_OF_AGREEMENTS = (select(_AGREEMENTS.c.id, _AGREEMENTS.c.agency_id)
+                         .where(_AGREEMENTS.c.id.in_(bindparam("ids", expanding=True))))
+_DECISIONS_IN_FORCE = (
+    select(_DECISIONS.c.state, _DECISIONS.c.agency_name, _DECISIONS.c.ori, _DECISIONS.c.status)
+    .where(_DECISIONS.c.id.in_(select(func.max(_DECISIONS.c.id))
+                               .group_by(_DECISIONS.c.state, _DECISIONS.c.agency_name, _DECISIONS.c.ori)))
+)
+_DECISIONS_MEMO = "tracker287g.registry_decisions"
+_AGENCY_ROWS = (select(_AGENCY.c.id, _AGENCY.c.state, _AGENCY.c.name, _AGENCY.c.registry_record, _AGENCY.c.ori,
+                       _AGENCY.c.confidence, _AGENCY.c.basis, _AGENCY.c.registry_review)
+                .where(_AGENCY.c.name.in_(bindparam("names", expanding=True))))
+# None is SQL NULL, as the ORM leaves an attribute never set (a JSON column would write 'null')
+_RECORD = bindparam("b_record", type_=JSON(none_as_null=True))
+_INSERT_AGENCY = insert(_AGENCY).values(registry_record=_RECORD).returning(
+    _AGENCY.c.id, _AGENCY.c.state, _AGENCY.c.name, sort_by_parameter_order=True)
+_UPDATE_AGENCY = (update(_AGENCY).where(_AGENCY.c.id == bindparam("b_id"))
+                  .values(registry_record=_RECORD, ori=bindparam("b_ori"), confidence=bindparam("b_confidence"),
+                          basis=bindparam("b_basis"), registry_review=bindparam("b_registry_review")))
 
 
 def agency_key(state: str, name: str) -> AgencyKey:
@@ -43,8 +64,12 @@ def registry_match(state: str, name: str) -> RegistryMatch | None:
     return Registry.load().match(state, name) if state.isalpha() else None
 
 
+_MATCH_FIELDS = tuple(f.name for f in fields(RegistryMatch))
+
+
 def _record(match: RegistryMatch) -> dict[str, Any]:
-    return asdict(match)
+    # dataclasses.asdict, without its deep copy of each (flat, immutable) value
+    return {name: getattr(match, name) for name in _MATCH_FIELDS}
 
 
 class AgencyRepository:
@@ -65,40 +90,55 @@ class AgencyRepository:
             spellings = by_agency.setdefault(key, [])
             if name not in spellings:
                 spellings.append(name)
-        agencies = self._agencies(by_agency)
-        decisions = self.decisions_in_force(agencies.keys())
+        # Core rows, not Agency objects: an ingest links hundreds of agreements and the ORM's
+        # unit of work cost more than the statements (new agencies get their ids in this order)
+        known = self._agency_rows(by_agency)
+        in_force = self.decision_statuses()
+        # the decisions on agencies that existed before (a new agency starts without one)
+        decisions = {k: status for k, status in in_force.items() if (k[0], k[1]) in known}
+        ids = {key: row["id"] for key, row in known.items()}
+        new_rows: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
         for key, spellings in by_agency.items():
-            agency = agencies.get(key)
-            if agency is None:
-                agency = agencies[key] = Agency(state=key[0], name=key[1])
-                self.session.add(agency)
-            best = _best(agency.registry_record, [registry_match(key[0], name) for name in spellings])
-            if best is not None and best != agency.registry_record:
-                agency.registry_record = best
-            ori = str((agency.registry_record or {}).get("ori") or "")
-            _apply_review(agency, decisions.get((key[0], key[1], ori)))
-        self.session.flush()
-        wanted = {agreement_id: agencies[key].id for agreement_id, key in of_agreement.items()}
+            row = known.get(key)
+            record = row["registry_record"] if row is not None else None
+            best = _best(record, [registry_match(key[0], name) for name in spellings])
+            if best is not None and best != record:
+                record = best
+            ori = str((record or {}).get("ori") or "")
+            reviewed = _reviewed(record, decisions.get((key[0], key[1], ori)))
+            if row is None:
+                new_rows.append({"state": key[0], "name": key[1], "b_record": record, **reviewed})
+            elif record != row["registry_record"] or any(row[k] != v for k, v in reviewed.items()):
+                changed.append({"b_id": row["id"], "b_record": record, **{f"b_{k}": v for k, v in reviewed.items()}})
+        connection = self.session.connection()
+        if new_rows:
+            inserted = connection.execute(_INSERT_AGENCY, new_rows)
+            ids.update(((state, name), agency_id) for agency_id, state, name in inserted)
+        if changed:
+            connection.execute(_UPDATE_AGENCY, changed)
+        wanted = {agreement_id: ids[key] for agreement_id, key in of_agreement.items()}
         self._set_agreement_agencies(wanted)
         return wanted
 
-    def _agencies(self, keys: Iterable[AgencyKey]) -> dict[AgencyKey, Agency]:
+    def _agency_rows(self, keys: Iterable[AgencyKey]) -> dict[AgencyKey, dict[str, Any]]:
+        """The agencies of ``keys`` that exist, as column values by (state, name)."""
         keys = sorted(set(keys))
-        found: dict[AgencyKey, Agency] = {}
+        wanted = set(keys)
+        found: dict[AgencyKey, dict[str, Any]] = {}
         for start in range(0, len(keys), CHUNK):
-            chunk = keys[start:start + CHUNK]
-            names = {name for _, name in chunk}
-            for agency in self.session.scalars(select(Agency).where(Agency.name.in_(names))):
-                if (agency.state, agency.name) in chunk:
-                    found[(agency.state, agency.name)] = agency
+            names = sorted({name for _, name in keys[start:start + CHUNK]})
+            for row in self.session.connection().execute(_AGENCY_ROWS, {"names": names}).mappings():
+                if (row["state"], row["name"]) in wanted:
+                    found[(row["state"], row["name"])] = dict(row)
         return found
 
     def _set_agreement_agencies(self, wanted: Mapping[int, int]) -> None:
         ids = sorted(wanted)
         current: dict[int, int | None] = {}
         for start in range(0, len(ids), CHUNK):
-            current.update(self.session.execute(
-                select(Agreement.id, Agreement.agency_id).where(Agreement.id.in_(ids[start:start + CHUNK]))).all())
+            chunk = ids[start:start + CHUNK]
+            current.update(self.session.connection().execute(_AGENCY_OF_AGREEMENTS, {"ids": chunk}).all())
         changed = [{"b_id": i, "b_agency": wanted[i]} for i in ids if current.get(i) != wanted[i]]
         if changed:
             table = table_of(Agreement)
@@ -109,8 +149,9 @@ class AgencyRepository:
         # agreement) is no agency any more; decisions on its match stay (they name no row)
         left = sorted({a for i in ids if (a := current.get(i)) is not None and a != wanted[i]})
         if left:
-            still = select(Agreement.agency_id).where(Agreement.agency_id.in_(left))
-            self.session.execute(delete(Agency).where(Agency.id.in_(left), Agency.id.not_in(still)))
+            agreements = table_of(Agreement)
+            still = select(agreements.c.agency_id).where(agreements.c.agency_id.in_(left))
+            self.session.connection().execute(delete(_AGENCY).where(_AGENCY.c.id.in_(left), _AGENCY.c.id.not_in(still)))
 
     # -- readers -------------------------------------------------------------------------------
     def oris_of_agreements(self, agreement_ids: Iterable[int]) -> dict[int, str]:
@@ -138,6 +179,23 @@ class AgencyRepository:
             query = query.where(RegistryDecision.agency_name.in_(sorted({name for _, name in wanted})))
         return {(d.state, d.agency_name, d.ori): d for d in self.session.scalars(query)
                 if wanted is None or (d.state, d.agency_name) in wanted}
+
+    def decision_statuses(self) -> dict[tuple[str, str, str], str]:
+        """``decisions_in_force()``'s status of each (state, agency name, ORI), read once per
+        transaction (an ingest asks twice; ``decide`` forgets it)."""
+        transaction = self.session.get_transaction()
+        memo = self.session.info.get(_DECISIONS_MEMO)
+        if memo is None or memo[0] is not transaction:
+            rows = self.session.connection().execute(_DECISIONS_IN_FORCE)
+            memo = self.session.info[_DECISIONS_MEMO] = (transaction, {(st, name, ori): status
+                                                                       for st, name, ori, status in rows})
+        return memo[1]
+
+    def rejected_and_accepted(self) -> tuple[frozenset[tuple[str, str, str]], frozenset[tuple[str, str, str]]]:
+        """``rejected()`` and ``accepted()`` from one read of the decisions."""
+        decisions = self.decision_statuses()
+        return (frozenset(key for key, status in decisions.items() if status == "rejected"),
+                frozenset(key for key, status in decisions.items() if status == "accepted"))
 
     def rejected(self) -> frozenset[tuple[str, str, str]]:
         """(state, agency name, ORI) of every match a reviewer rejected (and has not accepted since)."""
@@ -170,6 +228,7 @@ class AgencyRepository:
         ori = (agency.registry_record or {}).get("ori")
         if not ori:
             raise ValueError(f"agency {agency_id} ({agency.state} {agency.name}) has no registry match to review")
+        self.session.info.pop(_DECISIONS_MEMO, None)
         decision = RegistryDecision(state=agency.state, agency_name=agency.name, ori=ori, status=status, note=note,
                                     reviewer=reviewer)
         self.session.add(decision)
@@ -189,6 +248,16 @@ def _best(known: Mapping[str, Any] | None, found: Iterable[RegistryMatch | None]
         if best is None or (match.ori == best["ori"] and match.confidence > best["confidence"]):
             best = _record(match)
     return best
+
+
+def _reviewed(record: Mapping[str, Any] | None, decision: str | None) -> dict[str, Any]:
+    """The agency's identifier columns as its match and the decision in force on it (its
+    status) say (``_apply_review`` on columns)."""
+    rejected = decision == "rejected"
+    return {"ori": record["ori"] if record and not rejected else None,
+            "confidence": record["confidence"] if record and not rejected else None,
+            "basis": record["basis"] if record and not rejected else None,
+            "registry_review": decision}
 
 
 def _apply_review(agency: Agency, decision: RegistryDecision | None) -> None:

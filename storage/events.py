@@ -16,6 +16,10 @@ from sqlalchemy.orm import Session
 from storage.models import ChangeEvent, table_of
 from storage.types import utcnow
 
+_INSERT_EVENTS = insert(table_of(ChangeEvent))
+_BLANK: dict[str, Any] = dict.fromkeys(c.name for c in table_of(ChangeEvent).columns if c.name != "id")
+_BLANK["status"] = "confirmed"     # pipeline.settle makes the confirmable ones provisional
+
 
 @dataclass(frozen=True, slots=True)
 class EventFilter:
@@ -35,11 +39,9 @@ class EventRepository:
         """Append events (mappings of ChangeEvent columns); ``recorded_at`` defaults to now."""
         if events:
             # executemany needs the same keys in every row
-            blank = dict.fromkeys(c.name for c in table_of(ChangeEvent).columns if c.name != "id")
-            blank["recorded_at"] = utcnow()
-            blank["status"] = "confirmed"     # pipeline.settle makes the confirmable ones provisional
+            blank = {**_BLANK, "recorded_at": utcnow()}
             # Core executemany: the ORM's unit of work is not needed for append-only rows.
-            self.session.connection().execute(insert(table_of(ChangeEvent)), [{**blank, **e} for e in events])
+            self.session.connection().execute(_INSERT_EVENTS, [{**blank, **e} for e in events])
         return len(events)
 
     def kinds(self) -> list[str]:

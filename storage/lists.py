@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, insert, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from diff.records import Agreement as AgreementRecord
 from diff.records import AgreementKey
@@ -25,11 +25,79 @@ from storage.models import (
     Snapshot,
     table_of,
 )
+from storage.types import utcnow
 
 _LAST_ACCEPTED = (select(Snapshot).where(Snapshot.list_name == bindparam("list_name"), Snapshot.status == "accepted")
                   .order_by(Snapshot.id.desc()).limit(1))
 _LAST_ACCEPTED_MEMO = "tracker287g.last_accepted"
+_INSERTED_MEMO = "tracker287g.inserted_snapshots"
+# Core statements built once: an ingest runs each of them, and building and caching a statement
+# costs more than running it on SQLite.
 _DOCUMENT_EXISTS = select(Document.sha256).where(Document.sha256 == bindparam("sha256"))
+_LOCK = table_of(IngestLock)
+_TAKE_INGEST_LOCK = (update(_LOCK).where(_LOCK.c.id == 1).values(ingests=_LOCK.c.ingests + 1)
+                     .returning(_LOCK.c.ingests))
+_SNAPSHOTS = table_of(Snapshot)
+_RECORDED_AS = (select(_SNAPSHOTS.c.id, _SNAPSHOTS.c.list_name)
+                .where(_SNAPSHOTS.c.document_sha256 == bindparam("sha256"),
+                       _SNAPSHOTS.c.file_name == bindparam("file_name"))
+                .order_by(_SNAPSHOTS.c.id).limit(1))
+_RECORDED_UNNAMED = (select(_SNAPSHOTS.c.id, _SNAPSHOTS.c.list_name)
+                     .where(_SNAPSHOTS.c.document_sha256 == bindparam("sha256"), _SNAPSHOTS.c.file_name.is_(None))
+                     .order_by(_SNAPSHOTS.c.id).limit(1))
+_FIRST_SETTLED_OF_DOCUMENT = (
+    select(_SNAPSHOTS.c.id, _SNAPSHOTS.c.status, _SNAPSHOTS.c.same_as_id)
+    .where(_SNAPSHOTS.c.document_sha256 == bindparam("sha256"), _SNAPSHOTS.c.status.in_(("accepted", "unchanged")))
+    .order_by(_SNAPSHOTS.c.id).limit(1)
+)
+
+_AGREEMENTS = table_of(Agreement)
+_VERSIONS = table_of(AgreementVersion)
+_LABELS = table_of(AgreementKeyLabel)
+_NEWER = _VERSIONS.alias("newer")
+# each agreement of a list with its newest version (``first_key``: the key it was first seen under)
+_CURRENT_VERSIONS = (
+    select(_AGREEMENTS.c.id.label("agreement_id_"), _AGREEMENTS.c.key.label("first_key"), *_VERSIONS.c)
+    .join(_VERSIONS, _VERSIONS.c.agreement_id == _AGREEMENTS.c.id)
+    .where(_AGREEMENTS.c.list_name == bindparam("list_name"),
+           _VERSIONS.c.id == select(func.max(_NEWER.c.id)).where(_NEWER.c.agreement_id == _AGREEMENTS.c.id)
+           .scalar_subquery())
+)
+_REMOVED_IN = select(_VERSIONS.c.agreement_id).where(_VERSIONS.c.snapshot_id == bindparam("snapshot_id"),
+                                                     _VERSIONS.c.present.is_(False))
+# the last version in which each of the agreements ``ids`` was present
+_LAST_PRESENT_VERSIONS = (
+    select(_AGREEMENTS.c.key.label("first_key"), *_VERSIONS.c)
+    .join(_AGREEMENTS, _AGREEMENTS.c.id == _VERSIONS.c.agreement_id)
+    .where(_VERSIONS.c.id.in_(select(func.max(_VERSIONS.c.id))
+                              .where(_VERSIONS.c.agreement_id.in_(bindparam("ids", expanding=True)),
+                                     _VERSIONS.c.present.is_(True))
+                              .group_by(_VERSIONS.c.agreement_id)))
+)
+_LABELS_OF_KEYS = (select(_LABELS.c.key, _LABELS.c.agreement_id)
+                   .where(_LABELS.c.list_name == bindparam("list_name"),
+                          _LABELS.c.key.in_(bindparam("keys", expanding=True)))
+                   .order_by(_LABELS.c.id))
+_KEYS_OF = (select(_LABELS.c.agreement_id, _LABELS.c.key)
+            .where(_LABELS.c.agreement_id.in_(bindparam("ids", expanding=True))).order_by(_LABELS.c.id))
+_FILE_NAMES = (select(_SNAPSHOTS.c.id, _SNAPSHOTS.c.file_name)
+               .where(_SNAPSHOTS.c.id.in_(bindparam("ids", expanding=True))))
+_INSERT_SNAPSHOT = insert(_SNAPSHOTS).returning(_SNAPSHOTS.c.id)
+_INSERT_AGREEMENTS = insert(_AGREEMENTS).returning(_AGREEMENTS.c.id, _AGREEMENTS.c.key, sort_by_parameter_order=True)
+_INSERT_VERSIONS = insert(_VERSIONS)
+_INSERT_LABELS = insert(_LABELS)
+_FIRST_LISTED_SINCE = (select(_AGREEMENTS.c.key)
+                       .join(_SNAPSHOTS, _SNAPSHOTS.c.id == _AGREEMENTS.c.first_snapshot_id)
+                       .where(_AGREEMENTS.c.list_name == bindparam("list_name"),
+                              _SNAPSHOTS.c.as_of >= bindparam("since")))
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedSnapshot:
+    """A snapshot found by ``find_recorded``: what a re-run needs of it."""
+
+    id: int
+    list_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +115,16 @@ class ListRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def take_ingest_lock(self) -> None:
-        """Serialise ingests: call first in the transaction (released at commit or rollback)."""
-        lock = table_of(IngestLock)
-        result = self.session.connection().execute(
-            update(lock).where(lock.c.id == 1).values(ingests=lock.c.ingests + 1))
-        if getattr(result, "rowcount", None) != 1:   # an UPDATE's result is a CursorResult
+    def take_ingest_lock(self) -> int:
+        """Serialise ingests: call first in the transaction (released at commit or rollback).
+
+        Returns the number of ingests the database has counted, this one included: every ingest
+        takes this lock, so a process that counted N at its last committed ingest and reads N + 1
+        now knows that no other ingest wrote in between."""
+        counted = self.session.connection().scalar(_TAKE_INGEST_LOCK)
+        if counted is None:
             raise RuntimeError("the ingest_lock row is missing: run the migrations (storage.database.migrate)")
+        return int(counted)
 
     # -- documents --------------------------------------------------------------------------
     def ensure_document(self, sha256: str, content: bytes, file_name: str | None) -> None:
@@ -68,11 +139,13 @@ class ListRepository:
         document = self.session.get(Document, sha256)
         return document.content if document else None
 
-    def find_recorded(self, sha256: str, file_name: str | None) -> Snapshot | None:
+    def find_recorded(self, sha256: str, file_name: str | None) -> RecordedSnapshot | None:
         """A snapshot already made from these bytes under this file name (re-runs are no-ops)."""
-        query = select(Snapshot).where(Snapshot.document_sha256 == sha256)
-        query = query.where(Snapshot.file_name.is_(None) if file_name is None else Snapshot.file_name == file_name)
-        return self.session.scalars(query.order_by(Snapshot.id).limit(1)).first()
+        if file_name is None:
+            row = self.session.connection().execute(_RECORDED_UNNAMED, {"sha256": sha256}).first()
+        else:
+            row = self.session.connection().execute(_RECORDED_AS, {"sha256": sha256, "file_name": file_name}).first()
+        return RecordedSnapshot(row[0], row[1]) if row is not None else None
 
     # -- snapshots --------------------------------------------------------------------------
     def add_snapshot(self, **fields: Any) -> Snapshot:
@@ -82,11 +155,37 @@ class ListRepository:
         self._last_accepted().pop(snapshot.list_name, None)
         return snapshot
 
+    def insert_snapshot(self, **fields: Any) -> Snapshot:
+        """``add_snapshot`` as one Core INSERT: the snapshot returned is not in the session (the
+        ORM's flush of one row costs more than the statement), with its id and every field
+        given.  The snapshot is its list's last accepted one when it is accepted: ingests take
+        turns (``take_ingest_lock``), so no other snapshot can come after it in this transaction."""
+        fields.setdefault("recorded_at", utcnow())
+        snapshot_id = self.session.connection().scalar(_INSERT_SNAPSHOT, fields)
+        snapshot = Snapshot(id=snapshot_id, **fields)
+        if fields.get("status") == "accepted":
+            self._last_accepted()[fields["list_name"]] = snapshot
+        self._inserted()[snapshot_id] = snapshot
+        return snapshot
+
+    def snapshot_written(self, snapshot_id: int) -> Snapshot | None:
+        """A snapshot of this transaction's (``insert_snapshot``), else as the session reads it."""
+        return self._inserted().get(snapshot_id) or self.session.get(Snapshot, snapshot_id)
+
     def last_accepted(self, list_name: str) -> Snapshot | None:
         known = self._last_accepted()
         if list_name not in known:
             known[list_name] = self.session.scalars(_LAST_ACCEPTED, {"list_name": list_name}).first()
         return known[list_name]
+
+    def known_last_accepted(self) -> dict[str, Snapshot | None]:
+        """Each list's last accepted snapshot as this transaction has read or written it so far."""
+        return dict(self._last_accepted())
+
+    def remember_last_accepted(self, known: Mapping[str, Snapshot | None]) -> None:
+        """Take each list's last accepted snapshot as given instead of reading it: for a caller
+        that knows no snapshot was written since it read them (see ``take_ingest_lock``)."""
+        self._last_accepted().update(known)
 
     def last_accepted_id(self, list_name: str) -> int | None:
         last = self.last_accepted(list_name)
@@ -96,10 +195,17 @@ class ListRepository:
         """Each list's last accepted snapshot as read in this transaction (an ingest asks a
         dozen times).  Snapshots are only ever added, by add_snapshot, which forgets its list;
         a new transaction starts afresh."""
+        return self._transaction_memo(_LAST_ACCEPTED_MEMO)
+
+    def _inserted(self) -> dict[int, Snapshot]:
+        """The snapshots ``insert_snapshot`` wrote in this transaction, by id."""
+        return self._transaction_memo(_INSERTED_MEMO)
+
+    def _transaction_memo(self, name: str) -> dict:
         transaction = self.session.get_transaction()
-        memo = self.session.info.get(_LAST_ACCEPTED_MEMO)
+        memo = self.session.info.get(name)
         if memo is None or memo[0] is not transaction:
-            memo = self.session.info[_LAST_ACCEPTED_MEMO] = (transaction, {})
+            memo = self.session.info[name] = (transaction, {})
         return memo[1]
 
     @staticmethod
@@ -126,19 +232,17 @@ class ListRepository:
     def file_names(self, snapshot_ids: Iterable[int]) -> dict[int, str | None]:
         """The file name of each snapshot, by id."""
         ids = sorted(set(snapshot_ids))
-        rows = self.session.execute(select(Snapshot.id, Snapshot.file_name).where(Snapshot.id.in_(ids)))
-        return dict(rows.all())
+        return dict(self.session.connection().execute(_FILE_NAMES, {"ids": ids}).all())
 
     def older_snapshot_of_document(self, sha256: str) -> Snapshot | None:
         """The accepted snapshot an earlier accepted or unchanged snapshot of these very bytes
         stood for (an old file served again), or None."""
-        earlier = self.session.scalars(
-            select(Snapshot).where(Snapshot.document_sha256 == sha256, Snapshot.status.in_(("accepted", "unchanged")))
-            .order_by(Snapshot.id).limit(1)
-        ).first()
-        if earlier is None or earlier.status == "accepted" or earlier.same_as_id is None:
-            return earlier
-        return self.session.get(Snapshot, earlier.same_as_id)
+        earlier = self.session.connection().execute(_FIRST_SETTLED_OF_DOCUMENT, {"sha256": sha256}).first()
+        if earlier is None:      # the usual case, asked once per document: a column read, no object
+            return None
+        earlier_id, status, same_as_id = earlier
+        return self.session.get(Snapshot, same_as_id if status != "accepted" and same_as_id is not None
+                                else earlier_id)
 
     def quarantined_since_accepted(self, list_name: str, reasons: Iterable[str]) -> list[Snapshot]:
         """The list's snapshots quarantined after its last accepted one for one of ``reasons``
@@ -157,10 +261,7 @@ class ListRepository:
 
     def keys_first_listed_since(self, list_name: str, since: dt.date) -> set[str]:
         """Keys of the list's agreements first seen on a list dated ``since`` or later."""
-        return set(self.session.scalars(
-            select(Agreement.key).join(Snapshot, Snapshot.id == Agreement.first_snapshot_id)
-            .where(Agreement.list_name == list_name, Snapshot.as_of >= since)
-        ))
+        return set(self.session.connection().scalars(_FIRST_LISTED_SINCE, {"list_name": list_name, "since": since}))
 
     # -- agreements -------------------------------------------------------------------------
     def version_history(self) -> Sequence[Any]:
@@ -181,20 +282,14 @@ class ListRepository:
 
     def current_agreements(self, list_name: str) -> dict[str, StoredAgreement]:
         """Agreements present on the list after its last accepted snapshot, by key text."""
-        newer = aliased(AgreementVersion)
-        newest_id = (
-            select(func.max(newer.id)).where(newer.agreement_id == Agreement.id).scalar_subquery()
-        )
-        rows = self.session.execute(
-            select(Agreement.id, Agreement.key, AgreementVersion)
-            .join(AgreementVersion, AgreementVersion.agreement_id == Agreement.id)
-            .where(Agreement.list_name == list_name, AgreementVersion.id == newest_id)
-        )
+        # Core rows, not AgreementVersion objects: a list of 100,000 rows is loaded in a
+        # fraction of the time (a row gives its columns by name, as the object did)
         current: dict[str, StoredAgreement] = {}
-        for agreement_id, first_key, version in rows:
+        for version in self.session.connection().execute(_CURRENT_VERSIONS, {"list_name": list_name}):
             if version.present:
-                key = version.key or first_key
-                current[key] = StoredAgreement(agreement_id, _record_from_version(key, version), version.snapshot_id)
+                key = version.key or version.first_key
+                current[key] = StoredAgreement(version.agreement_id_, _record_from_version(key, version),
+                                               version.snapshot_id)
         return current
 
     def removed_in_last_accepted(self, list_name: str) -> list[AgreementRecord]:
@@ -202,25 +297,12 @@ class ListRepository:
         last = self.last_accepted(list_name)
         if last is None:
             return []
-        gone = list(self.session.scalars(
-            select(AgreementVersion.agreement_id).where(
-                AgreementVersion.snapshot_id == last.id, AgreementVersion.present.is_(False)
-            )
-        ))
+        connection = self.session.connection()
+        gone = list(connection.scalars(_REMOVED_IN, {"snapshot_id": last.id}))
         records = []
         for start in range(0, len(gone), 500):
-            chunk = gone[start:start + 500]
-            before = (
-                select(func.max(AgreementVersion.id))
-                .where(AgreementVersion.agreement_id.in_(chunk), AgreementVersion.present.is_(True))
-                .group_by(AgreementVersion.agreement_id)
-            )
-            rows = self.session.execute(
-                select(Agreement.key, AgreementVersion)
-                .join(Agreement, Agreement.id == AgreementVersion.agreement_id)
-                .where(AgreementVersion.id.in_(before))
-            )
-            records += [_record_from_version(version.key or key, version) for key, version in rows]
+            rows = connection.execute(_LAST_PRESENT_VERSIONS, {"ids": gone[start:start + 500]})
+            records += [_record_from_version(version.key or version.first_key, version) for version in rows]
         return sorted(records, key=lambda r: (r.key.as_text(), r.row_number))
 
     def agreement_ids(self, list_name: str, keys: Iterable[str], *, taken: Iterable[int] = ()) -> dict[str, int]:
@@ -230,12 +312,8 @@ class ListRepository:
         busy = set(taken)
         found: dict[str, int] = {}
         for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            rows = self.session.execute(
-                select(AgreementKeyLabel.key, AgreementKeyLabel.agreement_id)
-                .where(AgreementKeyLabel.list_name == list_name, AgreementKeyLabel.key.in_(chunk))
-                .order_by(AgreementKeyLabel.id)
-            ).all()
+            rows = self.session.connection().execute(
+                _LABELS_OF_KEYS, {"list_name": list_name, "keys": keys[start:start + 500]}).all()
             for key, agreement_id in rows:      # the newest label of a key wins
                 if agreement_id not in busy:
                     found[key] = agreement_id
@@ -246,9 +324,7 @@ class ListRepository:
         ids = sorted(set(agreement_ids))
         keys: dict[int, list[str]] = {}
         for start in range(0, len(ids), 500):
-            rows = self.session.execute(
-                select(AgreementKeyLabel.agreement_id, AgreementKeyLabel.key)
-                .where(AgreementKeyLabel.agreement_id.in_(ids[start:start + 500])).order_by(AgreementKeyLabel.id))
+            rows = self.session.connection().execute(_KEYS_OF, {"ids": ids[start:start + 500]})
             for agreement_id, key in rows:
                 keys.setdefault(agreement_id, []).append(key)
         return keys
@@ -294,9 +370,8 @@ class ListRepository:
         new_identities = [a for a in appeared if a.key.as_text() not in ids]
         if new_identities:
             # Core inserts (executemany): the ORM's unit of work is not needed for append-only rows.
-            table = table_of(Agreement)
             inserted = self.session.connection().execute(
-                insert(table).returning(table.c.id, table.c.key, sort_by_parameter_order=True),
+                _INSERT_AGREEMENTS,
                 [
                     {
                         "list_name": list_name,
@@ -318,7 +393,7 @@ class ListRepository:
         versions += [_version_row(agreement_id, snapshot_id, a) for agreement_id, a in updated.items()]
         versions += [{**_REMOVAL, "agreement_id": agreement_id, "snapshot_id": snapshot_id} for agreement_id in gone]
         if versions:
-            self.session.connection().execute(insert(table_of(AgreementVersion)), versions)
+            self.session.connection().execute(_INSERT_VERSIONS, versions)
         return ids
 
     def _add_labels(self, list_name: str, snapshot_id: int, labels: Sequence[tuple[int, str, str]]) -> None:
@@ -329,7 +404,7 @@ class ListRepository:
         rows = [{"agreement_id": i, "list_name": list_name, "key": k, "snapshot_id": snapshot_id, "basis": basis}
                 for i, k, basis in labels if (i, k) not in known]
         if rows:
-            self.session.connection().execute(insert(table_of(AgreementKeyLabel)), rows)
+            self.session.connection().execute(_INSERT_LABELS, rows)
 
 
 _REMOVAL = {
@@ -357,7 +432,8 @@ def _version_row(agreement_id: int, snapshot_id: int, a: AgreementRecord) -> dic
     }
 
 
-def _record_from_version(key: str, v: AgreementVersion) -> AgreementRecord:
+def _record_from_version(key: str, v: Any) -> AgreementRecord:
+    """The record of a version (an AgreementVersion, or a row with its columns)."""
     return AgreementRecord(
         key=AgreementKey.from_text(key),
         agency=v.agency or "",

@@ -12,7 +12,14 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import REVIEW_STATUSES, ChangeEvent, ReviewDecision
+from storage.models import REVIEW_STATUSES, ChangeEvent, ReviewDecision, table_of
+
+_DECISIONS = table_of(ReviewDecision)
+# the decision in force on each event: its newest
+_NEWEST_DECISIONS = (
+    select(_DECISIONS.c.status, _DECISIONS.c.list_name, _DECISIONS.c.from_key, _DECISIONS.c.to_key)
+    .where(_DECISIONS.c.id.in_(select(func.max(_DECISIONS.c.id)).group_by(_DECISIONS.c.event_id)))
+)
 
 
 class ReviewRepository:
@@ -61,10 +68,11 @@ class ReviewRepository:
 
     def confirmed_aliases(self, list_name: str) -> frozenset[frozenset[str]]:
         """Pairs of keys a reviewer confirmed as one agreement (a rename), in force on the list."""
+        # column reads, not ReviewDecision objects: every ingest asks
         return frozenset(
-            frozenset((d.from_key, d.to_key))
-            for d in self.latest_decisions().values()
-            if d.status == "rename" and d.list_name == list_name and d.from_key and d.to_key
+            frozenset((from_key, to_key))
+            for status, decided_list, from_key, to_key in self.session.connection().execute(_NEWEST_DECISIONS)
+            if status == "rename" and decided_list == list_name and from_key and to_key
         )
 
 
