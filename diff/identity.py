@@ -164,6 +164,10 @@ def match_rows(removed: Sequence[Agreement], added: Sequence[Agreement], rules: 
     free_old = sorted((a for a in removed if a.key.occurrence == 1), key=_key_text)
     free_new = sorted((a for a in added if a.key.occurrence == 1), key=_key_text)
     matches: list[Match] = []
+    if not free_old or not free_new:
+        # nothing to pair (a list's first version: every row added, none removed); each tier
+        # would still key every row of the other side (canonical names, FBI records)
+        return matches
 
     def take(rule: Callable[[Agreement, Agreement], tuple[str, str] | None],
              old_blocks: Callable[[Agreement], Iterable[Hashable]], new_block: Callable[[Agreement], Hashable]) -> None:
@@ -171,6 +175,8 @@ def match_rows(removed: Sequence[Agreement], added: Sequence[Agreement], rules: 
         that ``rule`` accepts.  Only added rows that share a block with the removed row are
         tried: each rule accepts no other pair, so the pairs are those of trying every row,
         at a cost that grows with the rows rather than with removed × added."""
+        if not free_old or not free_new:
+            return      # an earlier tier paired one side's every row
         position = {id(new): index for index, new in enumerate(free_new)}
         blocks: dict[Hashable, list[Agreement]] = {}
         for new in free_new:

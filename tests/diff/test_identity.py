@@ -14,6 +14,7 @@ from diff.identity import (
     SUPPORT_TYPE_CORRECTED,
     SUPPORT_TYPE_FILLED,
     IdentityRules,
+    canonical_name,
     registry_lookup,
 )
 from diff.normalise import normalise_table
@@ -230,3 +231,45 @@ def test_a_promoted_pending_entry_is_never_paired_by_its_fbi_record():
     after = index(row("LOUISIANA", "Louisiana State Police Department", signed=None))
     kept = diff_lists(before, after, rules=IdentityRules(dated=False), not_renamed=set(before))
     assert kept.matched == () and len(kept.removed) == 1
+
+
+def _counting_rules(asked: list[str]) -> IdentityRules:
+    def canonical(name, state):
+        asked.append(f"canonical {state}|{name}")
+        return canonical_name(name, state)
+
+    def ori(state, name):
+        asked.append(f"ori {state}|{name}")
+        return None
+    return IdentityRules(canonical=canonical, registry_ori=ori)
+
+
+def test_a_first_version_adds_every_row_without_keying_any_for_a_tier():
+    """A list's first version: every row added, none removed, nothing to pair, so no tier asks a
+    canonical name or an FBI record of any row (on a real workbook, ~1,800 rows)."""
+    from crawler.workbook import read_workbook
+    from tests.files import workbook
+
+    rows = by_key(normalise_table(read_workbook(workbook("participatingAgencies05292025am.xlsx").read_bytes()))
+                  .agreements)
+    asked: list[str] = []
+    result = diff_lists({}, rows, rules=_counting_rules(asked))
+    assert len(result.added) == len(rows) and {a.key.as_text() for a in result.added} == set(rows)
+    assert result.removed == () and result.changed == () and result.renamed == ()
+    assert asked == []
+    gone = diff_lists(rows, {}, rules=_counting_rules(asked))
+    assert len(gone.removed) == len(rows) and gone.added == () and asked == []
+
+
+def test_tiers_after_every_row_is_paired_key_no_row():
+    """Once tier 2 has paired the only removed row, tiers 3 and the FBI record's ask nothing more;
+    the added row left over stays added."""
+    asked: list[str] = []
+    before = index(row("FLORIDA", "Gulf County BOCC"))
+    after = index(row("FLORIDA", "Gulf County Board of County Commissioners"),
+                  row("TEXAS", "Goliad County Sheriff's Office"))
+    result = diff_lists(before, after, rules=_counting_rules(asked))
+    assert [c.field for c in result.changed] == ["agency"]
+    assert [a.agency for a in result.added] == ["Goliad County Sheriff's Office"]
+    assert not any(text.startswith("ori") for text in asked)
+    assert len(asked) == 3      # the canonical names of the three rows, each asked once (cached)
