@@ -26,6 +26,7 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -580,31 +581,45 @@ class Ingestor:
         updated = {current[after.key.as_text()].agreement_id: after for _, after in changes.revised}
         updated.update((continued[m.after.key.as_text()], m.after) for m in changes.matched)
         relabelled = {continued[m.after.key.as_text()]: m.basis for m in changes.matched}
-        appeared = [result.new_index[k] for k in sorted(result.new_index.keys() - current.keys() - continued.keys())]
-        gone = [current[k].agreement_id for k in sorted(current.keys() - result.new_index.keys() - ended)]
-        staying = [s.agreement_id for k, s in current.items() if k in result.new_index] + gone
+        new_index = result.new_index
+        appeared = [new_index[k] for k in sorted(new_index.keys() - current.keys() - continued.keys())]
+        gone = [current[k].agreement_id for k in sorted(current.keys() - new_index.keys() - ended)]
+        # walked only when a key appeared (write_versions asks then which agreements are taken)
+        staying = itertools.chain((s.agreement_id for k, s in current.items() if k in new_index), gone)
         ids = repo.write_versions(list_name, snapshot.id, appeared, updated, gone, relabelled=relabelled,
                                   staying=staying)
         # each agreement written belongs to the agency its row names now (a removal keeps its last)
         named = {ids[a.key.as_text()]: a for a in appeared}
         named.update(updated)
         AgencyRepository(session).link({i: (a.key.state, a.agency or a.key.agency) for i, a in named.items()})
-        ids.update((k, s.agreement_id) for k, s in current.items() if k in result.new_index)
+        # ids: the keys that are not on the list as it stood (appeared, or continuing a matched
+        # agreement); every other key's agreement is the one it has in ``current``
         ids.update(continued)
+
+        def agreement_of(key: str) -> int | None:
+            found = ids.get(key)
+            if found is None and (stored := current.get(key)) is not None:
+                return stored.agreement_id
+            return found
+
         events = list_events(snapshot_facts(snapshot), snapshot_facts(previous) if previous else None, anomalies,
                              inputs, result)
-        agreement_of = {**{k: s.agreement_id for k, s in current.items()}, **ids}
         for event in events:
-            event["agreement_id"] = agreement_of.get(event.get("subject_key") or "")
+            event["agreement_id"] = agreement_of(event.get("subject_key") or "")
             if event["kind"] == "agreement.renamed":
-                event["evidence"]["previous_agreement_id"] = agreement_of.get(event["evidence"]["previous_key"])
+                event["evidence"]["previous_agreement_id"] = agreement_of(event["evidence"]["previous_key"])
         written = EventRepository(session).add_events(events)
         # The cache mirrors the database: what stayed the same keeps its stored version.
         revised = {after.key.as_text() for _, after in changes.revised}
-        new_state = {
-            k: current[k] if k in current and k not in revised else StoredAgreement(ids[k], a, snapshot.id)
-            for k, a in result.new_index.items()
-        }
+        new_state: ListState = {}
+        for k, a in new_index.items():
+            stored = current.get(k)
+            if stored is None:
+                new_state[k] = StoredAgreement(ids[k], a, snapshot.id)
+            elif k in revised:
+                new_state[k] = StoredAgreement(stored.agreement_id, a, snapshot.id)
+            else:
+                new_state[k] = stored
         outcome_counts = {"agreements": counts["row_count"]}   # every row, further rows of a key too
         if previous is not None:  # a first snapshot has nothing to differ from
             outcome_counts.update(added=len(changes.added), removed=len(changes.removed),

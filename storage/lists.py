@@ -309,7 +309,9 @@ class ListRepository:
         """The agreement each key last named (tier 1 of diff.identity: an exact key comes back to
         its agreement), unless that agreement is ``taken``: on the list under another key."""
         keys = list(keys)
-        busy = set(taken)
+        if not keys:
+            return {}
+        busy = taken if isinstance(taken, (set, frozenset)) else set(taken)
         found: dict[str, int] = {}
         for start in range(0, len(keys), 500):
             rows = self.session.connection().execute(
@@ -365,7 +367,8 @@ class ListRepository:
         agreement is ``staying`` on the list; else it is a new agreement.  ``relabelled``: the
         match basis of each updated agreement whose key changed (its new key is then recorded).
         Returns the ids of every appeared agreement by key text."""
-        taken = set(staying) | set(updated)
+        # which agreements are taken matters only to a key that appeared (most ingests: none)
+        taken = set(staying) | set(updated) if appeared else set()
         ids = self.agreement_ids(list_name, (a.key.as_text() for a in appeared), taken=taken)
         new_identities = [a for a in appeared if a.key.as_text() not in ids]
         if new_identities:
