@@ -181,13 +181,33 @@ def _order(agreement: Agreement) -> tuple:
     return (agreement.key.state, agreement.key.agency, agreement.key.model, agreement.key.occurrence)
 
 
+# The repr of each distinct tuple of compared values, for content_hash: most rows are the same
+# from one list to the next, and the repr (a date's above all) is most of a row's hashing.  Equal
+# values of the same types (texts, dates, None) have the same repr, so the types are in the key:
+# a value that equals another of another type (a datetime and a date never do) is not mistaken
+# for it.  Bounded: past the limit it starts again (only time is at stake, never a result).
+_VALUES_TEXTS: dict[tuple[tuple, tuple], str] = {}
+_VALUES_TEXTS_LIMIT = 65_536
+
+
+def _values_text(values: tuple) -> str:
+    key = (values, tuple(map(type, values)))
+    found = _VALUES_TEXTS.get(key)
+    if found is None:
+        if len(_VALUES_TEXTS) >= _VALUES_TEXTS_LIMIT:
+            _VALUES_TEXTS.clear()
+        found = _VALUES_TEXTS[key] = repr(values)
+    return found
+
+
 def content_hash(agreements: Iterable[Agreement]) -> str:
     """Fingerprint of a list's content, independent of row order and of the file's bytes.
 
     Two files that list the same agreements with the same compared values hash alike, so the
     same list under a new file name is recognised as unchanged.
     """
-    lines = sorted(f"{a.key.as_text()}\x1f{a.compared_values()!r}" for a in agreements)
+    text = _values_text
+    lines = sorted(f"{a.key.as_text()}\x1f{text(a.compared_values())}" for a in agreements)
     digest = hashlib.sha256()
     for line in lines:
         digest.update(line.encode("utf-8"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -189,3 +190,26 @@ def test_agreements_read_alike_after_a_process_boundary():
     direct = diff_lists(by_key(before), by_key(after))
     assert direct.changed and direct.added and direct.removed      # two real lists five weeks apart
     assert diff_lists(by_key(copied), by_key(after)) == direct
+
+
+def test_content_hash_is_the_hash_of_each_rows_key_and_values_as_written():
+    """The fingerprint of a list is the SHA-256 of its rows' key texts and compared values, one
+    line each in sorted order: a cached text of the values (content_hash keeps one per distinct
+    values) gives the very same lines on every real workbook of the fixtures, read twice; a
+    datetime in place of the signing date is written as a datetime."""
+    import hashlib
+
+    from crawler.workbook import read_workbook
+    from tests.files import all_workbooks
+
+    def as_written(agreements):
+        lines = sorted(f"{a.key.as_text()}\x1f{a.compared_values()!r}" for a in agreements)
+        return hashlib.sha256("".join(f"{line}\n" for line in lines).encode("utf-8")).hexdigest()
+
+    for _ in range(2):
+        for path in all_workbooks():
+            agreements = normalise_table(read_workbook(path.read_bytes())).agreements
+            assert content_hash(agreements) == as_written(agreements), path.name
+    dated = normalise_table(table(row(2, "FLORIDA", "Marion County Sheriff's Office"))).agreements
+    timed = [dataclasses.replace(a, signed=dt.datetime(2025, 5, 8)) for a in dated]
+    assert content_hash(timed) == as_written(timed) != content_hash(dated)
