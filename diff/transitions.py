@@ -33,8 +33,12 @@ def find_promotions(added_participating: Iterable[Agreement], recent_pending: It
     pending = list(recent_pending)
     used: set[int] = set()
     promotions: list[Promotion] = []
+    if not pending:     # nothing to match with (the pending list's own diffs): no key is made
+        return promotions
     remaining = sorted(added_participating, key=lambda a: (a.key.state, a.key.agency, a.key.model))
     for basis, match_key in rules:
+        if not remaining:   # an earlier rule matched every row: no pending entry is keyed again
+            break
         index: dict[tuple, list[int]] = {}
         for position, entry in enumerate(pending):
             if position not in used:

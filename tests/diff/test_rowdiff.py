@@ -145,6 +145,25 @@ def test_promotions_match_pending_entries_strictly_first():
     }
 
 
+def test_promotions_key_no_row_when_there_is_nothing_left_to_match(monkeypatch):
+    """The loosest rule's name key is made only for rows still unmatched, and only when there
+    are pending entries at all (the pending list's own diffs have none)."""
+    import diff.transitions
+
+    loosened: list[str] = []
+    loose = diff.transitions.agency_loose
+    monkeypatch.setattr(diff.transitions, "agency_loose", lambda name: loosened.append(name) or loose(name))
+    first = [row(2, "ALABAMA", "Houston County Sheriff's Office", model="Jail Enforcement Model"),
+             row(3, "TEXAS", "Frio County Sheriff's Office")]
+    pending, added = normalise_table(table(*first)).agreements, normalise_table(table(*first)).agreements
+    assert find_promotions(added, []) == [] and loosened == []
+    assert [p.basis for p in find_promotions(added, pending)] == ["same state, agency and support model"] * 2
+    assert loosened == []
+    renamed = normalise_table(table(row(2, "TEXAS", "Frio County Sheriff's Department"))).agreements
+    assert [p.participating for p in find_promotions(renamed, pending[1:])] == list(renamed)
+    assert loosened != []
+
+
 def test_a_single_row_normalises_to_its_key():
     agreement = normalise_row(row(7, "PENNSLYVANIA ", "St. Johns County Sheriff's Office", model="Jail Enforcment Model"))
     assert (agreement.key.state, agreement.key.model, agreement.row_number) == ("PA", "JEM", 7)
