@@ -31,7 +31,7 @@ from diff.records import MODEL_NAMES
 from publish.changes import ChangeRow, change_rows
 from publish.charts import MOST_POINTS, Marker, last_of_each_day, line_chart
 from publish.evidence import evidence_lines, safe_url
-from publish.export import build_export, export_files, parquet_available
+from publish.export import build_export, export_files, parquet_available, write_export
 from publish.history import History
 from publish.maps import legend, small_map, state_map, state_shapes, us_map
 from publish.places import state_name
@@ -277,16 +277,13 @@ def write_report(session: Session, figures: Sequence[BaselineFigure], out_dir: P
     if recorded is None:
         history, changes = History.load(session), change_rows(session)
         export = build_export(session, history=history, changes=changes)
-        data = export_files(export)
-        downloads = [Download(t.title, len(t.rows), tuple(n for n in data if n.rsplit(".", 1)[0] == t.name))
+        (data_dir / DATA_KEY).unlink(missing_ok=True)      # until every download is in place
+        names = [path.name for path in write_export(export, data_dir)]     # as export_files gives them
+        downloads = [Download(t.title, len(t.rows), tuple(n for n in names if n.rsplit(".", 1)[0] == t.name))
                      for t in export.tables]
         as_of = export.as_of
         del export
-        (data_dir / DATA_KEY).unlink(missing_ok=True)      # until every download is in place
-        for name, content in data.items():
-            _write_if_changed(data_dir / name, content)
-        files = {name: len(content) for name, content in data.items()}
-        del data
+        files = {name: (data_dir / name).stat().st_size for name in names}
         record = {"key": key, "as_of": as_of.isoformat() if as_of else None, "files": files,
                   "downloads": [[d.title, d.rows, list(d.paths)] for d in downloads]}
         _write_if_changed(data_dir / DATA_KEY, json.dumps(record, indent=1).encode("utf-8"))
