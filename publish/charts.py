@@ -11,10 +11,14 @@ import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 from xml.etree import ElementTree as ET
 
 WIDTH, HEIGHT = 760, 340
 LEFT, RIGHT, TOP, BOTTOM = 56, 150, 30, 40
+# A series of more points than the plot is pixels wide is thinned (``thin``): more would not show.
+MOST_POINTS = WIDTH - LEFT - RIGHT
+T = TypeVar("T", bound=Any)
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
 
 
@@ -36,7 +40,9 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attributes: ob
 
 
 def line_chart(chart_id: str, title: str, series: Mapping[str, Sequence[tuple[dt.date, float]]],
-               markers: Sequence[Marker] = ()) -> str:
+               markers: Sequence[Marker] = (), *, thinned: bool = False) -> str:
+    """``thinned``: the caller has already kept the last point of each day of longer series
+    (``last_of_each_day``), so the chart says it is thinned even if no series is longer now."""
     days = [d for points in series.values() for d, _ in points] + [m.day for m in markers]
     values = [v for points in series.values() for _, v in points] + [m.value for m in markers]
     svg = ET.Element("svg", {"xmlns": "http://www.w3.org/2000/svg", "id": chart_id, "class": "chart",
@@ -58,8 +64,9 @@ def line_chart(chart_id: str, title: str, series: Mapping[str, Sequence[tuple[dt
         return round(HEIGHT - BOTTOM - value / top_value * (HEIGHT - TOP - BOTTOM), 1)
 
     _axes(svg, first, last, ticks, x, y)
+    drawn = {name: thin(points) for name, points in series.items()}
     colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(series)}
-    for index, (name, points) in enumerate(series.items()):
+    for index, (name, points) in enumerate(drawn.items()):
         group = _sub(svg, "g", class_="series", data_series=name)
         _sub(group, "polyline", fill="none", stroke=colours[name], stroke_width=2,
              points=" ".join(f"{x(d)},{y(v)}" for d, v in points))
@@ -77,7 +84,70 @@ def line_chart(chart_id: str, title: str, series: Mapping[str, Sequence[tuple[dt
         _sub(shape, "title", f"{marker.label}: {marker.value:g} ({marker.day.isoformat()})")
     if markers:
         _sub(svg, "text", "◇ baseline figure", x=WIDTH - RIGHT + 12, y=TOP + 16 * (len(series) + 1), font_size=12)
+    if thinned or any(len(drawn[name]) < len(points) for name, points in series.items()):
+        _sub(svg, "text", f"thinned: the last point of each day, at most {MOST_POINTS} a series",
+             class_="thinned", x=WIDTH - RIGHT, y=HEIGHT - 4, text_anchor="end", font_size=10, fill="#666")
     return ET.tostring(svg, encoding="unicode")
+
+
+def last_of_each_day(points: Sequence[T], day: Callable[[T], dt.date | None] = lambda point: point[0]) -> list[T]:
+    """The last of ``points`` (in day order) of each ``day``, in order."""
+    daily: dict[dt.date | None, T] = {}
+    for point in points:
+        daily[day(point)] = point
+    return list(daily.values())
+
+
+def thin(points: Sequence[tuple[dt.date, float]], most: int = MOST_POINTS) -> list[tuple[dt.date, float]]:
+    """The points a chart draws of a series in day order: every point while there are at most
+    ``most``; else the last point of each day (the lists are dated by the day: a later list of
+    the same day replaces an earlier one); if that is still more than ``most``, ``most`` of
+    those picked by largest-triangle-three-buckets, which keeps the first and last points and
+    the peaks and steps between.  A kept point is drawn with its own day and value."""
+    if len(points) <= most:
+        return list(points)
+    daily = last_of_each_day(points)
+    if len(daily) <= most:
+        return daily
+    return largest_triangles(daily, most)
+
+
+def largest_triangles(points: Sequence[tuple[dt.date, float]], most: int) -> list[tuple[dt.date, float]]:
+    """Largest-triangle-three-buckets (Steinarsson, 2013): the first and last points, and from
+    each of ``most - 2`` equal buckets of the rest the point that makes the largest triangle with
+    the point kept before it and the mean of the next bucket."""
+    count = len(points)
+    if count <= most:
+        return list(points)
+    if most < 3:
+        return [points[0], points[-1]][:most]
+    xs = [day.toordinal() for day, _ in points]
+    ys = [float(value) for _, value in points]
+    buckets = most - 2
+
+    def bounds(i: int) -> tuple[int, int]:
+        return i * (count - 2) // buckets + 1, (i + 1) * (count - 2) // buckets + 1
+
+    kept = [points[0]]
+    chosen = 0
+    for i in range(buckets):
+        start, end = bounds(i)
+        if i + 1 < buckets:
+            after, until = bounds(i + 1)
+            mean_x = sum(xs[after:until]) / (until - after)
+            mean_y = sum(ys[after:until]) / (until - after)
+        else:
+            mean_x, mean_y = xs[-1], ys[-1]
+        ax, ay = xs[chosen], ys[chosen]
+        best, best_area = start, -1.0
+        for j in range(start, end):
+            area = abs((ax - mean_x) * (ys[j] - ay) - (ax - xs[j]) * (mean_y - ay))
+            if area > best_area:
+                best, best_area = j, area
+        kept.append(points[best])
+        chosen = best
+    kept.append(points[-1])
+    return kept
 
 
 def round_ticks(highest: float, most: int = 6) -> list[float]:

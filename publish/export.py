@@ -11,11 +11,15 @@ the same bytes.
 from __future__ import annotations
 
 import datetime as dt
+import filecmp
+import io
 import json
-from collections.abc import Collection, Mapping, Sequence
+import os
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy.orm import Session
 
@@ -24,7 +28,7 @@ from publish.changes import ChangeFilter, ChangeRow, change_rows
 from publish.evidence import evidence_text
 from publish.history import AGENCY_FIELDS, VERSION_FIELDS, History, agency_items, agency_slug
 from publish.places import identify
-from publish.render import jsonable, render_csv
+from publish.render import jsonable, render_csv, write_csv
 from publish.snapshots import current_snapshots
 from storage.agencies import AgencyRepository
 
@@ -257,14 +261,64 @@ def export_files(export: Export, *, parquet: bool | None = None) -> dict[str, by
 
 
 def write_export(export: Export, out_dir: Path, *, parquet: bool | None = None) -> list[Path]:
-    """The files of ``export_files`` in ``out_dir``; returns their paths."""
+    """The files of ``export_files`` in ``out_dir``, each written as it is encoded (a row at a
+    time for CSV, some thousands of rows at a time for JSON) to a temporary file beside it, then
+    put in its place; a file that already holds the same bytes is left as it is.  Returns their
+    paths."""
+    parquet = parquet_available() if parquet is None else parquet
+    formats = ("csv", "json", "parquet") if parquet else ("csv", "json")
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, content in export_files(export, parquet=parquet).items():
-        path = out_dir / name
-        path.write_bytes(content)
-        written.append(path)
+    for table in export.tables:
+        written.append(_put(out_dir / f"{table.name}.csv", partial(_write_csv, table=table)))
+        written.append(_put(out_dir / f"{table.name}.json", partial(_write_json, table=table, as_of=export.as_of)))
+        if parquet:
+            written.append(_put(out_dir / f"{table.name}.parquet",
+                                partial(_write_parquet, table=table, as_of=export.as_of)))
+    package = json.dumps(datapackage(export, formats), indent=2, ensure_ascii=False) + "\n"
+    written.append(_put(out_dir / "datapackage.json", lambda file: file.write(package.encode("utf-8"))))
     return written
+
+
+def _put(path: Path, write: Callable[[BinaryIO], object]) -> Path:
+    temporary = path.with_name(f".{path.name}.partial")
+    try:
+        with temporary.open("wb") as file:
+            write(file)
+        if path.is_file() and filecmp.cmp(temporary, path, shallow=False):
+            temporary.unlink()
+        else:
+            os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def _write_csv(file: BinaryIO, table: ExportTable) -> None:
+    text = io.TextIOWrapper(file, encoding="utf-8", newline="", write_through=False)
+    write_csv(text, table.fields, table.rows)
+    text.flush()
+    text.detach()
+
+
+def _write_parquet(file: BinaryIO, table: ExportTable, as_of: dt.date | None) -> None:
+    file.write(_parquet(table, as_of))
+
+
+_JSON_BATCH = 5000
+
+
+def _write_json(file: BinaryIO, table: ExportTable, as_of: dt.date | None) -> None:
+    """``export_files``'s JSON document of ``table``: the same bytes, encoded in batches of rows."""
+    head = json.dumps({"schema": SCHEMA, "table": table.name, "as_of": as_of}, default=jsonable,
+                      ensure_ascii=False, separators=(",", ":"))
+    file.write((head[:-1] + ',"rows":[').encode("utf-8"))
+    fields, rows = table.fields, table.rows
+    for start in range(0, len(rows), _JSON_BATCH):
+        batch = [{name: row.get(name) for name in fields} for row in rows[start:start + _JSON_BATCH]]
+        text = json.dumps(batch, default=jsonable, ensure_ascii=False, separators=(",", ":"))[1:-1]
+        file.write(((",") if start else "").encode("utf-8") + text.encode("utf-8"))
+    file.write(b"]}\n")
 
 
 def _parquet(table: ExportTable, as_of: dt.date | None) -> bytes:

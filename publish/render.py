@@ -74,10 +74,19 @@ def _cell(value: Any) -> str:
     return visible(str(value))
 
 
+_FORMULA_FIRST = frozenset(_FORMULA_START)
+
+
 def csv_cell(value: Any) -> str:
     """A cell a spreadsheet shows as text: formulas are quoted with a leading apostrophe."""
-    text = _cell(value)
-    if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text):
+    kind = type(value)
+    if value is None:
+        return ""
+    if kind is int:         # a whole number is its digits, with no control character nor formula
+        return str(value)
+    text = (_UNSAFE.sub(lambda m: f"_x{ord(m[0]):04X}_", value) if _UNSAFE.search(value) else value) \
+        if kind is str else _cell(value)
+    if text[:1] in _FORMULA_FIRST and not _NUMBER.fullmatch(text):
         return "'" + text
     return text
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import json
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,16 +29,24 @@ from sqlalchemy.orm import Session
 from diff.baseline import BaselineFigure
 from diff.records import MODEL_NAMES
 from publish.changes import ChangeRow, change_rows
-from publish.charts import Marker, line_chart
+from publish.charts import MOST_POINTS, Marker, last_of_each_day, line_chart
 from publish.evidence import evidence_lines, safe_url
-from publish.export import build_export, export_files
+from publish.export import build_export, export_files, parquet_available, write_export
 from publish.history import History
 from publish.maps import legend, small_map, state_map, state_shapes, us_map
 from publish.places import state_name
 from publish.site import agency_href, agency_pages, dots_by_county, search_index, state_href, state_pages
 from storage.agencies import AgencyRepository
 from storage.lists import ListRepository
-from storage.models import ChangeEvent, NewsArticle, NewsArticleAgency, RegistryDecision, ReviewDecision, Snapshot
+from storage.models import (
+    AgreementVersion,
+    ChangeEvent,
+    NewsArticle,
+    NewsArticleAgency,
+    RegistryDecision,
+    ReviewDecision,
+    Snapshot,
+)
 from storage.news import NewsRepository
 
 MODELS = ("JEM", "TFM", "WSO")
@@ -76,6 +86,7 @@ class ChartData:
     by_state: dict[str, list[tuple[dt.date, int]]]
     markers_model: list[Marker]
     markers_state: list[Marker]
+    thinned: bool = False
 
 
 def baseline_states(figures: Sequence[BaselineFigure]) -> list[str]:
@@ -85,6 +96,10 @@ def baseline_states(figures: Sequence[BaselineFigure]) -> list[str]:
 
 
 def chart_data(snapshots: Sequence[Snapshot], figures: Sequence[BaselineFigure]) -> ChartData:
+    thinned = len(snapshots) > MOST_POINTS     # the charts draw the last snapshot of each day (charts.thin)
+    if thinned:
+        snapshots = last_of_each_day([s for s in snapshots if s.as_of], lambda s: s.as_of)
+
     def points(read: Any) -> list[tuple[dt.date, int]]:
         return [(s.as_of, read(s.metrics)) for s in snapshots if s.as_of and s.metrics]
 
@@ -98,7 +113,7 @@ def chart_data(snapshots: Sequence[Snapshot], figures: Sequence[BaselineFigure])
                      for f in agreement_figures if f.measure and f.measure.state]
     markers_model = [Marker("all agreements", f.as_of, f.value, f"baseline {f.id}")
                      for f in agreement_figures if f.measure and not f.measure.state]
-    return ChartData(by_model, by_state, markers_model, markers_state)
+    return ChartData(by_model, by_state, markers_model, markers_state, thinned)
 
 
 def accepted_participating(session: Session) -> list[Snapshot]:
@@ -199,9 +214,10 @@ def build_pages(session: Session, figures: Sequence[BaselineFigure], *, recent: 
         legend_classes=legend(), multiples=_multiples(snapshots),
         unplaced=sum(len(p.unplaced) for p in states.values()),
         chart_models=Markup(line_chart("chart-models", "Agreements by support model, per accepted participating "
-                                       "snapshot", charts.by_model, charts.markers_model)),
+                                       "snapshot", charts.by_model, charts.markers_model,
+                                       thinned=charts.thinned)),
         chart_states=Markup(line_chart("chart-states", "Agreements per state, with the baseline figures as markers",
-                                       charts.by_state, charts.markers_state)),
+                                       charts.by_state, charts.markers_state, thinned=charts.thinned)),
         state_headings=STATE_HEADINGS, states=state_rows(snapshots, changes, figures),
         changes=sorted(list_changes, key=lambda c: c["id"], reverse=True)[:recent],
         articles=articles, figures=news.figures([a.id for a in articles]),
@@ -216,7 +232,8 @@ def build_pages(session: Session, figures: Sequence[BaselineFigure], *, recent: 
             map=Markup(state_map("state-map", f"{state.name}: participating agreements by county", code,
                                  dots_by_county({code: state}, href_prefix="../"), state.counts["agreements"])),
             state_changes=state.changes[:state_recent],
-            chart=Markup(line_chart("chart-state", f"Agreements in {state.name} by support model", state.series)),
+            chart=Markup(line_chart("chart-state", f"Agreements in {state.name} by support model", state.series,
+                                    thinned=state.series_thinned)),
             **common)
     agency_template = TEMPLATES.get_template("agency.html")
     for agency in agencies.values():
@@ -243,14 +260,96 @@ def build_site(session: Session, figures: Sequence[BaselineFigure]) -> dict[str,
             **{f"data/{name}": content for name, content in data.items()}}
 
 
+DATA_KEY = ".build-key.json"      # in data/: what the downloads there were built from
+# The code that shapes the downloads: a new version of it builds them again.
+_CODE = (Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "diff")
+
+
 def write_report(session: Session, figures: Sequence[BaselineFigure], out_dir: Path) -> list[Path]:
+    """The files of ``build_site`` in ``out_dir``; returns their paths.  A file whose bytes are
+    already there is not written again, and the downloads (data/) are not built again when
+    ``data/.build-key.json`` says they were built from the same database state and code
+    (``export_key``) and each is still there with its size: only the pages are built then."""
+    data_dir = out_dir / "data"
+    key = export_key(session)
+    recorded = _recorded_downloads(data_dir, key)
+    history = changes = None
+    if recorded is None:
+        history, changes = History.load(session), change_rows(session)
+        export = build_export(session, history=history, changes=changes)
+        (data_dir / DATA_KEY).unlink(missing_ok=True)      # until every download is in place
+        names = [path.name for path in write_export(export, data_dir)]     # as export_files gives them
+        downloads = [Download(t.title, len(t.rows), tuple(n for n in names if n.rsplit(".", 1)[0] == t.name))
+                     for t in export.tables]
+        as_of = export.as_of
+        del export
+        files = {name: (data_dir / name).stat().st_size for name in names}
+        record = {"key": key, "as_of": as_of.isoformat() if as_of else None, "files": files,
+                  "downloads": [[d.title, d.rows, list(d.paths)] for d in downloads]}
+        _write_if_changed(data_dir / DATA_KEY, json.dumps(record, indent=1).encode("utf-8"))
+    else:
+        downloads, as_of, files = recorded
+    pages = build_pages(session, figures, downloads=downloads, export_as_of=as_of, history=history, changes=changes)
     written = []
-    for name, content in build_site(session, figures).items():
-        path = out_dir / name
+    for name, page in pages.items():
+        written.append(_write_if_changed(out_dir / name, page.encode("utf-8")))
+    return written + [data_dir / name for name in files]
+
+
+def _write_if_changed(path: Path, content: bytes) -> Path:
+    """Writes ``content`` to ``path`` unless the file holds those bytes already (its time then stays)."""
+    try:
+        if path.stat().st_size == len(content) and path.read_bytes() == content:
+            return path
+    except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-        written.append(path)
-    return written
+    path.write_bytes(content)
+    return path
+
+
+def _recorded_downloads(data_dir: Path, key: dict[str, Any]
+                        ) -> tuple[list[Download], dt.date | None, dict[str, int]] | None:
+    """The downloads ``data_dir`` holds, when its record says they were built with ``key`` and
+    every file it names is there with its size; else None."""
+    try:
+        record = json.loads((data_dir / DATA_KEY).read_text(encoding="utf-8"))
+        if record["key"] != key:
+            return None
+        files: dict[str, int] = record["files"]
+        if any((data_dir / name).stat().st_size != size for name, size in files.items()):
+            return None
+        downloads = [Download(title, rows, tuple(paths)) for title, rows, paths in record["downloads"]]
+        as_of = dt.date.fromisoformat(record["as_of"]) if record["as_of"] else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return downloads, as_of, files
+
+
+def export_key(session: Session) -> dict[str, Any]:
+    """What the downloads are built from, in a few aggregate queries: the newest row of each
+    table they read, the change events by review status and their last status change, the
+    snapshots by status, and a digest of the code that shapes them (publish/ and diff/)."""
+    events = session.execute(select(ChangeEvent.status, func.count(), func.max(ChangeEvent.id),
+                                    func.max(ChangeEvent.status_changed_at)).group_by(ChangeEvent.status)).all()
+    snapshots = session.execute(select(Snapshot.status, func.count(), func.max(Snapshot.id))
+                                .group_by(Snapshot.status)).all()
+    versions = session.execute(select(func.count(), func.max(AgreementVersion.id))).one()
+    reviews = session.execute(select(func.count(), func.max(ReviewDecision.id))).one()
+    registry = session.execute(select(func.count(), func.max(RegistryDecision.id))).one()
+    return {"events": [[s, n, i, str(t) if t else None] for s, n, i, t in sorted(events)],
+            "snapshots": [list(row) for row in sorted(snapshots)], "versions": list(versions),
+            "reviews": list(reviews), "registry": list(registry), "parquet": parquet_available(),
+            "code": _code_digest()}
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    digest = hashlib.sha256()
+    for folder in _CODE:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def history_fingerprint(session: Session) -> tuple[Any, ...]:

@@ -19,6 +19,7 @@ from typing import Any
 from markupsafe import Markup
 
 from publish.changes import ChangeRow
+from publish.charts import MOST_POINTS, last_of_each_day
 from publish.history import AgencyRecord, History, VersionRow
 from publish.maps import Dot, county_shapes
 from publish.places import Identity, fbi_population_by_state, identify, state_name, state_slug
@@ -125,6 +126,7 @@ class StatePage:
     changes: list[ChangeRow]
     coverage: Coverage | None
     series: dict[str, list[tuple[dt.date, int]]]
+    series_thinned: bool = False        # the series hold the last snapshot of each day (charts.thin)
 
     @property
     def slug(self) -> str:
@@ -217,6 +219,9 @@ def state_pages(latest: Snapshot | None, snapshots: Sequence[Snapshot], agencies
     for change in changes:
         if change["state"]:
             state_changes[change["state"]].append(change)
+    thinned = len(snapshots) > MOST_POINTS
+    if thinned:         # what the chart would draw of them: the last snapshot of each day
+        snapshots = last_of_each_day([s for s in snapshots if s.as_of], lambda s: s.as_of)
     pages = {}
     for code, members in by_state.items():
         members.sort(key=lambda p: (p.status != "participating", p.status, p.name.lower()))
@@ -243,7 +248,7 @@ def state_pages(latest: Snapshot | None, snapshots: Sequence[Snapshot], agencies
             agencies_now=sum(1 for p in members if p.status == "participating"), agencies=members,
             counties=sorted(counties.values(), key=lambda c: (-c.agreements, c.name)), unplaced=unplaced,
             changes=sorted(state_changes.get(code, []), key=lambda c: c["id"], reverse=True),
-            coverage=_coverage(code, members), series=series)
+            coverage=_coverage(code, members), series=series, series_thinned=thinned)
     return pages
 
 

@@ -281,3 +281,54 @@ def test_a_reader_finds_an_agency_and_its_state_in_chromium(backfilled, backfill
         browser.get(base)
         assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
         screenshot(browser, "phone.png")
+
+
+def _files(site: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.relative_to(site).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(site.rglob("*")) if p.is_file()}
+
+
+def test_report_again_rewrites_nothing_and_rebuilds_the_downloads_only_when_the_log_changed(
+        backfilled, backfilled_url, tmp_path, monkeypatch):
+    import publish.report
+
+    site = tmp_path / "site"
+    assert run(backfilled_url, "report", "--out", str(site)).exit_code == 0
+    for path in site.rglob("*"):
+        os.utime(path, ns=(10**18, 10**18))          # a time no write would give
+    first = _files(site)
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("the downloads were built again")
+
+    # the same database: the downloads are not built, and no file is written
+    with monkeypatch.context() as patched:
+        patched.setattr(publish.report, "build_export", no_export)
+        again = run(backfilled_url, "report", "--out", str(site))
+        assert again.exit_code == 0, again.output
+    assert _files(site) == first
+    with Session(backfilled) as session:
+        built = publish.report.build_site(session, FIGURES)
+    assert {name: content for name, (content, _) in first.items() if not name.endswith(".build-key.json")} == built
+
+    # a reviewer's decision changes the change log's download, and the pages that show the change
+    event = changes(backfilled_url, "--kind", "agreement.added")[0]
+    decided = run(backfilled_url, "review", str(event["id"]), "--status", "false_positive", "--reviewer", "desk")
+    assert decided.exit_code == 0, decided.output
+    with monkeypatch.context() as patched:
+        patched.setattr(publish.report, "build_export", no_export)
+        with pytest.raises(AssertionError, match="built again"):
+            publish.report.write_report(Session(backfilled), FIGURES, site)
+    assert run(backfilled_url, "report", "--out", str(site)).exit_code == 0
+    after = _files(site)
+    with Session(backfilled) as session:
+        rebuilt = publish.report.build_site(session, FIGURES)
+    assert {name: content for name, (content, _) in after.items() if not name.endswith(".build-key.json")} == rebuilt
+    changed = {name for name in rebuilt if rebuilt[name] != first[name][0]}
+    assert "data/changes.csv" in changed and "data/agreements.csv" not in changed
+    assert {name for name in rebuilt if after[name][1] != 10**18} == changed      # only those were written
+
+    # a download removed from the folder is built again
+    (site / "data" / "sources.csv").unlink()
+    assert run(backfilled_url, "report", "--out", str(site)).exit_code == 0
+    assert (site / "data" / "sources.csv").read_bytes() == rebuilt["data/sources.csv"]
