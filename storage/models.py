@@ -118,9 +118,9 @@ class Snapshot(Base):
     states: Mapped[int | None]
     metrics: Mapped[dict | None] = mapped_column(JSON)
     columns: Mapped[list | None] = mapped_column(JSON)          # canonical columns the source had
-    previous_id: Mapped[int | None] = mapped_column(ForeignKey("snapshot.id"))
-    same_as_id: Mapped[int | None] = mapped_column(ForeignKey("snapshot.id"))
-    fetch_id: Mapped[int | None] = mapped_column(ForeignKey("fetch_attempt.id"))
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("snapshot.id"), index=True)
+    same_as_id: Mapped[int | None] = mapped_column(ForeignKey("snapshot.id"), index=True)
+    fetch_id: Mapped[int | None] = mapped_column(ForeignKey("fetch_attempt.id"), index=True)
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -155,7 +155,7 @@ class Agreement(Base):
     state: Mapped[str] = mapped_column(String(4), index=True)
     agency_key: Mapped[str] = mapped_column(Text)
     model: Mapped[str] = mapped_column(String(10))
-    first_snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshot.id"))
+    first_snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshot.id"), index=True)
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), index=True)
 
 
@@ -172,7 +172,7 @@ class AgreementKeyLabel(Base):
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreement.id"))
     list_name: Mapped[str] = mapped_column(String(20))
     key: Mapped[str] = mapped_column(Text)
-    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshot.id"))
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshot.id"), index=True)
     basis: Mapped[str] = mapped_column(String(40))              # new | a basis of diff.identity
 
 
@@ -223,7 +223,7 @@ class ChangeEvent(Base):
     new_value: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text)
     snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshot.id"), index=True)
-    previous_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshot.id"))
+    previous_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshot.id"), index=True)
     occurred_on: Mapped[dt.date | None] = mapped_column(Date)   # as_of of the snapshot
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     evidence: Mapped[dict | None] = mapped_column(JSON)
@@ -232,7 +232,7 @@ class ChangeEvent(Base):
     status_changed_at: Mapped[dt.datetime | None]
     # a reverted event and the event that reverted it point at each other
     linked_event_id: Mapped[int | None] = mapped_column(
-        ForeignKey("change_event.id", name="fk_change_event_linked_event_id"))
+        ForeignKey("change_event.id", name="fk_change_event_linked_event_id"), index=True)
     agreement_id: Mapped[int | None] = mapped_column(ForeignKey("agreement.id"), index=True)
     match_basis: Mapped[str | None] = mapped_column(String(40))  # diff.identity; None: no match involved
 
@@ -436,7 +436,7 @@ class NotificationSent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(100))
-    event_id: Mapped[int] = mapped_column(ForeignKey("change_event.id"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("change_event.id"), index=True)
     sent_at: Mapped[dt.datetime] = mapped_column(default=utcnow)    # claimed at, then delivered at
     status: Mapped[str] = mapped_column(String(10), default="sent", server_default="sent")
     claim: Mapped[str | None] = mapped_column(String(36), index=True)

@@ -155,3 +155,24 @@ def test_migrations_match_the_models(engine):
 
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_every_foreign_key_leads_an_index(engine):
+    """Deleting a row makes the database look for the rows that refer to it: without an index on
+    the referring column, a scan of the table for each row deleted (rebuild's clearing of 4,929
+    change events spent 2.9 s looking for them in ``linked_event_id``).  Read from the migrated
+    database, not the models, so a migration that forgets one fails here."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(engine)
+    unindexed = []
+    for table in inspector.get_table_names():
+        leads = [tuple(index["column_names"]) for index in inspector.get_indexes(table)]
+        leads += [tuple(unique["column_names"]) for unique in inspector.get_unique_constraints(table)]
+        leads.append(tuple(inspector.get_pk_constraint(table)["constrained_columns"]))
+        for key in inspector.get_foreign_keys(table):
+            columns = tuple(key["constrained_columns"])
+            if not any(lead[:len(columns)] == columns for lead in leads):
+                unindexed.append(f"{table}.{','.join(columns)} -> {key['referred_table']}")
+    assert inspector.get_foreign_keys("change_event"), "the schema's foreign keys were not read"
+    assert unindexed == []
