@@ -166,22 +166,8 @@ class AgencyRepository:
         return found
 
     # -- review ---------------------------------------------------------------------------------
-    def decisions_in_force(self, keys: Iterable[AgencyKey] | None = None) -> dict[tuple[str, str, str],
-                                                                                  RegistryDecision]:
-        """The newest decision on each (state, agency name, ORI), for the given agencies (or all)."""
-        newest = (select(func.max(RegistryDecision.id))
-                  .group_by(RegistryDecision.state, RegistryDecision.agency_name, RegistryDecision.ori))
-        query = select(RegistryDecision).where(RegistryDecision.id.in_(newest))
-        wanted = set(keys) if keys is not None else None
-        if wanted is not None:
-            if not wanted:
-                return {}
-            query = query.where(RegistryDecision.agency_name.in_(sorted({name for _, name in wanted})))
-        return {(d.state, d.agency_name, d.ori): d for d in self.session.scalars(query)
-                if wanted is None or (d.state, d.agency_name) in wanted}
-
     def decision_statuses(self) -> dict[tuple[str, str, str], str]:
-        """``decisions_in_force()``'s status of each (state, agency name, ORI), read once per
+        """The status of the newest decision on each (state, agency name, ORI), read once per
         transaction (an ingest asks twice; ``decide`` forgets it)."""
         transaction = self.session.get_transaction()
         memo = self.session.info.get(_DECISIONS_MEMO)
@@ -199,10 +185,7 @@ class AgencyRepository:
 
     def rejected(self) -> frozenset[tuple[str, str, str]]:
         """(state, agency name, ORI) of every match a reviewer rejected (and has not accepted since)."""
-        return frozenset(key for key, d in self.decisions_in_force().items() if d.status == "rejected")
-
-    def accepted(self) -> frozenset[tuple[str, str, str]]:
-        return frozenset(key for key, d in self.decisions_in_force().items() if d.status == "accepted")
+        return self.rejected_and_accepted()[0]
 
     def matches(self, *, state: str | None = None, review: str | None = None) -> list[Agency]:
         """Agencies with a registry match (rejected ones too), by state and name.  ``review``:

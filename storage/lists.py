@@ -148,15 +148,8 @@ class ListRepository:
         return RecordedSnapshot(row[0], row[1]) if row is not None else None
 
     # -- snapshots --------------------------------------------------------------------------
-    def add_snapshot(self, **fields: Any) -> Snapshot:
-        snapshot = Snapshot(**fields)
-        self.session.add(snapshot)
-        self.session.flush()
-        self._last_accepted().pop(snapshot.list_name, None)
-        return snapshot
-
     def insert_snapshot(self, **fields: Any) -> Snapshot:
-        """``add_snapshot`` as one Core INSERT: the snapshot returned is not in the session (the
+        """A new snapshot, as one Core INSERT: the snapshot returned is not in the session (the
         ORM's flush of one row costs more than the statement), with its id and every field
         given.  The snapshot is its list's last accepted one when it is accepted: ingests take
         turns (``take_ingest_lock``), so no other snapshot can come after it in this transaction."""
@@ -193,8 +186,8 @@ class ListRepository:
 
     def _last_accepted(self) -> dict[str, Snapshot | None]:
         """Each list's last accepted snapshot as read in this transaction (an ingest asks a
-        dozen times).  Snapshots are only ever added, by add_snapshot, which forgets its list;
-        a new transaction starts afresh."""
+        dozen times).  Snapshots are only ever added, by insert_snapshot, which records an
+        accepted one as its list's last; a new transaction starts afresh."""
         return self._transaction_memo(_LAST_ACCEPTED_MEMO)
 
     def _inserted(self) -> dict[int, Snapshot]:

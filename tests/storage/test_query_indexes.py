@@ -59,7 +59,7 @@ def test_the_last_accepted_snapshots_are_chosen_by_the_database(engine):
                                        ("participating", dt.date(2025, 6, 2), "quarantined"),
                                        ("pending", dt.date(2025, 5, 15), "accepted"),
                                        ("participating", dt.date(2025, 8, 1), "accepted")]:
-            made[(list_name, day)] = repo.add_snapshot(list_name=list_name, file_name=f"{list_name}{day}.xlsx",
+            made[(list_name, day)] = repo.insert_snapshot(list_name=list_name, file_name=f"{list_name}{day}.xlsx",
                                                        origin="backfill", status=status, as_of=day).id
         assert {k: s.id for k, s in repo.last_accepted_each(dt.date(2025, 7, 1)).items()} == {
             "participating": made[("participating", dt.date(2025, 6, 1))],
@@ -77,7 +77,7 @@ def test_names_over_time_are_ordered_by_their_last_listing(engine):
     from storage.models import Agreement, AgreementVersion, Snapshot
 
     with Session(engine) as session:
-        snapshot = ListRepository(session).add_snapshot(list_name="participating", file_name="a.xlsx",
+        snapshot = ListRepository(session).insert_snapshot(list_name="participating", file_name="a.xlsx",
                                                         origin="backfill", status="accepted",
                                                         as_of=dt.date(2025, 5, 1)).id
         for agreement_id in (1, 2):

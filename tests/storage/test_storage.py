@@ -26,7 +26,7 @@ def agreements(*rows):
 
 
 def add_snapshot(repo: ListRepository, name: str, **fields) -> Snapshot:
-    return repo.add_snapshot(list_name="participating", file_name=name, origin="backfill", status="accepted",
+    return repo.insert_snapshot(list_name="participating", file_name=name, origin="backfill", status="accepted",
                              as_of=dt.date(2025, 5, 29), **fields)
 
 
@@ -92,7 +92,7 @@ def test_validators_come_from_the_newest_download_of_each_url(engine):
             ListRepository(session).ensure_document(sha, b"x", None)
             add_snapshot(ListRepository(session), "a.xlsx", document_sha256=sha, row_count=1)
         ListRepository(session).ensure_document("4" * 64, b"x", None)
-        ListRepository(session).add_snapshot(list_name="participating", file_name="c.xlsx", origin="crawl",
+        ListRepository(session).insert_snapshot(list_name="participating", file_name="c.xlsx", origin="crawl",
                                              status="quarantined", document_sha256="4" * 64)
     with Session(engine) as session:
         repo = FetchRepository(session)
